@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up everything from nothing: Debian packages (where apt is available), a venv, the package.
+# Called by `make setup` (and so by `make test` / `make book`); safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    pkgs="dataset-fashion-mnist"
+    [ "${FASHIONLIB_NO_BROWSER:-0}" = 1 ] || pkgs="$pkgs chromium chromium-driver"
+    echo "[setup] apt-get install $pkgs"
+    $SUDO apt-get update -qq || echo "[setup] apt-get update failed; continuing"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs \
+        || echo "[setup] apt-get install failed; the data falls back to download, the browser test will skip"
+else
+    echo "[setup] no apt-get: Fashion-MNIST will be downloaded into the cache on first use"
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "[setup] creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip
+# Explicit pins: a bare `torch` pulls several GB; these two are known to work together with timm.
+"$VENV/bin/python" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+"$VENV/bin/python" -m pip install -q -e ".[keras,torch,book,test]" "torch==2.14.1" "torchvision==0.29.1"
+"$VENV/bin/python" -m pip check
+echo "[setup] done: $("$VENV/bin/python" --version), torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)')"

@@ -1,0 +1,31 @@
+# Two commands do everything from nothing: `make test` and `make book` (see README.md).
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.fashionlib-installed
+SMOKE  := _build/smoke
+PROFILE ?= cpu
+
+.PHONY: setup test book smoke-book unit clean
+
+$(STAMP): pyproject.toml .ci/setup.sh
+	VENV=$(VENV) bash .ci/setup.sh
+	touch $@
+
+setup: $(STAMP)
+
+## The whole test suite: unit tests, nbval on the smoke-profile notebooks, the browser test.
+test: $(STAMP)
+	$(PY) -m fashionlib book --profile smoke --root $(SMOKE)
+	FASHIONLIB_RESULTS_DIR=$(abspath $(SMOKE))/nbval-results FASHIONLIB_SMOKE_BOOK=$(abspath $(SMOKE)) \
+	  $(PY) -m pytest -ra tests $(SMOKE)/book/executed --nbval-lax -p no:cacheprovider
+
+## Execute every notebook at $(PROFILE) (default cpu) with papermill and build the HTML book.
+book: $(STAMP)
+	$(PY) -m fashionlib book --profile $(PROFILE)
+
+## Only the unit tests (fast feedback while developing).
+unit: $(STAMP)
+	$(PY) -m pytest -ra tests -m "not slow and not browser"
+
+clean:
+	rm -rf _build book/executed

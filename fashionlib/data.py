@@ -1,0 +1,278 @@
+"""Fashion-MNIST, real: find the IDX files, parse them with full validation, split them.
+
+Search order for the four IDX ``.gz`` files (first directory holding all four wins):
+
+1. an explicit ``path`` argument,
+2. the ``FASHION_MNIST_DIR`` environment variable,
+3. the user cache (``$FASHIONLIB_CACHE`` or ``$XDG_CACHE_HOME/fashionlib`` or ``~/.cache/fashionlib``),
+4. the Debian directory ``/usr/share/datasets/fashion-mnist`` (package ``dataset-fashion-mnist``),
+5. else a download from upstream into the cache, verified before it is moved into place.
+
+Checksums are SHA-256 of the *decompressed* bytes: Debian re-compresses the files, so their gzip
+bytes differ from upstream's while the IDX content is identical.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import tempfile
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CLASS_NAMES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]
+NUM_CLASSES = len(CLASS_NAMES)
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+# SHA-256 of the decompressed IDX bytes (identical for upstream and Debian's package).
+SHA256 = {
+    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+UPSTREAM_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+ENV_VAR = "FASHION_MNIST_DIR"
+
+IMAGE_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
+LABEL_MAGIC = 0x00000801  # unsigned byte, 1 dimension
+
+HOW_TO_GET = (
+    "Install the Debian package (sudo apt-get install dataset-fashion-mnist), "
+    f"set {ENV_VAR} to a folder holding the four IDX .gz files, "
+    "or allow the download (download=True) on a machine with network access."
+)
+
+
+class DatasetError(ValueError):
+    """A dataset file is missing, corrupt or inconsistent. The message names the file and the fix."""
+
+
+@dataclass
+class FashionMNIST:
+    """The official Fashion-MNIST arrays: uint8 images (N, 28, 28) and uint8 labels (N,)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+
+def cache_dir() -> Path:
+    """The user cache folder for fashionlib downloads."""
+    if os.environ.get("FASHIONLIB_CACHE"):
+        return Path(os.environ["FASHIONLIB_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fashionlib"
+
+
+def _has_all(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in FILES.values())
+
+
+def candidate_dirs(path: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """The folders searched for the IDX files, in order, with a label saying where each came from."""
+    found = []
+    if path is not None:
+        found.append(("argument", Path(path)))
+    if os.environ.get(ENV_VAR):
+        found.append((f"${ENV_VAR}", Path(os.environ[ENV_VAR])))
+    found.append(("cache", cache_dir() / "fashion-mnist"))
+    found.append(("debian", DEBIAN_DIR))
+    return found
+
+
+def find_fashion_mnist(path: str | os.PathLike | None = None, download: bool = False) -> Path:
+    """Return the folder holding the four IDX files, downloading into the cache if allowed."""
+    if path is not None:
+        folder = Path(path)
+        if not _has_all(folder):
+            missing = [n for n in FILES.values() if not (folder / n).is_file()]
+            raise FileNotFoundError(
+                f"Fashion-MNIST: {folder} lacks {', '.join(missing)}. "
+                f"Point path= at a folder holding all four IDX .gz files. {HOW_TO_GET}"
+            )
+        return folder
+    for _, folder in candidate_dirs():
+        if _has_all(folder):
+            return folder
+    if download:
+        return download_fashion_mnist(cache_dir() / "fashion-mnist")
+    searched = ", ".join(str(p) for _, p in candidate_dirs())
+    raise FileNotFoundError(f"Fashion-MNIST not found (searched {searched}). {HOW_TO_GET}")
+
+
+def download_fashion_mnist(dest: Path, base_url: str = UPSTREAM_URL) -> Path:
+    """Download the four files into ``dest``; each is verified before an atomic rename."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in FILES.values():
+        target = dest / name
+        if target.is_file():
+            continue
+        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.", suffix=".part")
+        os.close(fd)
+        try:
+            urllib.request.urlretrieve(base_url + name, tmp)
+            verify_checksum(Path(tmp), expected_name=name)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return dest
+
+
+def _decompress(path: Path) -> bytes:
+    try:
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(
+            f"{path} is truncated or corrupted ({exc.__class__.__name__}: {exc}). "
+            f"Delete it and fetch it again. {HOW_TO_GET}"
+        ) from exc
+
+
+def verify_checksum(path: Path, expected_name: str | None = None, raw: bytes | None = None) -> None:
+    """Check the SHA-256 of the decompressed bytes against the known value for this file name."""
+    name = expected_name or Path(path).name
+    if name not in SHA256:
+        return
+    raw = _decompress(Path(path)) if raw is None else raw
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != SHA256[name]:
+        raise DatasetError(
+            f"{path}: SHA-256 of the decompressed content is {digest[:16]}..., expected "
+            f"{SHA256[name][:16]}... for {name}. The file is corrupt or not Fashion-MNIST; "
+            f"delete it and fetch it again. {HOW_TO_GET}"
+        )
+
+
+def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
+    """Parse IDX bytes, validating the magic number and the declared dimensions."""
+    magic_expected = IMAGE_MAGIC if kind == "images" else LABEL_MAGIC
+    ndim = 3 if kind == "images" else 1
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"{path}: only {len(raw)} bytes, too short for an IDX {kind} header. {HOW_TO_GET}")
+    (magic,) = struct.unpack(">I", raw[:4])
+    if magic != magic_expected:
+        raise DatasetError(
+            f"{path}: IDX magic number is 0x{magic:08x}, expected 0x{magic_expected:08x} for {kind}. "
+            f"The file is not a Fashion-MNIST {kind} file; check the file name or fetch it again."
+        )
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    expected_len = header + int(np.prod(dims))
+    if len(raw) != expected_len:
+        raise DatasetError(
+            f"{path}: header declares dimensions {dims} ({expected_len} bytes) but the file holds "
+            f"{len(raw)} bytes. The file is truncated or padded; fetch it again."
+        )
+    if kind == "images" and dims[1:] != (28, 28):
+        raise DatasetError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28.")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def read_idx(path: str | os.PathLike, kind: str, verify: bool = True) -> np.ndarray:
+    """Read one IDX ``.gz`` file (``kind`` is 'images' or 'labels')."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Fashion-MNIST file {path} does not exist. {HOW_TO_GET}")
+    raw = _decompress(path)
+    if verify:
+        verify_checksum(path, raw=raw)
+    return parse_idx(raw, path, kind)
+
+
+def _check_pair(images: np.ndarray, labels: np.ndarray, img_path: Path, lbl_path: Path) -> None:
+    if len(images) != len(labels):
+        raise DatasetError(
+            f"{img_path} holds {len(images)} images but {lbl_path} holds {len(labels)} labels. "
+            "The files do not belong together; fetch both again."
+        )
+    if labels.size and labels.max() >= NUM_CLASSES:
+        raise DatasetError(
+            f"{lbl_path}: label {int(labels.max())} is out of range 0..{NUM_CLASSES - 1}. "
+            "The file is corrupt or from another dataset; fetch it again."
+        )
+
+
+def load_fashion_mnist(path: str | os.PathLike | None = None, download: bool = False,
+                       verify: bool = True) -> FashionMNIST:
+    """Load the official 60k/10k Fashion-MNIST arrays (see module docstring for the search order)."""
+    folder = find_fashion_mnist(path, download=download)
+    arrays = {}
+    for key, name in FILES.items():
+        arrays[key] = read_idx(folder / name, "images" if key.endswith("images") else "labels", verify=verify)
+    for split in ("train", "test"):
+        _check_pair(arrays[f"{split}_images"], arrays[f"{split}_labels"],
+                    folder / FILES[f"{split}_images"], folder / FILES[f"{split}_labels"])
+    return FashionMNIST(arrays["train_images"], arrays["train_labels"],
+                        arrays["test_images"], arrays["test_labels"], source=str(folder))
+
+
+def stratified_split(labels: np.ndarray, val_size: int | float = 12_000, seed: int = 0):
+    """Seeded, stratified train/validation index split (48,000/12,000 for the paper).
+
+    Uses scikit-learn's ``train_test_split`` (NumPy ``RandomState``): same indices on every machine.
+    """
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    train_idx, val_idx = train_test_split(idx, test_size=val_size, stratify=labels, random_state=seed)
+    return np.sort(train_idx), np.sort(val_idx)
+
+
+def subsample_stratified(labels: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
+    """Indices of a stratified subset of size ``n`` (all indices when ``n`` is None or >= len)."""
+    if n is None or n >= len(labels):
+        return np.arange(len(labels))
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(labels)), train_size=n, stratify=labels, random_state=seed)
+    return np.sort(keep)
+
+
+def long_tailed_counts(n_max: int, num_classes: int, imbalance_factor: float) -> list[int]:
+    """Per-class counts of an exponential long-tailed profile (as in CIFAR-10-LT, Cui et al. 2019).
+
+    Class ``c`` keeps ``n_max * (1/imbalance_factor) ** (c / (C - 1))`` images, so the largest to
+    smallest ratio equals ``imbalance_factor``.
+    """
+    if imbalance_factor < 1:
+        raise ValueError(f"imbalance_factor must be >= 1 (1 = balanced), got {imbalance_factor}.")
+    if num_classes == 1:
+        return [n_max]
+    return [max(1, int(n_max * (1 / imbalance_factor) ** (c / (num_classes - 1)))) for c in range(num_classes)]
+
+
+def long_tailed_indices(labels: np.ndarray, imbalance_factor: float, seed: int = 0,
+                        n_max: int | None = None) -> np.ndarray:
+    """Indices of a reproducible long-tailed subset of ``labels`` (class 0 largest, class C-1 smallest)."""
+    classes = np.unique(labels)
+    n_max = n_max or int(np.bincount(labels).min())
+    counts = long_tailed_counts(n_max, len(classes), imbalance_factor)
+    rng = np.random.default_rng(seed)
+    keep = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False) for c, k in zip(classes, counts)]
+    return np.sort(np.concatenate(keep))
+
+
+def normalisation_stats(images: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of pixel values scaled to [0, 1]."""
+    x = images.astype(np.float64) / 255.0
+    return float(x.mean()), float(x.std())

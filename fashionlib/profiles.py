@@ -1,0 +1,167 @@
+"""Profiles (smoke / cpu / paper) per notebook, and validation of notebook parameters.
+
+A notebook's ``parameters`` cell holds the defaults (the ``cpu`` profile). A profile overrides some
+of them; ``-p name value`` overrides win over the profile. Everything is checked here *before* any
+work is done: unknown names, wrong types and out-of-range values raise :class:`ParameterError`.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+
+PROFILE_NAMES = ("smoke", "cpu", "paper")
+
+# Choices shared by notebooks and library code (the single list of each).
+KERAS_BACKENDS = ("tensorflow", "torch", "jax")
+SCHEDULES = ("paper", "constant", "exponential", "inverse_time", "cosine")
+KERAS_MODELS = ("improved_cnn", "improved_cnn_strided", "cnn", "lenet5", "lstm", "bilstm")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+DATASETS_B = ("fmnist_lt", "folder", "csv", "fashion_product_images")
+
+# Notebooks in reading order: the book's table of contents follows this list.
+NOTEBOOKS = [
+    "intro",
+    "a0_fashion_mnist",
+    "a1_improved_cnn",
+    "a2_models",
+    "a3_batch_size",
+    "a4_lr_schedules",
+    "b1_apparel_data",
+    "b2_backbones",
+    "b3_hyperparameters",
+    "b4_curves",
+    "performance",
+    "run_it_yourself",
+]
+
+# Overrides of each notebook's defaults, per profile. The notebook's own defaults are the `cpu` profile.
+PROFILES: dict[str, dict[str, dict]] = {
+    "intro": {"smoke": {}, "cpu": {}, "paper": {}},
+    "performance": {"smoke": {}, "cpu": {}, "paper": {}},
+    "run_it_yourself": {"smoke": {}, "cpu": {}, "paper": {}},
+    "a0_fashion_mnist": {
+        "smoke": {"samples_per_class": 3},
+        "cpu": {},
+        "paper": {},
+    },
+}
+
+
+class ParameterError(ValueError):
+    """A notebook parameter is unknown, of the wrong type, or out of range."""
+
+
+def _positive_int(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _positive_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and math.isfinite(v)
+
+
+def _choice(options):
+    return lambda v: v in options, f"one of {', '.join(map(repr, options))}"
+
+
+# name -> (check, what a valid value is). Applied wherever the name appears, in any notebook.
+RULES = {
+    "profile": _choice(PROFILE_NAMES),
+    "epochs": (_positive_int, "an integer >= 1"),
+    "batch_size": (_positive_int, "an integer >= 1"),
+    "batch_sizes": (lambda v: isinstance(v, list) and v and all(_positive_int(x) for x in v),
+                    "a non-empty list of integers >= 1"),
+    "lr0": (_positive_number, "a number > 0"),
+    "lr": (_positive_number, "a number > 0"),
+    "learning_rate": (_positive_number, "a number > 0"),
+    "min_lr": (_positive_number, "a number > 0"),
+    "weight_decay": (lambda v: isinstance(v, (int, float)) and v >= 0, "a number >= 0"),
+    "dropout": (lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a number in [0, 1)"),
+    "imbalance_factor": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1,
+                         "a number >= 1 (1 means balanced)"),
+    "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0"),
+    "seeds": (lambda v: isinstance(v, list) and v and all(isinstance(s, int) and s >= 0 for s in v),
+              "a non-empty list of integers >= 0"),
+    "train_size": (lambda v: v is None or _positive_int(v), "None (all) or an integer >= 1"),
+    "samples_per_class": (_positive_int, "an integer >= 1"),
+    "backend": _choice(KERAS_BACKENDS),
+    "schedule": _choice(SCHEDULES),
+    "schedules": (lambda v: isinstance(v, list) and v and all(s in SCHEDULES for s in v),
+                  f"a non-empty list drawn from {', '.join(SCHEDULES)}"),
+    "model": _choice(KERAS_MODELS),
+    "models": (lambda v: isinstance(v, list) and v and all(m in KERAS_MODELS for m in v),
+               f"a non-empty list drawn from {', '.join(KERAS_MODELS)}"),
+    "optimizer": _choice(OPTIMIZERS),
+    "dataset": _choice(DATASETS_B),
+    "image_size": (_positive_int, "an integer >= 1"),
+}
+
+
+def parse_cli_value(text: str):
+    """Parse a ``-p name value`` string as a Python literal (never evaluated as code); else a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _type_ok(default, value) -> bool:
+    if default is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, type(default))
+
+
+def check_value(name: str, value, default=None, where: str = "") -> None:
+    """Raise ParameterError if ``value`` has the wrong type for ``default`` or breaks the rule for ``name``."""
+    if not _type_ok(default, value):
+        raise ParameterError(
+            f"{where}parameter {name!r} expects {type(default).__name__} (default {default!r}), "
+            f"got {type(value).__name__} {value!r}. Fix: pass e.g. -p {name} {default!r}."
+        )
+    if name in RULES:
+        check, valid = RULES[name]
+        if not check(value):
+            raise ParameterError(f"{where}parameter {name!r} must be {valid}; got {value!r}.")
+
+
+def resolve(notebook: str, declared: dict, profile: str = "cpu", overrides: dict | None = None) -> dict:
+    """Merge notebook defaults <- profile <- overrides, validating every value before any work runs.
+
+    ``declared`` maps each parameter name in the notebook's ``parameters`` cell to its default.
+    """
+    where = f"{notebook}: "
+    if profile not in PROFILE_NAMES:
+        raise ParameterError(f"{where}unknown profile {profile!r}; choose one of {', '.join(PROFILE_NAMES)}.")
+    overrides = dict(overrides or {})
+    preset = PROFILES.get(notebook, {}).get(profile, {})
+    params = dict(declared)
+    for source, values in (("profile " + profile, preset), ("-p", overrides)):
+        for name, value in values.items():
+            if name not in declared:
+                known = ", ".join(sorted(declared))
+                raise ParameterError(
+                    f"{where}unknown parameter {name!r} (from {source}). "
+                    f"This notebook's parameters are: {known}."
+                )
+            check_value(name, value, declared[name], where)
+            params[name] = value
+    if "profile" in declared:
+        params["profile"] = profile
+    for name, value in params.items():
+        check_value(name, value, declared[name], where)
+    return params
+
+
+def validate(notebook: str, namespace: dict, names) -> dict:
+    """In-notebook check (for users who call papermill directly): validate the named globals."""
+    params = {n: namespace[n] for n in names}
+    for name, value in params.items():
+        if name in RULES:
+            check_value(name, value, None, f"{notebook}: ")
+    return params

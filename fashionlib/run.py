@@ -1,0 +1,219 @@
+"""The command line: run one notebook or all of them with a profile, and build the book.
+
+    python -m fashionlib run notebooks/a1_improved_cnn.md --profile cpu -p epochs 5
+    python -m fashionlib run-all --profile smoke --out /tmp/executed
+    python -m fashionlib book --profile cpu
+
+Each run: jupytext (MyST source -> notebook) -> parameters checked (unknown name, wrong type or
+out-of-range value stops here, before any work) -> papermill executes into a temporary file ->
+atomic rename to ``<out>/<name>.ipynb``. A finished output whose source and parameters are
+unchanged is skipped, so an interrupted ``make book`` picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from . import profiles
+from .results import REPO_ROOT
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+BOOK_FILES = ["_config.yml", "_toc.yml", "book", "references.bib", "CITATION.cff"]
+
+
+def notebook_path(name: str | os.PathLike) -> Path:
+    """Resolve a notebook name (``a1_improved_cnn``) or path to its MyST source file."""
+    path = Path(name)
+    if path.suffix != ".md":
+        path = NOTEBOOK_DIR / f"{path.name}.md"
+    if not path.is_file():
+        known = ", ".join(profiles.NOTEBOOKS)
+        raise FileNotFoundError(f"notebook source {path} does not exist. Known notebooks: {known}.")
+    return path
+
+
+def default_out_dir(profile: str, root: Path = REPO_ROOT) -> Path:
+    return root / "book" / ("paper-runs" if profile == "paper" else "executed")
+
+
+def declared_parameters(nb) -> dict:
+    """Names and literal defaults of the assignments in the cell tagged ``parameters``."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            declared = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                    target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+                    declared[target.id] = ast.literal_eval(node.value)
+            return declared
+    raise ValueError("notebook has no cell tagged 'parameters'; add one as its first code cell.")
+
+
+def read_source(path: Path):
+    import jupytext
+
+    nb = jupytext.read(path)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def _fingerprint(source: Path, params: dict) -> str:
+    h = hashlib.sha256(source.read_bytes())
+    h.update(json.dumps(params, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def is_up_to_date(output: Path, fingerprint: str) -> bool:
+    if not output.is_file():
+        return False
+    try:
+        meta = json.loads(output.read_text()).get("metadata", {}).get("fashionlib", {})
+    except (json.JSONDecodeError, OSError):
+        return False
+    return meta.get("fingerprint") == fingerprint and meta.get("status") == "ok"
+
+
+def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_dir=None,
+                 results_dir=None, prepare_only: bool = False, force: bool = False,
+                 log_output: bool = False) -> Path:
+    """Execute one notebook with a profile and overrides; return the executed notebook's path."""
+    import nbformat
+    import papermill
+
+    source = notebook_path(name)
+    stem = source.stem
+    nb = read_source(source)
+    params = profiles.resolve(stem, declared_parameters(nb), profile, overrides)  # fails before work
+    out_dir = Path(out_dir) if out_dir else default_out_dir(profile)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / f"{stem}.ipynb"
+    fingerprint = _fingerprint(source, params)
+    if not force and not prepare_only and is_up_to_date(output, fingerprint):
+        print(f"[fashionlib] {stem}: up to date at {output}, skipped (use --force to re-run)")
+        return output
+
+    env_backup = dict(os.environ)
+    if results_dir is not None:
+        os.environ["FASHIONLIB_RESULTS_DIR"] = str(Path(results_dir).resolve())
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
+    try:
+        src_ipynb = tmp_dir / f"{stem}.src.ipynb"
+        nbformat.write(nb, src_ipynb)
+        tmp_out = tmp_dir / f"{stem}.ipynb"
+        print(f"[fashionlib] {stem}: profile={profile} {params}")
+        papermill.execute_notebook(str(src_ipynb), str(tmp_out), parameters=params,
+                                   kernel_name="python3", prepare_only=prepare_only,
+                                   cwd=str(REPO_ROOT), log_output=log_output, progress_bar=False)
+        executed = nbformat.read(tmp_out, as_version=4)
+        executed.metadata["fashionlib"] = {"notebook": stem, "profile": profile, "parameters": params,
+                                           "fingerprint": fingerprint,
+                                           "status": "prepared" if prepare_only else "ok"}
+        nbformat.write(executed, tmp_out)
+        os.replace(tmp_out, output)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        os.environ.clear()
+        os.environ.update(env_backup)
+    return output
+
+
+def run_all(profile: str = "cpu", out_dir=None, results_dir=None, prepare_only=False,
+            force=False, only=None) -> list[Path]:
+    names = only or [n for n in profiles.NOTEBOOKS if (NOTEBOOK_DIR / f"{n}.md").is_file()]
+    return [run_notebook(n, profile, out_dir=out_dir, results_dir=results_dir,
+                         prepare_only=prepare_only, force=force) for n in names]
+
+
+def copy_book_tree(root: Path) -> Path:
+    """Copy the book's sources (config, toc, pages, committed records) into ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for item in BOOK_FILES:
+        src = REPO_ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, root / item, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("executed", "smoke", "cpu"))
+        elif src.is_file():
+            shutil.copy2(src, root / item)
+    return root
+
+
+def build_book(profile: str = "cpu", root=None, skip_run: bool = False, force: bool = False) -> Path:
+    """Execute every notebook at ``profile`` into ``<root>/book/executed`` and build the HTML book.
+
+    ``root`` defaults to the repository; another folder gets a copy of the book's sources first
+    (the tests build a smoke-profile book that way without touching the repository).
+    """
+    root = Path(root).resolve() if root else REPO_ROOT
+    if root != REPO_ROOT:
+        copy_book_tree(root)
+    if not skip_run:
+        run_all(profile, out_dir=root / "book" / "executed", results_dir=root / "book" / "results",
+                force=force)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "--path-output", str(root),
+           "-n", "-W", "--keep-going"]
+    env = dict(os.environ, FASHIONLIB_RESULTS_DIR=str(root / "book" / "results"))
+    proc = subprocess.run(cmd, env=env)
+    index = root / "_build" / "html" / "index.html"
+    if proc.returncode != 0 or not index.is_file():
+        raise RuntimeError(f"jupyter-book build of {root} failed (exit {proc.returncode}); see the log above.")
+    print(f"[fashionlib] book built: {index}")
+    return index
+
+
+def _parse_overrides(pairs) -> dict:
+    return {name: profiles.parse_cli_value(value) for name, value in (pairs or [])}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="fashionlib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for cmd in ("run", "run-all", "book"):
+        p = sub.add_parser(cmd)
+        if cmd == "run":
+            p.add_argument("notebooks", nargs="+", help="notebook names or notebooks/*.md paths")
+        p.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
+        if cmd != "book":
+            p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+            p.add_argument("--out", help="folder for executed notebooks (default book/executed, "
+                                         "book/paper-runs for the paper profile)")
+            p.add_argument("--results-dir", help="folder for results records (default book/results)")
+            p.add_argument("--prepare-only", action="store_true", help="inject parameters, do not execute")
+        else:
+            p.add_argument("--root", help="build a copy of the book in this folder")
+            p.add_argument("--skip-run", action="store_true", help="build from already executed notebooks")
+        p.add_argument("--force", action="store_true", help="re-run notebooks that are up to date")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            overrides = _parse_overrides(args.parameter)
+            for name in args.notebooks:
+                path = run_notebook(name, args.profile, overrides, args.out, args.results_dir,
+                                    args.prepare_only, args.force, log_output=True)
+                print(f"[fashionlib] wrote {path}")
+        elif args.command == "run-all":
+            if args.parameter:
+                parser.error("run-all takes no -p overrides (they differ per notebook); use run")
+            run_all(args.profile, args.out, args.results_dir, args.prepare_only, args.force)
+        else:
+            build_book(args.profile, args.root, args.skip_run, args.force)
+    except (profiles.ParameterError, FileNotFoundError) as exc:
+        print(f"fashionlib: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fashionlib import data
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def fmnist_dir() -> Path:
+    """The real Fashion-MNIST folder (Debian package, env var or cache)."""
+    try:
+        return data.find_fashion_mnist()
+    except FileNotFoundError as exc:  # pragma: no cover - CI installs the Debian package
+        pytest.fail(f"real Fashion-MNIST is required for the tests: {exc}")
+
+
+@pytest.fixture(scope="session")
+def fmnist(fmnist_dir):
+    return data.load_fashion_mnist(fmnist_dir)
+
+
+def write_idx_gz(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
+    """Write a small IDX file (gzip) for bad-input tests."""
+    import struct
+
+    magic = magic if magic is not None else (0x803 if array.ndim == 3 else 0x801)
+    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + array.astype(np.uint8).tobytes())
+    return path
+
+
+@pytest.fixture
+def tiny_idx_dir(tmp_path):
+    """A folder with four small, valid IDX files (not the real data: checksums disabled when read)."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 20), ("t10k", 10)):
+        write_idx_gz(tmp_path / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 255, (n, 28, 28)))
+        write_idx_gz(tmp_path / f"{split}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    return tmp_path
+
+
+@pytest.fixture
+def copy_of_real(tmp_path, fmnist_dir):
+    """A writable copy of the real files."""
+    dst = tmp_path / "fm"
+    shutil.copytree(fmnist_dir, dst)
+    return dst
+
+
+@pytest.fixture(autouse=True)
+def _isolated_results(tmp_path, monkeypatch):
+    """Records written by tests go to a temporary folder, never into book/results."""
+    monkeypatch.setenv("FASHIONLIB_RESULTS_DIR", str(tmp_path / "results"))

@@ -1,0 +1,126 @@
+"""Fashion-MNIST loading on the real files, and each bad input with a clear error."""
+
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+
+from fashionlib import data
+from tests.conftest import write_idx_gz
+
+
+def test_real_files_shapes_dtypes_and_counts(fmnist):
+    assert fmnist.x_train.shape == (60_000, 28, 28) and fmnist.x_train.dtype == np.uint8
+    assert fmnist.x_test.shape == (10_000, 28, 28) and fmnist.y_test.dtype == np.uint8
+    assert np.bincount(fmnist.y_train).tolist() == [6_000] * 10
+    assert np.bincount(fmnist.y_test).tolist() == [1_000] * 10
+
+
+def test_checksums_are_of_decompressed_content(fmnist_dir):
+    for name, digest in data.SHA256.items():
+        with gzip.open(fmnist_dir / name, "rb") as fh:
+            assert hashlib.sha256(fh.read()).hexdigest() == digest
+
+
+def test_search_order_prefers_argument_then_env(tiny_idx_dir, fmnist_dir, monkeypatch):
+    monkeypatch.setenv(data.ENV_VAR, str(fmnist_dir))
+    assert data.find_fashion_mnist(tiny_idx_dir) == tiny_idx_dir
+    assert data.find_fashion_mnist() == fmnist_dir
+    labels = [label for label, _ in data.candidate_dirs(tiny_idx_dir)]
+    assert labels == ["argument", f"${data.ENV_VAR}", "cache", "debian"]
+
+
+def test_missing_dataset_names_folder_and_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "nodebian")
+    monkeypatch.setenv("FASHIONLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    with pytest.raises(FileNotFoundError, match="dataset-fashion-mnist") as err:
+        data.load_fashion_mnist()
+    assert str(tmp_path / "nodebian") in str(err.value)
+    with pytest.raises(FileNotFoundError, match="lacks train-images"):
+        data.load_fashion_mnist(tmp_path)
+    assert not (tmp_path / "cache").exists(), "a failed lookup must not create the cache"
+
+
+def test_truncated_gz_is_reported(copy_of_real):
+    f = copy_of_real / "t10k-labels-idx1-ubyte.gz"
+    f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
+    with pytest.raises(data.DatasetError, match="t10k-labels-idx1-ubyte.gz is truncated or corrupted"):
+        data.load_fashion_mnist(copy_of_real)
+
+
+def test_corrupted_content_fails_checksum(copy_of_real):
+    f = copy_of_real / "t10k-labels-idx1-ubyte.gz"
+    with gzip.open(f, "rb") as fh:
+        raw = bytearray(fh.read())
+    raw[100] = (raw[100] + 1) % 10
+    with gzip.open(f, "wb") as fh:
+        fh.write(bytes(raw))
+    with pytest.raises(data.DatasetError, match="SHA-256 .* t10k-labels"):
+        data.load_fashion_mnist(copy_of_real)
+
+
+def test_wrong_magic_number(tiny_idx_dir):
+    write_idx_gz(tiny_idx_dir / "train-labels-idx1-ubyte.gz", np.zeros(20), magic=0x803)
+    with pytest.raises(data.DatasetError, match="magic number is 0x00000803, expected 0x00000801"):
+        data.load_fashion_mnist(tiny_idx_dir, verify=False)
+
+
+def test_image_label_count_mismatch(tiny_idx_dir):
+    write_idx_gz(tiny_idx_dir / "train-labels-idx1-ubyte.gz", np.arange(19) % 10)
+    with pytest.raises(data.DatasetError, match="20 images but .*train-labels.* 19 labels"):
+        data.load_fashion_mnist(tiny_idx_dir, verify=False)
+
+
+def test_labels_out_of_range(tiny_idx_dir):
+    write_idx_gz(tiny_idx_dir / "t10k-labels-idx1-ubyte.gz", np.full(10, 12))
+    with pytest.raises(data.DatasetError, match="label 12 is out of range 0..9"):
+        data.load_fashion_mnist(tiny_idx_dir, verify=False)
+
+
+def test_header_dimensions_disagree_with_size(tiny_idx_dir):
+    import struct
+
+    f = tiny_idx_dir / "t10k-images-idx3-ubyte.gz"
+    with gzip.open(f, "wb") as fh:
+        fh.write(struct.pack(">IIII", 0x803, 11, 28, 28) + bytes(10 * 28 * 28))
+    with pytest.raises(data.DatasetError, match="declares dimensions"):
+        data.load_fashion_mnist(tiny_idx_dir, verify=False)
+
+
+def test_split_is_stratified_and_seed_stable(fmnist):
+    tr, va = data.stratified_split(fmnist.y_train, 12_000, seed=0)
+    assert len(tr) == 48_000 and len(va) == 12_000 and not set(tr) & set(va)
+    assert np.bincount(fmnist.y_train[va]).tolist() == [1_200] * 10
+    tr2, va2 = data.stratified_split(fmnist.y_train, 12_000, seed=0)
+    assert np.array_equal(va, va2)
+    # identical on every machine: pin a fingerprint of the seed-0 split
+    assert hashlib.sha256(va.astype("<i8").tobytes()).hexdigest()[:12] == SPLIT_SEED0_SHA
+    _, va3 = data.stratified_split(fmnist.y_train, 12_000, seed=1)
+    assert not np.array_equal(va, va3)
+
+
+SPLIT_SEED0_SHA = "6ee6ce842391"  # sha256 of the seed-0 validation indices, computed once
+
+
+def test_long_tailed_profile():
+    counts = data.long_tailed_counts(1000, 10, 100)
+    assert counts[0] == 1000 and counts[-1] == 10
+    assert all(a >= b for a, b in zip(counts, counts[1:]))
+    with pytest.raises(ValueError, match="imbalance_factor must be >= 1"):
+        data.long_tailed_counts(1000, 10, 0.5)
+
+
+def test_download_verifies_before_rename(tmp_path, fmnist_dir):
+    """A download from a bad mirror leaves no file behind; a good one lands verified."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in data.FILES.values():
+        (bad / name).write_bytes(gzip.compress(b"not idx"))
+    dest = tmp_path / "cache"
+    with pytest.raises(data.DatasetError, match="SHA-256"):
+        data.download_fashion_mnist(dest, base_url=bad.as_uri() + "/")
+    assert list(dest.iterdir()) == []
+    got = data.download_fashion_mnist(dest, base_url=fmnist_dir.as_uri() + "/")
+    assert data.load_fashion_mnist(got).x_test.shape == (10_000, 28, 28)
