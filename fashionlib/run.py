@@ -104,7 +104,6 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
     env_backup = dict(os.environ)
     if results_dir is not None:
         os.environ["FASHIONLIB_RESULTS_DIR"] = str(Path(results_dir).resolve())
-    os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
     try:
@@ -162,7 +161,7 @@ def build_book(profile: str = "cpu", root=None, skip_run: bool = False, force: b
                 force=force)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "--path-output", str(root),
-           "-n", "-W", "--keep-going"]
+           "--all", "-n", "-W", "--keep-going"]
     env = dict(os.environ, FASHIONLIB_RESULTS_DIR=str(root / "book" / "results"))
     proc = subprocess.run(cmd, env=env)
     index = root / "_build" / "html" / "index.html"
