@@ -33,13 +33,17 @@ NOTEBOOKS = [
     "b4_curves",
     "performance",
     "run_it_yourself",
+    "for_teachers",
 ]
+# Summary pages read the other notebooks' records, so they run after everything else.
+RUN_LAST = ("intro", "for_teachers")
 
 # Overrides of each notebook's defaults, per profile. The notebook's own defaults are the `cpu` profile.
 PROFILES: dict[str, dict[str, dict]] = {
     "intro": {"smoke": {}, "cpu": {}, "paper": {}},
     "performance": {"smoke": {}, "cpu": {}, "paper": {}},
     "run_it_yourself": {"smoke": {}, "cpu": {}, "paper": {}},
+    "for_teachers": {"smoke": {}, "cpu": {}, "paper": {}},
     "a0_fashion_mnist": {
         "smoke": {"samples_per_class": 3},
         "cpu": {},

@@ -57,3 +57,16 @@ def copy_of_real(tmp_path, fmnist_dir):
 def _isolated_results(tmp_path, monkeypatch):
     """Records written by tests go to a temporary folder, never into book/results."""
     monkeypatch.setenv("FASHIONLIB_RESULTS_DIR", str(tmp_path / "results"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the count of bad-input cases and their outcomes (issue: reliability catalogue)."""
+    from tests.test_catalogue import OUTCOMES
+
+    if not OUTCOMES:
+        return
+    counts: dict[str, int] = {}
+    for row in OUTCOMES:
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    terminalreporter.write_line(f"bad-input catalogue: {len(OUTCOMES)} cases: {summary}")
