@@ -1,0 +1,386 @@
+"""Study B data: apparel images from a folder tree or a CSV, the 59-class preset, long-tailed Fashion-MNIST.
+
+Every source becomes an :class:`ImageSource` (``labels``, ``class_names`` and ``image(i)`` returning
+an RGB ``uint8`` array ``(H, W, 3)``), then :func:`split_indices` makes a seeded stratified
+train/validation/test split, and :class:`TorchImageDataset` turns a split into tensors at the
+backbone's size and normalisation (from timm's data config).
+
+Bad files: an unreadable or non-image file inside a folder tree or listed in a CSV is *skipped with a
+warning that names it* (``on_bad="warn"``, the default: one broken JPEG among 44,000 should not stop
+a run) or raises :class:`DatasetError` (``on_bad="error"``). Non-RGB images (grey, palette, CMYK,
+RGBA, 16-bit) are converted to 8-bit RGB: 16-bit by scaling ``0..65535`` to ``0..255``, alpha
+composited onto white (product photos have white backgrounds).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import data, paper
+from .data import DatasetError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+class BadImageWarning(UserWarning):
+    """An image file was skipped because it could not be read."""
+
+
+# -------------------------------------------------------------------------- reading images -----
+def to_rgb_array(img) -> np.ndarray:
+    """A PIL image in any mode -> ``uint8`` RGB array (16-bit scaled, alpha over white)."""
+    from PIL import Image
+
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img).astype(np.float64)
+        top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = np.zeros_like(arr) if hi <= lo else (arr - lo) / (hi - lo) * 255.0
+        return np.repeat(arr.round().astype(np.uint8)[..., None], 3, axis=2)
+    if mode == "P" and "transparency" in img.info:
+        img, mode = img.convert("RGBA"), "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    if mode == "RGB":
+        return np.asarray(img)
+    arr = np.asarray(img.convert("RGB"))
+    if arr.dtype != np.uint8:  # e.g. 16-bit RGB from some TIFF readers
+        arr = (arr.astype(np.float64) / 65535.0 * 255.0).round().astype(np.uint8)
+    return arr
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read one image file as ``uint8`` RGB; :class:`DatasetError` naming the file if it cannot."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return to_rgb_array(img)
+    except FileNotFoundError as exc:
+        raise DatasetError(f"image file {path} does not exist. Fix: check the path (or the CSV row).") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DatasetError(
+            f"{path} is not a readable image ({exc.__class__.__name__}: {exc}). Fix: delete or "
+            "replace the file, or load with on_bad='warn' to skip it.") from exc
+
+
+def _check_readable(path: Path, on_bad: str) -> bool:
+    """Open and verify a file cheaply; False (with a warning naming it) when it is not an image."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.verify()
+        return True
+    except Exception as exc:  # PIL raises many types for broken files
+        msg = (f"{path} is not a readable image ({exc.__class__.__name__}: {exc}). Fix: delete or "
+               "replace it.")
+        if on_bad == "error":
+            raise DatasetError(msg + " (or pass on_bad='warn' to skip bad files).") from exc
+        warnings.warn("skipping " + msg, BadImageWarning, stacklevel=3)
+        return False
+
+
+# ---------------------------------------------------------------------------- image sources -----
+@dataclass
+class ImageSource:
+    """Labelled images: either file paths or an in-memory ``uint8`` array (N, H, W) / (N, H, W, 3)."""
+
+    labels: np.ndarray
+    class_names: list[str]
+    paths: list[str] | None = None
+    arrays: np.ndarray | None = None
+    name: str = ""
+    skipped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def image(self, i: int) -> np.ndarray:
+        if self.arrays is not None:
+            a = self.arrays[i]
+            return np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a
+        return read_image(self.paths[i])
+
+    def subset(self, idx) -> "ImageSource":
+        idx = np.asarray(idx)
+        return ImageSource(self.labels[idx], list(self.class_names),
+                           None if self.paths is None else [self.paths[i] for i in idx],
+                           None if self.arrays is None else self.arrays[idx], self.name, list(self.skipped))
+
+
+def _finish(paths: list[str], names: list[str], source_name: str, min_images_per_class: int,
+            skipped: list[str]) -> ImageSource:
+    if not paths:
+        raise DatasetError(f"{source_name}: no readable images found. Fix: point it at a folder "
+                           f"with images ({', '.join(IMAGE_SUFFIXES)}) in one sub-folder per class.")
+    classes, counts = np.unique(np.asarray(names), return_counts=True)
+    keep = set(classes[counts >= min_images_per_class])
+    if not keep:
+        raise DatasetError(f"{source_name}: no class has min_images_per_class={min_images_per_class} "
+                           f"images (largest has {counts.max()}). Fix: lower min_images_per_class.")
+    class_names = sorted(keep)
+    lookup = {c: k for k, c in enumerate(class_names)}
+    pairs = [(p, lookup[n]) for p, n in zip(paths, names) if n in keep]
+    return ImageSource(np.array([k for _, k in pairs], dtype=np.int64), class_names,
+                       paths=[p for p, _ in pairs], name=source_name, skipped=skipped)
+
+
+def load_folder(root: str | os.PathLike, min_images_per_class: int = 1, on_bad: str = "warn",
+                verify: bool = True) -> ImageSource:
+    """One sub-folder per class (``root/<class>/<image>``); classes sorted by name."""
+    root = Path(root)
+    if on_bad not in ("warn", "error"):
+        raise ValueError(f"on_bad must be 'warn' or 'error', got {on_bad!r}.")
+    if not root.is_dir():
+        raise FileNotFoundError(f"apparel folder {root} does not exist. Fix: pass a folder holding "
+                                "one sub-folder of images per class.")
+    paths, names, skipped = [], [], []
+    for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for f in sorted(class_dir.rglob("*")):
+            if not f.is_file() or f.name.startswith("."):
+                continue
+            if verify and not _check_readable(f, on_bad):
+                skipped.append(str(f))
+                continue
+            paths.append(str(f))
+            names.append(class_dir.name)
+    return _finish(paths, names, f"folder {root}", min_images_per_class, skipped)
+
+
+def load_csv(csv_path: str | os.PathLike, path_column: str = "path", label_column: str = "label",
+             image_root: str | os.PathLike | None = None, path_template: str = "{}",
+             min_images_per_class: int = 1, on_bad: str = "warn", verify: bool = True,
+             query=None) -> ImageSource:
+    """A CSV of image path + label. Paths are ``image_root / path_template.format(row[path_column])``.
+
+    ``query`` optionally filters rows (a callable taking the DataFrame, returning a boolean mask).
+    Missing image files and unreadable files follow ``on_bad``.
+    """
+    import pandas as pd
+
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"CSV file {csv_path} does not exist. Fix: pass the path of the CSV "
+                                "that lists image paths and labels.")
+    try:
+        df = pd.read_csv(csv_path, on_bad_lines="warn", dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"CSV file {csv_path} cannot be parsed ({exc}). Fix: check that it is a "
+                           "comma-separated file with a header row.") from exc
+    for col in (path_column, label_column):
+        if col not in df.columns:
+            raise DatasetError(f"CSV file {csv_path} has no column {col!r} (columns: "
+                               f"{', '.join(map(str, df.columns))}). Fix: pass path_column=/label_column= "
+                               "naming the right columns.")
+    if query is not None:
+        df = df[query(df)]
+    df = df.dropna(subset=[path_column, label_column])
+    root = Path(image_root) if image_root is not None else csv_path.parent
+    paths, names, skipped = [], [], []
+    for p, label in zip(df[path_column], df[label_column]):
+        f = root / path_template.format(p)
+        if not f.is_file():
+            msg = f"{f} (listed in {csv_path}) does not exist."
+            if on_bad == "error":
+                raise DatasetError(msg + " Fix: restore the file or remove its row (or on_bad='warn').")
+            warnings.warn("skipping " + msg, BadImageWarning, stacklevel=2)
+            skipped.append(str(f))
+            continue
+        if verify and not _check_readable(f, on_bad):
+            skipped.append(str(f))
+            continue
+        paths.append(str(f))
+        names.append(str(label))
+    return _finish(paths, names, f"CSV {csv_path}", min_images_per_class, skipped)
+
+
+def load_fashion_product_images(root: str | os.PathLike, preset: str = "apparel59",
+                                 min_images_per_class: int = 1, on_bad: str = "warn",
+                                 verify: bool = True) -> ImageSource:
+    """Kaggle "Fashion Product Images" (``root/styles.csv`` + ``root/images/<id>.jpg``).
+
+    ``preset="apparel59"`` is our *inferred* match for the paper's 59 classes: the ``articleType``s
+    whose ``subCategory`` is one of :data:`fashionlib.paper.FPI_APPAREL_SUBCATEGORIES` (the paper
+    names neither the dataset nor the classes). ``preset="all"`` keeps every articleType.
+    """
+    if preset not in ("apparel59", "all"):
+        raise ValueError(f"preset must be 'apparel59' or 'all', got {preset!r}.")
+    root = Path(root)
+    query = None
+    if preset == "apparel59":
+        def query(df):
+            if "subCategory" not in df.columns:
+                raise DatasetError(f"{root / 'styles.csv'} has no column 'subCategory' (columns: "
+                                   f"{', '.join(df.columns)}); the apparel59 preset needs it.")
+            return df["subCategory"].isin(paper.FPI_APPAREL_SUBCATEGORIES)
+    return load_csv(root / "styles.csv", path_column="id", label_column="articleType",
+                    image_root=root / "images", path_template="{}.jpg", query=query,
+                    min_images_per_class=min_images_per_class, on_bad=on_bad, verify=verify)
+
+
+def fmnist_long_tailed(imbalance_factor: float = 100.0, n_max: int = 600, seed: int = 0,
+                       path=None) -> ImageSource:
+    """The offline stand-in: a long-tailed subset of the Fashion-MNIST training images.
+
+    Class ``c`` keeps ``n_max * imbalance_factor ** (-c / 9)`` images (exponential profile as in
+    CIFAR-10-LT), so T-shirt/top is the head class and Ankle boot the rarest. Seeded: the same seed
+    gives the same images on every machine.
+    """
+    if not (isinstance(imbalance_factor, (int, float)) and imbalance_factor >= 1):
+        raise ValueError(f"imbalance_factor must be a number >= 1 (1 = balanced), got {imbalance_factor!r}.")
+    fm = data.load_fashion_mnist(path)
+    idx = data.long_tailed_indices(fm.y_train, imbalance_factor, seed=seed, n_max=n_max)
+    return ImageSource(fm.y_train[idx].astype(np.int64), list(data.CLASS_NAMES), arrays=fm.x_train[idx],
+                       name=f"Fashion-MNIST long-tailed (imbalance {imbalance_factor:g}, n_max {n_max})")
+
+
+# ----------------------------------------------------------------------------- report, split -----
+def class_counts(source_or_labels, class_names=None):
+    """A table of images per class, largest first, with share and cumulative share."""
+    import pandas as pd
+
+    if isinstance(source_or_labels, ImageSource):
+        labels, class_names = source_or_labels.labels, source_or_labels.class_names
+    else:
+        labels = np.asarray(source_or_labels)
+        class_names = class_names or [str(c) for c in range(int(labels.max()) + 1)]
+    counts = np.bincount(labels, minlength=len(class_names))
+    df = pd.DataFrame({"class": class_names, "images": counts}).sort_values("images", ascending=False)
+    df["share"] = df["images"] / max(1, counts.sum())
+    df["cumulative"] = df["share"].cumsum()
+    return df.reset_index(drop=True)
+
+
+def split_indices(labels, val_size: float = 0.15, test_size: float = 0.15, seed: int = 0,
+                  class_names=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded stratified train/validation/test indices (each class in every split).
+
+    Needs at least 3 images per class (one per split). A class with fewer raises
+    :class:`DatasetError` naming it.
+    """
+    from sklearn.model_selection import train_test_split
+
+    labels = np.asarray(labels)
+    if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
+        raise ValueError(f"val_size and test_size must be fractions in (0, 1) with sum < 1, got "
+                         f"{val_size} and {test_size}.")
+    classes, counts = np.unique(labels, return_counts=True)
+    small = [(str(class_names[c]) if class_names else int(c), int(n)) for c, n in zip(classes, counts) if n < 3]
+    if small:
+        desc = ", ".join(f"{c!r} ({n} image{'s' if n != 1 else ''})" for c, n in small)
+        raise DatasetError(
+            f"a stratified train/validation/test split needs at least 3 images per class; "
+            f"{desc} {'has' if len(small) == 1 else 'have'} fewer. Fix: add images, or drop small "
+            "classes with min_images_per_class=3.")
+    idx = np.arange(len(labels))
+    n = len(labels)
+    n_test = max(len(classes), int(round(test_size * n)))
+    n_val = max(len(classes), int(round(val_size * n)))
+    try:
+        rest, test = train_test_split(idx, test_size=n_test, stratify=labels, random_state=seed)
+        train, val = train_test_split(rest, test_size=n_val, stratify=labels[rest], random_state=seed)
+    except ValueError as exc:
+        raise DatasetError(f"cannot split {n} images of {len(classes)} classes into train/validation/"
+                           f"test ({exc}). Fix: use more images or fewer classes.") from exc
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+# -------------------------------------------------------------------------------- transforms -----
+def data_config(model, image_size: int | None = None) -> dict:
+    """timm's data config for a backbone (mean, std, interpolation), at ``image_size`` if given."""
+    from timm.data import resolve_data_config
+
+    backbone = getattr(model, "backbone", model)
+    cfg = resolve_data_config({}, model=backbone)
+    if image_size is not None:
+        cfg["input_size"] = (3, image_size, image_size)
+    return cfg
+
+
+def eval_transform(model, image_size: int | None = None):
+    """timm's evaluation transform (resize, centre crop, to tensor, normalise) for PIL images."""
+    from timm.data import create_transform
+
+    cfg = data_config(model, image_size)
+    return create_transform(**cfg, is_training=False)
+
+
+class TorchImageDataset:
+    """A split as a torch dataset: ``(image tensor (3, S, S) normalised, label)``.
+
+    ``augment`` flags the entries that get a random augmentation (the oversampled copies). The
+    augmentation of entry ``k`` in epoch ``e`` is seeded by ``(seed, e, k)``, so results do not depend
+    on worker count, process count (DDP) or interruptions.
+    """
+
+    def __init__(self, source: ImageSource, indices, image_size: int, mean, std,
+                 augment=None, augmentation=None, seed: int = 0, interpolation: str = "bilinear"):
+        import torch
+
+        self.source, self.indices = source, np.asarray(indices, dtype=np.int64)
+        self.image_size, self.seed, self.epoch = image_size, seed, 0
+        self.augment = np.zeros(len(self.indices), bool) if augment is None else np.asarray(augment, bool)
+        self.augmentation = augmentation
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+        self.interpolation = "bicubic" if interpolation == "bicubic" else "bilinear"
+        self.labels = source.labels[self.indices]
+        self._cache = None  # resized in-memory images (array sources that fit in ~256 MB)
+        if source.arrays is not None:
+            uniq = np.unique(self.indices)
+            if len(uniq) * 3 * image_size * image_size * 4 <= 256 * 2**20:
+                self._cache = (uniq, self._resize(torch.from_numpy(np.stack([source.image(int(i)) for i in uniq]))))
+
+    def _resize(self, batch):
+        """uint8 (N, H, W, 3) -> float (N, 3, S, S) in [0, 1]."""
+        import torch.nn.functional as F
+
+        x = batch.permute(0, 3, 1, 2).float().div_(255.0)
+        if x.shape[2:] != (self.image_size, self.image_size):
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode=self.interpolation,
+                              align_corners=False, antialias=True).clamp_(0, 1)
+        return x
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def raw(self, k: int):
+        """Entry ``k`` as a float tensor in [0, 1] at the target size, before normalisation."""
+        import torch
+
+        i = int(self.indices[k])
+        if self._cache is not None:
+            uniq, images = self._cache
+            x = images[int(np.searchsorted(uniq, i))]
+        else:
+            x = self._resize(torch.from_numpy(np.ascontiguousarray(self.source.image(i)))[None])[0]
+        if self.augment[k] and self.augmentation is not None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(hash((self.seed, self.epoch, int(k))) & 0x7FFFFFFF)
+                x = self.augmentation(x.clone())
+        return x
+
+    def __getitem__(self, k: int):
+        return (self.raw(k) - self.mean) / self.std, int(self.labels[k])

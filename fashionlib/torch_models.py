@@ -1,0 +1,339 @@
+"""Study B models: EdgeNet -> timm backbone -> dropout -> linear head, with freezing and weight loading.
+
+EdgeNet (our reading of Akbari & Baniasadi 2023, "EDGE-Net", as the apparel paper uses it)
+------------------------------------------------------------------------------------------
+The apparel paper says only: "edge enhancement using the EdgeNet architecture with three
+convolutional layers. The output is expanded to match the input requirements of the backbone."
+We build (see the book's cell ``(b-edgenet)``):
+
+* ``conv1``: 3x3, ``in_channels -> 8``, padding 1, ReLU. Its first four filters *start* from Sobel
+  filters on the luminance (``+Gx, -Gx, +Gy, -Gy``: both signs, because a ReLU follows and would
+  otherwise drop half of every edge); the other four are Kaiming-initialised. All eight stay
+  trainable. Why Sobel: EDGE-Net is a learned replacement for classical gradient operators, and a
+  Sobel start makes the untrained network already produce an edge map (a randomly initialised
+  three-layer CNN in front of a pretrained backbone would first destroy the image).
+* ``conv2``: 3x3, ``8 -> 8``, padding 1, ReLU (combines the directional responses; 3x3 so the
+  receptive field grows to 5x5, enough for thin apparel contours at 224 px).
+* ``conv3``: 1x1, ``8 -> 1``, no activation: one signed edge map. It starts at zero output, so an
+  untrained EdgeNet is the identity on the image (see ``residual``) and pretrained features survive.
+* expansion: the one-channel map is repeated to the backbone's input channels (3) -- "expanded to
+  match the input requirements of the backbone" -- and added to the input image (``residual=True``,
+  "edge *enhancement*": the backbone sees the image plus its learned edges). ``residual=False``
+  feeds the expanded edge map alone.
+
+Sizes stay equal (padding), so EdgeNet works at any image size.
+
+Backbones
+---------
+:data:`BACKBONES` lists the four paper backbones (BEiT-base, Swin V2 tiny, DeiT-base and, as the
+unnamed fourth, plain ViT-B/16: the architecture BEiT and DeiT both modify, so the four compare
+pretraining recipes and windowed attention on a common base) and four "micro" variants of the same
+timm architectures (narrow, shallow, patch 4) for the ``cpu`` and ``smoke`` profiles. Micro variants
+have no pretrained weights.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class WeightsError(ValueError):
+    """A weights file is corrupt or belongs to another model. The message names the file and the fix."""
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """Pretrained weights were requested but are not available on this machine."""
+
+
+class UnknownBackboneError(ValueError):
+    """The backbone name is not in :data:`BACKBONES`."""
+
+
+# name -> timm architecture + keyword overrides. "paper" backbones have pretrained weights on the hub.
+BACKBONES: dict[str, dict] = {
+    # the paper's four (224 px)
+    "beit_base_patch16_224": {"timm": "beit_base_patch16_224", "kwargs": {}, "family": "BEiT", "paper": True},
+    "swinv2_cr_tiny_ns_224": {"timm": "swinv2_cr_tiny_ns_224", "kwargs": {}, "family": "Swin V2", "paper": True},
+    "deit_base_patch16_224": {"timm": "deit_base_patch16_224", "kwargs": {}, "family": "DeiT", "paper": True},
+    "vit_base_patch16_224": {"timm": "vit_base_patch16_224", "kwargs": {}, "family": "ViT", "paper": True},
+    # micro variants: same timm classes, narrow and shallow, patch 4, for CPUs (random init only)
+    "beit_micro": {"timm": "beit_base_patch16_224", "family": "BEiT", "paper": False,
+                   "kwargs": {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}},
+    "swinv2_micro": {"timm": "swinv2_cr_tiny_ns_224", "family": "Swin V2", "paper": False,
+                     "kwargs": {"embed_dim": 32, "depths": (1, 1, 1, 1), "num_heads": (1, 2, 4, 8)}},
+    "deit_micro": {"timm": "deit_base_patch16_224", "family": "DeiT", "paper": False,
+                   "kwargs": {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}},
+    "vit_micro": {"timm": "vit_base_patch16_224", "family": "ViT", "paper": False,
+                  "kwargs": {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}},
+}
+PAPER_BACKBONES = tuple(k for k, v in BACKBONES.items() if v["paper"])
+MICRO_BACKBONES = tuple(k for k, v in BACKBONES.items() if not v["paper"])
+
+HOW_TO_GET_WEIGHTS = (
+    "Pretrained weights come from the Hugging Face cache that timm uses (~/.cache/huggingface/hub, "
+    "or $HF_HUB_CACHE / $HF_HOME). Fix: run once on a machine with network access "
+    "(python -c \"import timm; timm.create_model('{timm}', pretrained=True)\") and copy the cache "
+    "folder here (set HF_HUB_CACHE to it), or download the weights file yourself and pass "
+    "weights_file='path/to/model.safetensors', or use pretrained=False (random initialisation)."
+)
+
+
+def _check_backbone(name: str) -> dict:
+    if name not in BACKBONES:
+        raise UnknownBackboneError(
+            f"unknown backbone {name!r}. Known backbones: {', '.join(BACKBONES)} "
+            f"(paper: {', '.join(PAPER_BACKBONES)}; CPU micro variants: {', '.join(MICRO_BACKBONES)})."
+        )
+    return BACKBONES[name]
+
+
+# ----------------------------------------------------------------------------------- EdgeNet -----
+SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+SOBEL_Y = SOBEL_X.t().contiguous()
+
+
+class EdgeNet(nn.Module):
+    """Three-convolution edge enhancement, output expanded to ``out_channels`` (module docstring)."""
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 8,
+                 sobel_init: bool = True, residual: bool = True):
+        super().__init__()
+        self.in_channels, self.out_channels, self.residual = in_channels, out_channels, residual
+        if residual and in_channels != out_channels:
+            raise ValueError(f"EdgeNet(residual=True) needs in_channels == out_channels, got "
+                             f"{in_channels} and {out_channels}; use residual=False.")
+        self.conv1 = nn.Conv2d(in_channels, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv3 = nn.Conv2d(width, 1, 1)
+        self.act = nn.ReLU()
+        if sobel_init:
+            with torch.no_grad():
+                for k, f in enumerate((SOBEL_X, -SOBEL_X, SOBEL_Y, -SOBEL_Y)[:width]):
+                    self.conv1.weight[k] = f.expand(in_channels, 3, 3) / in_channels  # luminance
+                    self.conv1.bias[k] = 0.0
+        with torch.no_grad():  # start as identity on the image: zero edge map
+            self.conv3.weight.zero_()
+            self.conv3.bias.zero_()
+
+    def edge_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The one-channel learned edge map, shape (N, 1, H, W)."""
+        return self.conv3(self.act(self.conv2(self.act(self.conv1(x)))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.edge_map(x).expand(-1, self.out_channels, -1, -1)
+        return x + e if self.residual else e
+
+
+# ---------------------------------------------------------------------------- composed model -----
+class EdgeNetClassifier(nn.Module):
+    """EdgeNet (optional) -> timm backbone (pooled features) -> dropout -> linear head."""
+
+    def __init__(self, backbone: nn.Module, num_classes: int, dropout: float = 0.0,
+                 edgenet: EdgeNet | None = None, backbone_name: str = ""):
+        super().__init__()
+        self.edgenet = edgenet if edgenet is not None else nn.Identity()
+        self.backbone = backbone
+        self.backbone_name = backbone_name
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(backbone.num_features, num_classes)
+
+    @property
+    def uses_edgenet(self) -> bool:
+        return isinstance(self.edgenet, EdgeNet)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.backbone(self.edgenet(x))))
+
+
+def create_backbone(name: str, image_size: int | None = None, pretrained: bool = False,
+                    weights_file: str | os.PathLike | None = None, allow_download: bool = True) -> nn.Module:
+    """A timm backbone without classifier (``num_classes=0``), random init unless weights are asked for.
+
+    ``pretrained=True`` loads timm's weights from the Hugging Face cache (downloading only if
+    ``allow_download`` and the network is there); ``weights_file`` loads a local ``.safetensors``
+    (or a ``torch.save`` file through ``torch.load(weights_only=True)``) into the backbone.
+    """
+    import timm
+
+    spec = _check_backbone(name)
+    kwargs = dict(spec["kwargs"])
+    if image_size is not None:
+        kwargs["img_size"] = image_size
+    if pretrained and weights_file is None:
+        if not spec["paper"]:
+            raise WeightsNotFoundError(
+                f"backbone {name!r} is a CPU micro variant with no pretrained weights; use "
+                f"pretrained=False, or one of {', '.join(PAPER_BACKBONES)}.")
+        _require_cached(spec["timm"], allow_download)
+        try:
+            return timm.create_model(spec["timm"], pretrained=True, num_classes=0, **kwargs)
+        except Exception as exc:  # network errors, hub errors: say how to get the weights
+            raise WeightsNotFoundError(
+                f"pretrained weights for {name!r} could not be loaded ({exc.__class__.__name__}: {exc}). "
+                + HOW_TO_GET_WEIGHTS.format(timm=spec["timm"])) from exc
+    model = timm.create_model(spec["timm"], pretrained=False, num_classes=0, **kwargs)
+    if weights_file is not None:
+        load_backbone_weights(model, weights_file, name=name)
+    return model
+
+
+def _hub_files(timm_name: str) -> tuple[str | None, list[str]]:
+    import timm
+
+    cfg = timm.models.get_pretrained_cfg(timm_name)
+    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    return hub_id, ["model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"]
+
+
+def pretrained_available(name: str) -> bool:
+    """True when timm's pretrained weights for backbone ``name`` are in the local Hugging Face cache."""
+    spec = _check_backbone(name)
+    if not spec["paper"]:
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    hub_id, files = _hub_files(spec["timm"])
+    if not hub_id:
+        return False
+    hub_id = hub_id.split("@")[0]
+    return any(isinstance(try_to_load_from_cache(hub_id, f), str) for f in files)
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def _require_cached(timm_name: str, allow_download: bool) -> None:
+    name = next(k for k, v in BACKBONES.items() if v["timm"] == timm_name and v["paper"])
+    if pretrained_available(name):
+        return
+    if allow_download and not _offline():
+        return  # timm will try the hub; failures become WeightsNotFoundError
+    hub_id, _ = _hub_files(timm_name)
+    raise WeightsNotFoundError(
+        f"pretrained weights for backbone {name!r} ({hub_id}) are not in the local Hugging Face cache"
+        f"{' and downloads are off' if not allow_download or _offline() else ''}. "
+        + HOW_TO_GET_WEIGHTS.format(timm=timm_name))
+
+
+def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a state dict safely: safetensors, or ``torch.load(weights_only=True)``. Clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsNotFoundError(f"weights file {path} does not exist. Fix: pass the path of a "
+                                   ".safetensors (or torch.save) file, or use pretrained=False.")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(
+            f"weights file {path} is corrupt or not a weights file ({exc.__class__.__name__}: "
+            f"{str(exc)[:200]}). Fix: download it again, or check that it is a .safetensors / "
+            "torch.save state dict.") from exc
+    for key in ("state_dict", "model", "module"):  # common wrappers
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"weights file {path} does not hold a state dict of tensors. Fix: save "
+                           "model.state_dict() (safetensors.torch.save_file or torch.save).")
+    return state
+
+
+def _load_checked(module: nn.Module, state: dict, path, what: str) -> None:
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
+        if shapes:
+            parts.append(f"{len(shapes)} shape mismatches (e.g. {'; '.join(shapes[:3])})")
+        raise WeightsError(
+            f"weights file {path} does not fit {what}: {'; '.join(parts)}. It was probably saved from "
+            "another model or image size. Fix: pass the weights of this backbone (and the same "
+            "image_size), or use pretrained=False.")
+    module.load_state_dict(state, strict=True)
+
+
+def load_backbone_weights(backbone: nn.Module, path, name: str = "the backbone") -> None:
+    """Load a local weights file into a timm backbone (classifier keys of timm checkpoints dropped)."""
+    state = read_weights_file(path)
+    classifier = (getattr(backbone, "pretrained_cfg", None) or {}).get("classifier") or "head"
+    state = {k: v for k, v in state.items() if not (k == classifier or k.startswith(classifier + "."))}
+    _load_checked(backbone, state, path, f"backbone {name!r}")
+
+
+def load_model_weights(model: EdgeNetClassifier, path) -> None:
+    """Load a whole composed model's state dict (as saved by ``model.state_dict()``)."""
+    _load_checked(model, read_weights_file(path), path, f"the composed model ({model.backbone_name})")
+
+
+def build_model(backbone: str, num_classes: int, image_size: int | None = None, edgenet: bool = True,
+                dropout: float = 0.0, pretrained: bool = False, weights_file=None,
+                trainable_blocks: int = -1, allow_download: bool = True,
+                edgenet_residual: bool = True) -> EdgeNetClassifier:
+    """The paper's composed model. ``trainable_blocks=-1`` trains everything (see :func:`set_trainable`)."""
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+    bb = create_backbone(backbone, image_size=image_size, pretrained=pretrained,
+                         weights_file=weights_file, allow_download=allow_download)
+    in_ch = getattr(bb, "pretrained_cfg", {}).get("input_size", (3,))[0]
+    en = EdgeNet(in_ch, in_ch, residual=edgenet_residual) if edgenet else None
+    model = EdgeNetClassifier(bb, num_classes, dropout=dropout, edgenet=en, backbone_name=backbone)
+    set_trainable(model, trainable_blocks)
+    return model
+
+
+# ------------------------------------------------------------------------------------ freezing -----
+def backbone_blocks(backbone: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The backbone's transformer blocks in forward order, with their parameter-name prefixes."""
+    if hasattr(backbone, "blocks"):  # ViT, DeiT, BEiT
+        return [(f"blocks.{i}", b) for i, b in enumerate(backbone.blocks)]
+    if hasattr(backbone, "stages"):  # Swin V2 (cr)
+        return [(f"stages.{s}.blocks.{i}", b) for s, st in enumerate(backbone.stages)
+                for i, b in enumerate(st.blocks)]
+    raise TypeError(f"do not know the blocks of {type(backbone).__name__}")
+
+
+FINAL_PREFIXES = ("norm.", "fc_norm.", "head.")  # backbone layers after the last block
+
+
+def set_trainable(model: EdgeNetClassifier, trainable_blocks: int) -> list[str]:
+    """Freeze the backbone except its last ``trainable_blocks`` blocks and its final norm.
+
+    EdgeNet and the linear head always stay trainable. ``trainable_blocks=-1`` (or >= the number of
+    blocks plus one) makes every parameter trainable, patch embedding included. Returns the
+    trainable parameter names.
+    """
+    if not isinstance(trainable_blocks, int) or trainable_blocks < -1:
+        raise ValueError(f"trainable_blocks must be -1 (all) or an integer >= 0, got {trainable_blocks!r}.")
+    blocks = backbone_blocks(model.backbone)
+    if trainable_blocks == -1 or trainable_blocks > len(blocks):
+        for p in model.parameters():
+            p.requires_grad_(True)
+    else:
+        keep = tuple(prefix + "." for prefix, _ in blocks[len(blocks) - trainable_blocks:]) if trainable_blocks else ()
+        for n, p in model.backbone.named_parameters():
+            p.requires_grad_(n.startswith(keep) or n.startswith(FINAL_PREFIXES))
+        for p in list(model.edgenet.parameters()) + list(model.head.parameters()):
+            p.requires_grad_(True)
+    return [n for n, p in model.named_parameters() if p.requires_grad]
+
+
+def count_parameters(model: nn.Module) -> dict[str, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"total": total, "trainable": trainable, "frozen": total - trainable}

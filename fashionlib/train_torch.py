@@ -1,0 +1,465 @@
+"""Study B training: one readable PyTorch loop (checkpoint/resume, bf16 on CUDA, DDP under torchrun).
+
+Use it from Python::
+
+    from fashionlib.train_torch import TrainConfig, fit
+    result = fit(TrainConfig(backbone="deit_micro", epochs=3, image_size=32))
+
+or from the command line, alone or under ``torchrun`` (DistributedDataParallel; gloo on CPU, nccl
+on GPUs)::
+
+    python -m fashionlib.train_torch --config run.json --out runs/x
+    torchrun --nproc_per_node 2 -m fashionlib.train_torch --config run.json --out runs/x
+
+``run.json`` holds :class:`TrainConfig` fields; ``--set name=value`` overrides one. ``batch_size`` is
+the *global* batch: under DDP each of the ``W`` processes takes ``batch_size / W`` images per step,
+and the data order, augmentation and gradients are the same as in one process.
+
+Every epoch ends with a checkpoint (model, optimizer, epoch, RNG state, history) written atomically
+into ``ckpt_dir``; a run started again with the same ``ckpt_dir`` and configuration resumes after
+the last finished epoch and ends with the same numbers as an uninterrupted run (tested with SIGKILL).
+
+Training metrics are the running averages over the epoch, measured *in training mode* (dropout
+on) on the balanced, augmented training set -- as Keras and most loops report them. That is our
+reading of why the paper's validation accuracy exceeds its training accuracy (book cell
+``(b-val-above-train)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import os
+import random
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import apparel, balance, torch_models
+from .profiles import DATASETS_B, OPTIMIZERS
+from .results import atomic_write_bytes, atomic_write_text
+
+CHECKPOINT_NAME = "checkpoint.pt"
+KILL_HOOK_ENV = "FASHIONLIB_KILL_AFTER_EPOCH"  # tests: SIGKILL this process after that epoch's checkpoint
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is corrupt or was written by a different configuration."""
+
+
+@dataclass
+class TrainConfig:
+    # data
+    dataset: str = "fmnist_lt"           # one of profiles.DATASETS_B
+    data_root: str | None = None         # folder tree / Fashion Product Images root
+    csv_path: str | None = None
+    path_column: str = "path"
+    label_column: str = "label"
+    imbalance_factor: float = 100.0      # fmnist_lt only
+    n_max: int = 600                     # fmnist_lt: images of the largest class
+    min_images_per_class: int = 3
+    val_size: float = 0.15
+    test_size: float = 0.15
+    image_size: int = 32
+    # balancing (training split only)
+    balance: str = "resample"            # one of balance.BALANCE_METHODS
+    balance_target: int | str = "median"
+    logit_tau: float = 1.0
+    # model
+    backbone: str = "deit_micro"
+    edgenet: bool = True
+    pretrained: bool = False
+    weights_file: str | None = None
+    trainable_blocks: int = -1
+    dropout: float = 0.05
+    # optimisation (the paper's table)
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9                # SGD only (the paper does not say; 0.9 is our choice)
+    epochs: int = 3
+    batch_size: int = 64
+    seed: int = 0
+    # machinery
+    num_workers: int = 0
+    ckpt_dir: str | None = None
+    device: str = "auto"
+    progress: bool = True
+
+    def validate(self) -> "TrainConfig":
+        def bad(name, valid):
+            raise ValueError(f"TrainConfig: {name}={getattr(self, name)!r} is invalid; expected {valid}.")
+        if self.dataset not in DATASETS_B:
+            bad("dataset", f"one of {', '.join(DATASETS_B)}")
+        if self.optimizer not in OPTIMIZERS:
+            bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
+        if self.balance not in balance.BALANCE_METHODS:
+            bad("balance", f"one of {', '.join(balance.BALANCE_METHODS)}")
+        torch_models._check_backbone(self.backbone)
+        for name in ("epochs", "batch_size", "image_size", "n_max"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                bad(name, "an integer >= 1")
+        if not self.lr > 0:
+            bad("lr", "a number > 0")
+        if self.weight_decay < 0:
+            bad("weight_decay", "a number >= 0")
+        if not 0 <= self.dropout < 1:
+            bad("dropout", "a number in [0, 1)")
+        if self.imbalance_factor < 1:
+            bad("imbalance_factor", "a number >= 1 (1 = balanced)")
+        return self
+
+    def key(self) -> str:
+        """What must match for a checkpoint to be resumed (everything except machinery and epochs)."""
+        d = dataclasses.asdict(self)
+        for k in ("epochs", "num_workers", "ckpt_dir", "device", "progress"):
+            d.pop(k)
+        return json.dumps(d, sort_keys=True)
+
+
+# ------------------------------------------------------------------------------------- data -----
+@dataclass
+class Splits:
+    source: apparel.ImageSource
+    train_idx: np.ndarray       # indices into source (after balancing: with repeats)
+    train_augment: np.ndarray   # which training entries are augmented copies
+    train_idx_original: np.ndarray
+    val_idx: np.ndarray
+    test_idx: np.ndarray
+    class_names: list[str] = field(default_factory=list)
+
+
+def load_source(cfg: TrainConfig) -> apparel.ImageSource:
+    if cfg.dataset == "fmnist_lt":
+        return apparel.fmnist_long_tailed(cfg.imbalance_factor, n_max=cfg.n_max, seed=cfg.seed)
+    if cfg.dataset == "folder":
+        return apparel.load_folder(_required(cfg, "data_root"), min_images_per_class=cfg.min_images_per_class)
+    if cfg.dataset == "csv":
+        return apparel.load_csv(_required(cfg, "csv_path"), cfg.path_column, cfg.label_column,
+                                image_root=cfg.data_root, min_images_per_class=cfg.min_images_per_class)
+    return apparel.load_fashion_product_images(_required(cfg, "data_root"),
+                                               min_images_per_class=cfg.min_images_per_class)
+
+
+def _required(cfg, name):
+    if not getattr(cfg, name):
+        raise ValueError(f"dataset={cfg.dataset!r} needs {name}= (a path).")
+    return getattr(cfg, name)
+
+
+def make_splits(cfg: TrainConfig, source: apparel.ImageSource | None = None) -> Splits:
+    """Split, then balance the training split only (validation and test stay as drawn)."""
+    source = source if source is not None else load_source(cfg)
+    tr, va, te = apparel.split_indices(source.labels, cfg.val_size, cfg.test_size, seed=cfg.seed,
+                                       class_names=source.class_names)
+    if cfg.balance == "resample":
+        pos, copies = balance.balance_indices(source.labels[tr], cfg.balance_target, seed=cfg.seed)
+        train_idx, augment = tr[pos], copies
+    else:
+        train_idx, augment = tr, np.zeros(len(tr), bool)
+    return Splits(source, train_idx, augment, tr, va, te, list(source.class_names))
+
+
+def make_datasets(cfg: TrainConfig, splits: Splits, model) -> tuple:
+    dc = apparel.data_config(model, cfg.image_size)
+    common = dict(image_size=cfg.image_size, mean=dc["mean"], std=dc["std"], seed=cfg.seed,
+                  interpolation=dc.get("interpolation", "bilinear"))
+    train = apparel.TorchImageDataset(splits.source, splits.train_idx, augment=splits.train_augment,
+                                      augmentation=balance.augmentation(cfg.image_size), **common)
+    val = apparel.TorchImageDataset(splits.source, splits.val_idx, **common)
+    test = apparel.TorchImageDataset(splits.source, splits.test_idx, **common)
+    return train, val, test
+
+
+# ------------------------------------------------------------------------------ distributed -----
+def dist_env() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) when alone."""
+    return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+            int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def pick_device(cfg: TrainConfig, local_rank: int) -> torch.device:
+    if cfg.device != "auto":
+        return torch.device(cfg.device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int, device: torch.device) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+
+
+def make_optimizer(cfg: TrainConfig, params):
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum)
+
+
+# ------------------------------------------------------------------------------- evaluation -----
+def classification_metrics(y_true, y_pred, num_classes: int) -> dict:
+    """Accuracy and macro precision / recall / F1 (scikit-learn, zero_division=0)."""
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=list(range(num_classes)),
+                                                 average="macro", zero_division=0)
+    return {"acc": float(accuracy_score(y_true, y_pred)), "precision": float(p), "recall": float(r),
+            "f1": float(f)}
+
+
+@torch.no_grad()
+def evaluate(model, loader, device: torch.device, num_classes: int) -> dict:
+    """Loss (plain cross-entropy), accuracy, macro P/R/F1, and the predictions."""
+    model.eval()
+    total, n, preds, trues = 0.0, 0, [], []
+    for x, y in loader:
+        x, y = _to_device(x, y, device)
+        with _autocast(device):
+            logits = model(x)
+        total += F.cross_entropy(logits.float(), y, reduction="sum").item()
+        n += len(y)
+        preds.append(logits.argmax(1).cpu())
+        trues.append(y.cpu())
+    y_true, y_pred = torch.cat(trues).numpy(), torch.cat(preds).numpy()
+    out = {"loss": total / max(1, n), **classification_metrics(y_true, y_pred, num_classes)}
+    out["y_true"], out["y_pred"] = y_true.tolist(), y_pred.tolist()
+    return out
+
+
+def _to_device(x, y, device):
+    x = x.to(device, non_blocking=True)
+    if device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, y.to(device, non_blocking=True)
+
+
+def _autocast(device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+# ------------------------------------------------------------------------------ checkpoints -----
+def save_checkpoint(path: Path, state: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path, cfg: TrainConfig) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt ({exc.__class__.__name__}). Fix: delete it "
+                              "to start over, or point ckpt_dir at another folder.") from exc
+    if state.get("config_key") != cfg.key():
+        raise CheckpointError(f"checkpoint {path} was written by a different configuration. Fix: use a "
+                              "new ckpt_dir for this configuration, or delete the old checkpoint.")
+    return state
+
+
+# ------------------------------------------------------------------------------------- fit ------
+def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = True) -> dict:
+    """Train, validate every epoch, checkpoint every epoch, test at the end. Returns a result dict.
+
+    Keys: ``history`` (one dict per epoch: train/val loss, acc, precision, recall, f1), ``test``
+    (metrics + predictions), ``class_names``, ``counts`` (train before/after balancing, val, test),
+    ``params`` (total/trainable), ``resumed_from`` (epochs already done when started), ``wall_s``,
+    and ``model`` (on CPU, when ``return_model``).
+    """
+    cfg.validate()
+    started = time.time()
+    rank, world, local_rank = dist_env()
+    distributed = world > 1
+    device = pick_device(cfg, local_rank)
+    if distributed and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {world} processes.")
+    seed_everything(cfg.seed, device)
+
+    splits = splits if splits is not None else make_splits(cfg)
+    num_classes = len(splits.class_names)
+    model = torch_models.build_model(
+        cfg.backbone, num_classes, image_size=cfg.image_size, edgenet=cfg.edgenet, dropout=cfg.dropout,
+        pretrained=cfg.pretrained, weights_file=cfg.weights_file, trainable_blocks=cfg.trainable_blocks)
+    train_ds, val_ds, test_ds = make_datasets(cfg, splits, model)
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(cfg, params)
+
+    # loss: plain, class-weighted, or logit-adjusted (training only)
+    train_labels = splits.source.labels[splits.train_idx]
+    weight = None
+    if cfg.balance == "class_weights":
+        weight = torch.tensor(balance.class_weights(train_labels, num_classes), dtype=torch.float32, device=device)
+    offset = (balance.logit_adjustment(train_labels, num_classes, cfg.logit_tau).to(device)
+              if cfg.balance == "logit_adjust" else None)
+
+    # resume
+    ckpt_path = Path(cfg.ckpt_dir) / CHECKPOINT_NAME if cfg.ckpt_dir else None
+    state = load_checkpoint(ckpt_path, cfg) if ckpt_path else None
+    history, start_epoch = [], 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, start_epoch = list(state["history"]), int(state["epoch"])
+        torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"])
+
+    ddp_model = model
+    if distributed:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    sampler = torch.utils.data.DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True,
+                                                  seed=cfg.seed)
+    loader_kw = dict(num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
+                     persistent_workers=False)
+    train_loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size // world, sampler=sampler,
+                                               **loader_kw)
+    eval_bs = max(cfg.batch_size, 64)
+    val_loader = torch.utils.data.DataLoader(val_ds, batch_size=eval_bs, **loader_kw)
+    test_loader = torch.utils.data.DataLoader(test_ds, batch_size=eval_bs, **loader_kw)
+
+    from tqdm import tqdm
+
+    show = cfg.progress and rank == 0
+    for epoch in range(start_epoch, cfg.epochs):
+        ddp_model.train()
+        sampler.set_epoch(epoch)
+        train_ds.set_epoch(epoch)
+        sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss*n, correct, n
+        bar = tqdm(train_loader, desc=f"{cfg.backbone} epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=not show, mininterval=1.0, file=sys.stdout)
+        for x, y in bar:
+            x, y = _to_device(x, y, device)
+            with _autocast(device):
+                logits = ddp_model(x)
+            logits = logits.float()
+            loss = F.cross_entropy(logits if offset is None else logits + offset, y, weight=weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            sums += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(),
+                                 torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
+        if distributed:
+            torch.distributed.all_reduce(sums)
+        row = {"epoch": epoch + 1, "train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2])}
+        if rank == 0:
+            val = evaluate(model, val_loader, device, num_classes)
+            row.update({f"val_{k}": v for k, v in val.items() if k not in ("y_true", "y_pred")})
+            history.append(row)
+            if show:
+                print(f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
+                      f"{row['train_acc']:.4f} | val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} "
+                      f"F1 {row['val_f1']:.4f}", flush=True)
+            if ckpt_path is not None:
+                save_checkpoint(ckpt_path, {
+                    "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "history": history, "torch_rng": torch.get_rng_state(), "config_key": cfg.key(),
+                    **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+                })
+        if distributed:
+            torch.distributed.barrier()
+        if os.environ.get(KILL_HOOK_ENV) == str(epoch + 1):  # a real SIGKILL, for the resume test
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    result = {"history": history, "class_names": splits.class_names, "resumed_from": start_epoch,
+              "config": dataclasses.asdict(cfg), "world_size": world, "device": str(device),
+              "params": torch_models.count_parameters(model),
+              "counts": {
+                  "train_before": np.bincount(splits.source.labels[splits.train_idx_original],
+                                              minlength=num_classes).tolist(),
+                  "train_after": np.bincount(train_labels, minlength=num_classes).tolist(),
+                  "train_augmented_copies": int(splits.train_augment.sum()),
+                  "val": np.bincount(splits.source.labels[splits.val_idx], minlength=num_classes).tolist(),
+                  "test": np.bincount(splits.source.labels[splits.test_idx], minlength=num_classes).tolist()}}
+    if rank == 0:
+        result["test"] = evaluate(model, test_loader, device, num_classes)
+    if distributed:
+        torch.distributed.barrier()
+    result["wall_s"] = time.time() - started
+    if return_model:
+        result["model"] = model.cpu()
+    return result
+
+
+def final_metrics(result: dict) -> dict:
+    """A flat summary: last epoch's train/val metrics and the test metrics (no predictions)."""
+    last = result["history"][-1] if result["history"] else {}
+    test = {f"test_{k}": v for k, v in result.get("test", {}).items() if k not in ("y_true", "y_pred")}
+    return {**{k: v for k, v in last.items() if k != "epoch"}, **test}
+
+
+# ------------------------------------------------------------------------------------- CLI ------
+def _parse_set(items, cfg_dict):
+    from .profiles import parse_cli_value
+
+    for item in items or []:
+        if "=" not in item:
+            raise SystemExit(f"--set expects name=value, got {item!r}")
+        k, v = item.split("=", 1)
+        if k not in cfg_dict:
+            raise SystemExit(f"unknown TrainConfig field {k!r}; fields: {', '.join(cfg_dict)}")
+        cfg_dict[k] = parse_cli_value(v)
+    return cfg_dict
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fashionlib.train_torch", description=__doc__.split("\n")[0])
+    ap.add_argument("--config", help="JSON file of TrainConfig fields")
+    ap.add_argument("--set", action="append", metavar="NAME=VALUE", help="override one field")
+    ap.add_argument("--out", help="folder for metrics.json (and the checkpoint, unless ckpt_dir is set)")
+    args = ap.parse_args(argv)
+    cfg_dict = dataclasses.asdict(TrainConfig())
+    if args.config:
+        p = Path(args.config)
+        if not p.is_file():
+            raise SystemExit(f"config file {p} does not exist")
+        given = json.loads(p.read_text())
+        unknown = set(given) - set(cfg_dict)
+        if unknown:
+            raise SystemExit(f"{p}: unknown TrainConfig fields {sorted(unknown)}")
+        cfg_dict.update(given)
+    cfg_dict = _parse_set(args.set, cfg_dict)
+    if args.out and not cfg_dict.get("ckpt_dir"):
+        cfg_dict["ckpt_dir"] = args.out
+    cfg = TrainConfig(**cfg_dict)
+    result = fit(cfg, return_model=False)
+    rank, world, _ = dist_env()
+    if rank == 0 and args.out:
+        out = {"final": final_metrics(result), "history": result["history"], "world_size": world,
+               "resumed_from": result["resumed_from"], "config": result["config"],
+               "wall_s": result["wall_s"]}
+        atomic_write_text(Path(args.out) / "metrics.json", json.dumps(out, indent=1))
+    if rank == 0:
+        print(json.dumps(final_metrics(result)))
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

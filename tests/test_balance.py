@@ -1,0 +1,82 @@
+"""Balancing: exact per-class counts, copies marked, validation and test untouched, loss options."""
+
+import numpy as np
+import pytest
+import torch
+
+from fashionlib import balance
+from fashionlib.train_torch import TrainConfig, make_splits
+
+
+def test_balance_hits_the_requested_counts():
+    labels = np.repeat(np.arange(4), [50, 20, 7, 2])
+    idx, copies = balance.balance_indices(labels, target=10, seed=0)
+    assert np.bincount(labels[idx]).tolist() == [10, 10, 10, 10]
+    # undersampled classes: distinct originals; oversampled classes: all originals + marked copies
+    for c, n in enumerate([50, 20, 7, 2]):
+        sel = idx[labels[idx] == c]
+        assert len(set(sel)) == min(n, 10)
+        assert copies[labels[idx] == c].sum() == max(0, 10 - n)
+
+
+@pytest.mark.parametrize("target,expected", [("median", 14), ("max", 50), ("min", 2), (5, 5)])
+def test_balance_targets(target, expected):
+    labels = np.repeat(np.arange(4), [50, 20, 7, 2])
+    idx, _ = balance.balance_indices(labels, target=target, seed=1)
+    assert set(np.bincount(labels[idx]).tolist()) == {expected}
+
+
+def test_balance_is_seeded():
+    labels = np.repeat(np.arange(3), [30, 10, 3])
+    a, _ = balance.balance_indices(labels, 8, seed=0)
+    b, _ = balance.balance_indices(labels, 8, seed=0)
+    c, _ = balance.balance_indices(labels, 8, seed=1)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_bad_target():
+    with pytest.raises(ValueError, match="balance target"):
+        balance.balance_indices(np.array([0, 1, 1]), target="most")
+    with pytest.raises(ValueError, match="balance target"):
+        balance.balance_indices(np.array([0, 1, 1]), target=0)
+
+
+def test_balancing_never_changes_validation_or_test(fmnist_dir):
+    base = dict(dataset="fmnist_lt", imbalance_factor=20.0, n_max=120, seed=0)
+    plain = make_splits(TrainConfig(balance="none", **base))
+    bal = make_splits(TrainConfig(balance="resample", balance_target=30, **base))
+    assert np.array_equal(plain.val_idx, bal.val_idx) and np.array_equal(plain.test_idx, bal.test_idx)
+    assert np.array_equal(plain.train_idx_original, bal.train_idx_original)
+    assert set(bal.train_idx) <= set(plain.train_idx)  # only training images, repeated or dropped
+    assert not set(bal.train_idx) & (set(bal.val_idx) | set(bal.test_idx))
+    assert set(np.bincount(bal.source.labels[bal.train_idx]).tolist()) == {30}
+
+
+def test_long_tailed_profile_requested(fmnist_dir):
+    from fashionlib import apparel, data
+
+    src = apparel.fmnist_long_tailed(100, n_max=500, seed=0)
+    assert np.bincount(src.labels).tolist() == data.long_tailed_counts(500, 10, 100)
+    assert np.bincount(src.labels)[0] / np.bincount(src.labels)[-1] == pytest.approx(100)
+
+
+def test_class_weights_and_logit_adjustment():
+    labels = np.repeat([0, 1], [30, 10])
+    w = balance.class_weights(labels, 3)
+    assert w.tolist() == pytest.approx([40 / 60, 40 / 20, 0.0])
+    adj = balance.logit_adjustment(labels, 2, tau=1.0)
+    assert torch.allclose(adj, torch.log(torch.tensor([0.75, 0.25])))
+
+
+def test_augmentation_changes_copies_only_and_is_seeded(fmnist_dir):
+    from fashionlib import apparel
+
+    src = apparel.fmnist_long_tailed(10, n_max=20, seed=0)
+    ds = apparel.TorchImageDataset(src, [0, 0], image_size=28, mean=(0,) * 3, std=(1,) * 3,
+                                   augment=[False, True], augmentation=balance.augmentation(28), seed=0)
+    a0, a1 = ds[0][0], ds[1][0]
+    assert torch.allclose(a0, torch.from_numpy(src.image(0)).permute(2, 0, 1).float() / 255)
+    assert not torch.equal(a0, a1)
+    assert torch.equal(a1, ds[1][0])  # same (seed, epoch, entry) -> same augmentation
+    ds.set_epoch(1)
+    assert not torch.equal(a1, ds[1][0])

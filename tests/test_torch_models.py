@@ -1,0 +1,163 @@
+"""Study B models: EdgeNet shapes, the four backbones through timm, freezing, weight errors."""
+
+import pytest
+import torch
+
+from fashionlib import torch_models as tm
+
+
+@pytest.mark.parametrize("size", [16, 32, 37])
+def test_edgenet_keeps_size_and_expands_channels(size):
+    en = tm.EdgeNet(3, 3)
+    x = torch.randn(2, 3, size, size)
+    assert en(x).shape == (2, 3, size, size)
+    assert en.edge_map(x).shape == (2, 1, size, size)
+    en1 = tm.EdgeNet(1, 3, residual=False)
+    out = en1(torch.randn(2, 1, size, size))
+    assert out.shape == (2, 3, size, size)
+    assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])  # expanded copies
+
+
+def test_edgenet_starts_as_identity_and_first_layer_is_sobel():
+    en = tm.EdgeNet(3, 3)
+    x = torch.rand(1, 3, 20, 20)
+    assert torch.equal(en(x), x)  # zero-initialised last layer: image passes unchanged
+    assert torch.allclose(en.conv1.weight[0].sum(0), tm.SOBEL_X)
+    assert torch.allclose(en.conv1.weight[2].sum(0), tm.SOBEL_Y)
+    # a vertical step edge lights up the Sobel-x channel
+    step = torch.zeros(1, 3, 8, 8)
+    step[..., 4:] = 1.0
+    assert en.conv1(step)[0, 0].abs().max() > 0
+
+
+def test_edgenet_residual_needs_equal_channels():
+    with pytest.raises(ValueError, match="residual"):
+        tm.EdgeNet(1, 3, residual=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", tm.PAPER_BACKBONES)
+def test_paper_backbone_builds_and_trains_one_step(name):
+    torch.manual_seed(0)
+    model = tm.build_model(name, 5, image_size=32, trainable_blocks=1)
+    assert model.uses_edgenet
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    before = model.head.weight.detach().clone()
+    loss = torch.nn.functional.cross_entropy(model(torch.randn(2, 3, 32, 32)), torch.tensor([0, 4]))
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss) and not torch.equal(before, model.head.weight)
+
+
+@pytest.mark.parametrize("name", tm.MICRO_BACKBONES)
+@pytest.mark.parametrize("edgenet", [True, False])
+def test_micro_backbone_trains_one_step(name, edgenet):
+    torch.manual_seed(0)
+    model = tm.build_model(name, 3, image_size=32, edgenet=edgenet, dropout=0.1)
+    assert model.uses_edgenet == edgenet
+    out = model(torch.randn(4, 3, 32, 32))
+    assert out.shape == (4, 3)
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_unknown_backbone_lists_known_ones():
+    with pytest.raises(tm.UnknownBackboneError, match="beit_base_patch16_224.*deit_micro"):
+        tm.build_model("resnet_9000", 10)
+
+
+@pytest.mark.parametrize("name", ["deit_micro", "swinv2_micro", "beit_micro"])
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_freezing_leaves_exactly_the_chosen_parameters(name, n):
+    model = tm.build_model(name, 4, image_size=32, trainable_blocks=n)
+    blocks = tm.backbone_blocks(model.backbone)
+    chosen = tuple("backbone." + prefix + "." for prefix, _ in blocks[len(blocks) - n:]) if n else ()
+    expected = {k for k, _ in model.named_parameters()
+                if k.startswith(("edgenet.", "head.")) or (chosen and k.startswith(chosen))
+                or k.startswith(tuple("backbone." + f for f in tm.FINAL_PREFIXES))}
+    trainable = {k for k, p in model.named_parameters() if p.requires_grad}
+    assert trainable == expected
+    assert any(k.startswith("backbone.") for k in trainable) or n == 0
+    assert not any("patch_embed" in k for k in trainable)
+
+
+def test_trainable_all_and_bad_value():
+    model = tm.build_model("vit_micro", 4, image_size=32, trainable_blocks=-1)
+    assert all(p.requires_grad for p in model.parameters())
+    with pytest.raises(ValueError, match="trainable_blocks"):
+        tm.set_trainable(model, -3)
+
+
+def test_pretrained_absent_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(tm.WeightsNotFoundError, match="weights_file=|HF_HUB_CACHE"):
+        tm.create_backbone("deit_base_patch16_224", pretrained=True, allow_download=False)
+
+
+def test_pretrained_for_micro_variant_is_a_clear_error():
+    with pytest.raises(tm.WeightsNotFoundError, match="micro"):
+        tm.create_backbone("deit_micro", pretrained=True)
+
+
+def test_weights_file_round_trip_safetensors(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(1)
+    a = tm.create_backbone("deit_micro", image_size=32)
+    path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in a.state_dict().items()}, str(path))
+    torch.manual_seed(2)
+    b = tm.create_backbone("deit_micro", image_size=32, weights_file=path)
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+
+
+def test_weights_file_torch_save_round_trip(tmp_path):
+    a = tm.create_backbone("vit_micro", image_size=32)
+    path = tmp_path / "w.pt"
+    torch.save(a.state_dict(), path)
+    b = tm.create_backbone("vit_micro", image_size=32, weights_file=path)
+    assert torch.equal(a.state_dict()["cls_token"], b.state_dict()["cls_token"])
+
+
+def test_weights_file_missing(tmp_path):
+    with pytest.raises(tm.WeightsNotFoundError, match="does not exist"):
+        tm.create_backbone("deit_micro", image_size=32, weights_file=tmp_path / "nope.safetensors")
+
+
+def test_corrupt_weights_file(tmp_path):
+    path = tmp_path / "broken.safetensors"
+    path.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(tm.WeightsError, match="broken.safetensors.*corrupt"):
+        tm.create_backbone("deit_micro", image_size=32, weights_file=path)
+    pt = tmp_path / "broken.pt"
+    pt.write_bytes(b"not a pickle at all")
+    with pytest.raises(tm.WeightsError, match="broken.pt"):
+        tm.create_backbone("deit_micro", image_size=32, weights_file=pt)
+
+
+def test_weights_file_for_another_model(tmp_path):
+    from safetensors.torch import save_file
+
+    other = tm.create_backbone("swinv2_micro", image_size=32)
+    path = tmp_path / "swin.safetensors"
+    save_file({k: v.contiguous() for k, v in other.state_dict().items()}, str(path))
+    with pytest.raises(tm.WeightsError, match="swin.safetensors.*does not fit.*missing keys"):
+        tm.create_backbone("deit_micro", image_size=32, weights_file=path)
+
+
+def test_weights_file_with_wrong_shapes(tmp_path):
+    a = tm.create_backbone("deit_micro", image_size=64)  # other image size: pos_embed shape differs
+    path = tmp_path / "deit64.pt"
+    torch.save(a.state_dict(), path)
+    with pytest.raises(tm.WeightsError, match="shape mismatches.*pos_embed"):
+        tm.create_backbone("deit_micro", image_size=32, weights_file=path)
+
+
+def test_whole_model_weights_round_trip(tmp_path):
+    m = tm.build_model("beit_micro", 3, image_size=32)
+    path = tmp_path / "m.pt"
+    torch.save(m.state_dict(), path)
+    m2 = tm.build_model("beit_micro", 3, image_size=32)
+    tm.load_model_weights(m2, path)
+    assert all(torch.equal(m.state_dict()[k], m2.state_dict()[k]) for k in m.state_dict())

@@ -1,0 +1,119 @@
+"""Study B training loop: determinism, resume after SIGKILL, DDP under torchrun (2 CPU processes, gloo)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fashionlib import train_torch
+from fashionlib.train_torch import TrainConfig, fit, final_metrics
+
+REPO = Path(__file__).resolve().parent.parent
+# 10 classes x 16 balanced images = 160 = 10 batches of 16 (and 2 x 8 under DDP)
+TINY = dict(dataset="fmnist_lt", imbalance_factor=10.0, n_max=60, balance="resample", balance_target=16,
+            backbone="deit_micro", image_size=16, epochs=3, batch_size=16, lr=2e-3, dropout=0.1,
+            progress=False, seed=0)
+
+
+def _weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.slow
+def test_same_seed_same_numbers_and_weights_other_seed_differs(fmnist_dir):
+    a = fit(TrainConfig(**{**TINY, "epochs": 2}))
+    b = fit(TrainConfig(**{**TINY, "epochs": 2}))
+    c = fit(TrainConfig(**{**TINY, "epochs": 2, "seed": 1}))
+    assert final_metrics(a) == final_metrics(b)
+    assert a["history"] == b["history"] and a["test"]["y_pred"] == b["test"]["y_pred"]
+    wa, wb = _weights(a["model"]), _weights(b["model"])
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert final_metrics(a) != final_metrics(c)
+
+
+def test_history_has_every_metric(fmnist_dir):
+    r = fit(TrainConfig(**{**TINY, "epochs": 1, "balance": "logit_adjust", "edgenet": False}))
+    row = r["history"][0]
+    for k in ("train_loss", "train_acc", "val_loss", "val_acc", "val_precision", "val_recall", "val_f1"):
+        assert np.isfinite(row[k])
+    assert {"acc", "f1", "y_pred"} <= set(r["test"])
+
+
+def test_class_weighted_loss_runs(fmnist_dir):
+    r = fit(TrainConfig(**{**TINY, "epochs": 1, "balance": "class_weights", "optimizer": "sgd"}))
+    assert len(r["history"]) == 1 and r["counts"]["train_augmented_copies"] == 0
+
+
+def _cli(cfg: dict, out: Path, env_extra=None, torchrun: int = 0, timeout=300):
+    cfg_path = out.parent / (out.name + ".json")
+    cfg_path.write_text(json.dumps(cfg))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    if torchrun:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(torchrun),
+               "--master_port", str(29500 + os.getpid() % 1000),
+               "-m", "fashionlib.train_torch", "--config", str(cfg_path), "--out", str(out)]
+    else:
+        cmd = [sys.executable, "-m", "fashionlib.train_torch", "--config", str(cfg_path), "--out", str(out)]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _metrics(out: Path) -> dict:
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_uninterrupted(tmp_path, fmnist_dir):
+    full = _cli(TINY, tmp_path / "full")
+    assert full.returncode == 0, full.stderr[-2000:]
+    killed = _cli(TINY, tmp_path / "resumed", env_extra={train_torch.KILL_HOOK_ENV: "1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (tmp_path / "resumed" / "metrics.json").exists()
+    ckpt = torch.load(tmp_path / "resumed" / train_torch.CHECKPOINT_NAME, weights_only=True)
+    assert ckpt["epoch"] == 1
+    again = _cli(TINY, tmp_path / "resumed")
+    assert again.returncode == 0, again.stderr[-2000:]
+    a, b = _metrics(tmp_path / "full"), _metrics(tmp_path / "resumed")
+    assert b["resumed_from"] == 1 and a["resumed_from"] == 0
+    assert a["history"] == b["history"]
+    assert a["final"] == b["final"]
+
+
+def test_checkpoint_of_another_configuration_is_refused(tmp_path, fmnist_dir):
+    cfg = {**TINY, "epochs": 1, "ckpt_dir": str(tmp_path)}
+    fit(TrainConfig(**cfg))
+    with pytest.raises(train_torch.CheckpointError, match="different configuration"):
+        fit(TrainConfig(**{**cfg, "lr": 0.5}))
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, fmnist_dir):
+    (tmp_path / train_torch.CHECKPOINT_NAME).write_bytes(b"half a checkpoint")
+    with pytest.raises(train_torch.CheckpointError, match="corrupt"):
+        fit(TrainConfig(**{**TINY, "epochs": 1, "ckpt_dir": str(tmp_path)}))
+
+
+def test_bad_config_values_are_named():
+    with pytest.raises(ValueError, match="optimizer"):
+        fit(TrainConfig(**{**TINY, "optimizer": "adamw"}))
+    with pytest.raises(ValueError, match="backbone"):
+        fit(TrainConfig(**{**TINY, "backbone": "nope"}))
+    with pytest.raises(ValueError, match="epochs"):
+        fit(TrainConfig(**{**TINY, "epochs": 0}))
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_match_one_process(tmp_path, fmnist_dir):
+    cfg = {**TINY, "dropout": 0.0, "epochs": 2}
+    one = _cli(cfg, tmp_path / "one")
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = _cli(cfg, tmp_path / "two", torchrun=2)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = _metrics(tmp_path / "one"), _metrics(tmp_path / "two")
+    assert a["world_size"] == 1 and b["world_size"] == 2
+    for k, v in a["final"].items():
+        assert b["final"][k] == pytest.approx(v, abs=2e-3), k
