@@ -49,6 +49,12 @@ PROFILES: dict[str, dict[str, dict]] = {
         "cpu": {},
         "paper": {},
     },
+    # Study A (Keras). cpu = the notebook defaults; all four a* notebooks at cpu take about 30 min on 2 cores.
+    "a1_improved_cnn": {
+        "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0]},
+        "cpu": {},
+        "paper": {"epochs": 50, "batch_size": 128, "seeds": [0, 1, 2], "train_size": None, "save_models": True},
+    },
 }
 
 
@@ -79,6 +85,9 @@ RULES = {
     "lr": (_positive_number, "a number > 0"),
     "learning_rate": (_positive_number, "a number > 0"),
     "min_lr": (_positive_number, "a number > 0"),
+    "lr_end": (_positive_number, "a number > 0 (the rate a decaying schedule reaches at the last step)"),
+    "lr0s": (lambda v: isinstance(v, list) and v and all(_positive_number(x) for x in v),
+             "a non-empty list of numbers > 0"),
     "weight_decay": (lambda v: isinstance(v, (int, float)) and v >= 0, "a number >= 0"),
     "dropout": (lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a number in [0, 1)"),
     "imbalance_factor": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1,

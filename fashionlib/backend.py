@@ -1,0 +1,48 @@
+"""Choose the Keras backend (TensorFlow, PyTorch or JAX) before Keras is imported.
+
+Keras reads ``KERAS_BACKEND`` once, at its first import, so the choice has to be made first::
+
+    from fashionlib.backend import use_backend
+    use_backend("torch")          # then import keras / fashionlib.keras_models / train_keras
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+from .profiles import KERAS_BACKENDS
+
+_MODULE = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}
+
+
+class BackendError(ValueError):
+    """An unknown, uninstalled or too-late Keras backend choice."""
+
+
+def installed_backends() -> list[str]:
+    """The Keras backends whose library is importable here."""
+    return [b for b in KERAS_BACKENDS if importlib.util.find_spec(_MODULE[b]) is not None]
+
+
+def use_backend(name: str) -> str:
+    """Set ``KERAS_BACKEND`` to ``name`` after checking it; returns ``name``.
+
+    Raises :class:`BackendError` for an unknown name, a backend whose library is not installed,
+    or when Keras is already imported with another backend (restart the kernel/process).
+    """
+    if name not in KERAS_BACKENDS:
+        raise BackendError(f"unknown Keras backend {name!r} (parameter 'backend'); choose one of "
+                           f"{', '.join(map(repr, KERAS_BACKENDS))}.")
+    if importlib.util.find_spec(_MODULE[name]) is None:
+        raise BackendError(f"Keras backend {name!r} needs the Python package {_MODULE[name]!r}, which is "
+                           f"not installed; install it or pick one of {', '.join(installed_backends())}.")
+    if "keras" in sys.modules:
+        current = sys.modules["keras"].backend.backend()
+        if current != name:
+            raise BackendError(f"Keras is already imported with backend {current!r}; the backend can only "
+                               f"be chosen before the first 'import keras'. Restart the kernel and set "
+                               f"backend = {name!r} first.")
+    os.environ["KERAS_BACKEND"] = name
+    return name

@@ -1,0 +1,130 @@
+"""Thin wrappers over ``sklearn.metrics`` that return tidy pandas tables (for Tables 2-4, Figs. 6-8).
+
+All functions take integer labels ``y_true`` (N,) and either predicted labels or class
+probabilities ``proba`` (N, C). Class names default to ``fashionlib.data.CLASS_NAMES``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from .data import CLASS_NAMES
+
+
+def _names(n: int, class_names=None) -> list[str]:
+    names = list(class_names) if class_names is not None else list(CLASS_NAMES)
+    return names[:n] if len(names) >= n else [str(i) for i in range(n)]
+
+
+def _check_proba(y_true, proba):
+    y_true = np.asarray(y_true)
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or len(proba) != len(y_true):
+        raise ValueError(f"proba must have shape (N, C) with N = len(y_true) = {len(y_true)}; got {proba.shape}.")
+    return y_true, proba
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Fraction of correct predictions (``y_pred`` labels, or probabilities -> argmax)."""
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2:
+        y_pred = y_pred.argmax(1)
+    return float(skm.accuracy_score(y_true, y_pred))
+
+
+def log_loss(y_true, proba) -> float:
+    """Mean cross-entropy of the predicted probabilities (the paper's "loss")."""
+    y_true, proba = _check_proba(y_true, proba)
+    return float(skm.log_loss(y_true, proba, labels=np.arange(proba.shape[1])))
+
+
+def classification_table(y_true, y_pred, class_names=None, num_classes: int | None = None) -> pd.DataFrame:
+    """Per-class precision, recall, F1 and support, plus a weighted 'avg/total' row (as in Table 3)."""
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2:
+        num_classes = num_classes or y_pred.shape[1]
+        y_pred = y_pred.argmax(1)
+    n = num_classes or int(max(np.max(y_true), np.max(y_pred)) + 1)
+    labels = np.arange(n)
+    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    table = pd.DataFrame({"precision": p, "recall": r, "f1": f, "support": s}, index=_names(n, class_names))
+    pw, rw, fw, _ = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, average="weighted",
+                                                         zero_division=0)
+    table.loc["avg/total"] = [pw, rw, fw, s.sum()]
+    table.index.name = "class"
+    return table
+
+
+def confusion_table(y_true, y_pred, class_names=None, num_classes: int | None = None,
+                    normalize: str | None = None) -> pd.DataFrame:
+    """Confusion matrix as a DataFrame: rows = true class, columns = predicted class (Fig. 6)."""
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2:
+        num_classes = num_classes or y_pred.shape[1]
+        y_pred = y_pred.argmax(1)
+    n = num_classes or int(max(np.max(y_true), np.max(y_pred)) + 1)
+    cm = skm.confusion_matrix(y_true, y_pred, labels=np.arange(n), normalize=normalize)
+    names = _names(n, class_names)
+    return pd.DataFrame(cm, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted"))
+
+
+def roc_curves(y_true, proba, class_names=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One-vs-rest ROC curves and AUCs per class, micro and macro average (Figs. 7-8).
+
+    Returns ``(curves, auc)``: ``curves`` has columns curve, fpr, tpr (curve = class name,
+    'micro' or 'macro'); ``auc`` has one row per curve with its area. Micro: all (image, class)
+    pairs pooled. Macro: the per-class TPRs interpolated on the union of their FPRs and averaged
+    (the scikit-learn example's construction); its AUC is the area under that mean curve.
+    """
+    y_true, proba = _check_proba(y_true, proba)
+    n = proba.shape[1]
+    names = _names(n, class_names)
+    onehot = np.eye(n)[y_true]
+    rows, aucs, per_class = [], [], []
+    for c in range(n):
+        fpr, tpr, _ = skm.roc_curve(onehot[:, c], proba[:, c])
+        per_class.append((fpr, tpr))
+        rows.append(pd.DataFrame({"curve": names[c], "fpr": fpr, "tpr": tpr}))
+        aucs.append({"curve": names[c], "auc": skm.auc(fpr, tpr)})
+    fpr, tpr, _ = skm.roc_curve(onehot.ravel(), proba.ravel())
+    rows.append(pd.DataFrame({"curve": "micro", "fpr": fpr, "tpr": tpr}))
+    aucs.append({"curve": "micro", "auc": skm.auc(fpr, tpr)})
+    all_fpr = np.unique(np.concatenate([f for f, _ in per_class]))
+    mean_tpr = np.mean([np.interp(all_fpr, f, t) for f, t in per_class], axis=0)
+    rows.append(pd.DataFrame({"curve": "macro", "fpr": all_fpr, "tpr": mean_tpr}))
+    aucs.append({"curve": "macro", "auc": skm.auc(all_fpr, mean_tpr)})
+    return pd.concat(rows, ignore_index=True), pd.DataFrame(aucs)
+
+
+def auc_scores(y_true, proba) -> dict:
+    """Micro and macro one-vs-rest ROC AUC (``roc_auc_score``), for Table 4's AUC column."""
+    y_true, proba = _check_proba(y_true, proba)
+    onehot = np.eye(proba.shape[1])[y_true]
+    return {"auc_micro": float(skm.roc_auc_score(onehot, proba, average="micro")),
+            "auc_macro": float(skm.roc_auc_score(onehot, proba, average="macro", multi_class="ovr"))}
+
+
+def summary(y_true, proba) -> dict:
+    """Headline metrics for a results record: accuracy (%), log loss, micro/macro AUC."""
+    out = {"accuracy": 100.0 * accuracy(y_true, proba), "loss": log_loss(y_true, proba)}
+    out.update(auc_scores(y_true, proba))
+    return out
+
+
+def paper_vs_reproduced(paper: dict, runs: list[dict], keys=None) -> pd.DataFrame:
+    """Table of paper value, reproduced mean, std (ddof=1), n seeds and difference per metric.
+
+    ``paper``: metric -> value; ``runs``: one dict of metric -> value per seed.
+    """
+    keys = list(keys or paper)
+    rows = []
+    for k in keys:
+        vals = np.array([r[k] for r in runs if k in r], dtype=float)
+        mean = float(vals.mean()) if len(vals) else float("nan")
+        std = float(vals.std(ddof=1)) if len(vals) > 1 else float("nan")
+        pv = paper.get(k)
+        rows.append({"metric": k, "paper": pv, "reproduced mean": mean, "std": std, "n seeds": len(vals),
+                     "difference": (mean - pv) if pv is not None else float("nan")})
+    return pd.DataFrame(rows).set_index("metric")

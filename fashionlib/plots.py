@@ -1,0 +1,138 @@
+"""Figures named after the paper figures they reproduce (matplotlib + seaborn).
+
+Each function returns a ``matplotlib.figure.Figure`` with a title saying which paper figure it
+reproduces, so notebooks can ``glue`` it and the book can caption it.
+
+Study A (JICT 2023): :func:`fig2_learning_rate`, :func:`fig45_curves`, :func:`fig6_confusion`,
+:func:`fig7_roc_average`, :func:`fig8_roc_per_class`, :func:`bar_paper_vs_reproduced`.
+Study B appends its functions at the end of this file.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+
+def _fig(figsize=(6.0, 4.0)):
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return fig, ax
+
+
+def fig2_learning_rate(lr_logs: dict, steps_per_epoch: int | None = None, log_scale: bool = True,
+                       title: str = "Fig. 2 (reproduced): learning rate used at each step"):
+    """Learning rate per step; ``lr_logs`` maps a label to a DataFrame with columns step, learning_rate."""
+    fig, ax = _fig()
+    for label, df in lr_logs.items():
+        x = df["step"] / steps_per_epoch if steps_per_epoch else df["step"]
+        ax.plot(x, df["learning_rate"], label=label, lw=1.5)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch" if steps_per_epoch else "training step (batch)")
+    ax.set_ylabel("learning rate")
+    ax.set_title(title, fontsize=10)
+    if len(lr_logs) > 1:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def fig45_curves(histories: dict, title: str = "Figs. 4-5 (reproduced): accuracy and loss per epoch"):
+    """Training/validation accuracy and loss per epoch.
+
+    ``histories`` maps a label (model or seed) to a DataFrame with columns epoch, accuracy, loss,
+    val_accuracy, val_loss (the ``FitResult.history`` table).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    palette = sns.color_palette("tab10", n_colors=max(1, len(histories)))
+    for color, (label, h) in zip(palette, histories.items()):
+        ep = h["epoch"] + 1
+        for ax, key in zip(axes, ("accuracy", "loss")):
+            ax.plot(ep, h[key], color=color, ls="-", label=f"{label} train")
+            ax.plot(ep, h[f"val_{key}"], color=color, ls="--", label=f"{label} validation")
+    for ax, key in zip(axes, ("accuracy", "loss")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def fig6_confusion(cm: pd.DataFrame, title: str = "Fig. 6 (reproduced): confusion matrix on the test set",
+                   fmt: str = "d"):
+    """Heatmap of a confusion table from ``metrics.confusion_table``."""
+    fig, ax = _fig((7.0, 6.0))
+    sns.heatmap(cm, annot=True, fmt=fmt, cmap="Blues", cbar=False, ax=ax, annot_kws={"fontsize": 7})
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def fig7_roc_average(curves: pd.DataFrame, auc: pd.DataFrame,
+                     title: str = "Fig. 7 (reproduced): micro- and macro-average ROC"):
+    """Micro and macro average ROC curves (from ``metrics.roc_curves``)."""
+    fig, ax = _fig((5.0, 4.5))
+    aucs = auc.set_index("curve")["auc"]
+    for name, color in (("micro", "tab:red"), ("macro", "tab:blue")):
+        c = curves[curves["curve"] == name]
+        ax.plot(c["fpr"], c["tpr"], color=color, label=f"{name}-average (AUC = {aucs[name]:.4f})")
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def fig8_roc_per_class(curves: pd.DataFrame, auc: pd.DataFrame, zoom: bool = True,
+                       title: str = "Fig. 8 (reproduced): ROC curve of each class"):
+    """One-vs-rest ROC curve per class; ``zoom`` adds an inset on the top-left corner."""
+    fig, ax = _fig((6.0, 5.0))
+    aucs = auc.set_index("curve")["auc"]
+    names = [c for c in curves["curve"].unique() if c not in ("micro", "macro")]
+    palette = sns.color_palette("tab10", n_colors=len(names))
+    for i, (name, color) in enumerate(zip(names, palette)):
+        c = curves[curves["curve"] == name]
+        ax.plot(c["fpr"], c["tpr"], color=color, lw=1.2, label=f"class {i} {name} (AUC = {aucs[name]:.4f})")
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=7)
+    if zoom:
+        inset = ax.inset_axes([0.35, 0.42, 0.35, 0.3])
+        for name, color in zip(names, palette):
+            c = curves[curves["curve"] == name]
+            inset.plot(c["fpr"], c["tpr"], color=color, lw=1)
+        inset.set_xlim(0, 0.1)
+        inset.set_ylim(0.8, 1.0)
+        inset.tick_params(labelsize=6)
+    return fig
+
+
+def bar_paper_vs_reproduced(table: pd.DataFrame, value: str = "reproduced mean", error: str = "std",
+                            paper: str = "paper", title: str = "Paper vs reproduced", ylabel: str = "",
+                            ylim=None):
+    """Grouped bars: paper value and reproduced mean (+- std) for each row of ``table`` (index = row label)."""
+    fig, ax = _fig((max(5.0, 1.1 * len(table) + 2), 3.8))
+    x = np.arange(len(table))
+    w = 0.38
+    ax.bar(x - w / 2, table[paper].astype(float), w, label="paper", color="tab:grey")
+    err = table[error].astype(float).fillna(0) if error in table else None
+    ax.bar(x + w / 2, table[value].astype(float), w, yerr=err, capsize=3, label="reproduced", color="tab:blue")
+    ax.set_xticks(x, [str(i) for i in table.index], rotation=0, fontsize=8)
+    ax.set_ylabel(ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+# ============================================================================ Study B =========
+# (Study B appends its figure functions below this line.)

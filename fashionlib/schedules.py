@@ -1,0 +1,175 @@
+"""The paper's "approximate dynamic learning rate" and the plain alternatives, behind one name.
+
+The paper (JICT 2023, Eq. 6/7, Algorithm 1, Fig. 2) says: start at ``lr0 = 0.1``, keep the rate in
+``[1e-8, 0.1]``, decay it *exponentially* and update it *at every batch* ("the total number of global
+iterations, global_step, was assigned according to the batch size ... dr was calculated for each
+batch"); Fig. 2 shows a natural-exponential curve that passes 0.01 early and then flattens out
+("after 0.01, the learning rate decayed less until the decay stopped").  The body of Algorithm 1
+is missing from the published text, so we have to choose a reading.
+
+Our reading (``schedule="paper"``, :class:`PaperExponentialDecay`)::
+
+    lr(t) = clip(lr0 * decay_rate ** (t / decay_steps), min_lr, max_lr)
+
+with ``t`` the global batch step (0-based, the step about to be taken), ``decay_steps`` the number of
+batches per epoch (Eq. 7's "global_step assigned according to the batch size") and ``decay_rate``
+chosen so that the rate reaches ``lr_end`` at the last step of training::
+
+    decay_rate = (lr_end / lr0) ** (decay_steps / total_steps)
+
+``lr_end`` defaults to 1e-5 (see below); ``lr_end = min_lr = 1e-8`` is the literal "until the
+decay stopped" reading and is available as a parameter.  ``min_lr``/``max_lr`` are the paper's
+``[1e-8, 0.1]`` range.
+
+Adam at 0.1: Adam's step is roughly ``lr`` per weight whatever the gradient scale, so 0.1 moves every
+weight of a Glorot-initialised CNN (weights ~0.05) by more than its size at each step.  The short
+runs recorded in ``notebooks/a4_lr_schedules.md`` (and its results records) show what each reading
+does; the a1/a4 notebooks use ``lr0`` as a parameter so the reading is visible and changeable.
+
+The alternatives (``profiles.SCHEDULES``):
+
+* ``constant``: ``lr0`` throughout;
+* ``exponential``: :class:`keras.optimizers.schedules.ExponentialDecay` with the same rate
+  as ``paper`` but no clipping (identical unless the clip binds);
+* ``inverse_time``: :class:`keras.optimizers.schedules.InverseTimeDecay`, the paper's
+  ``lr_t = lr0 / (1 + k t)`` with ``t`` counted in epochs (``decay_steps = steps_per_epoch``) and
+  ``k`` chosen so the rate reaches ``lr_end`` at the end;
+* ``cosine``: :class:`keras.optimizers.schedules.CosineDecay` from ``lr0`` to ``lr_end`` over training.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+from .profiles import SCHEDULES
+
+PAPER_LR0 = 0.1
+PAPER_MIN_LR = 1e-8
+PAPER_MAX_LR = 0.1
+DEFAULT_LR_END = 1e-5
+
+
+class ScheduleError(ValueError):
+    """An unknown schedule name or an impossible schedule setting."""
+
+
+def paper_decay_rate(lr0: float, lr_end: float, steps_per_epoch: int, epochs: int) -> float:
+    """The per-epoch factor ``decay_rate`` such that ``lr0 * decay_rate ** epochs == lr_end``."""
+    return (lr_end / lr0) ** (1.0 / epochs) if epochs > 0 else 1.0
+
+
+def paper_lr(step, lr0: float, decay_rate: float, decay_steps: int,
+             min_lr: float = PAPER_MIN_LR, max_lr: float = PAPER_MAX_LR) -> float:
+    """Closed form of the ``paper`` schedule (plain Python; used by the tests and the notebooks)."""
+    return float(min(max(lr0 * decay_rate ** (step / decay_steps), min_lr), max_lr))
+
+
+@keras.saving.register_keras_serializable(package="fashionlib")
+class PaperExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Per-batch exponential decay clipped to ``[min_lr, max_lr]`` (our reading of Eq. 7 / Algorithm 1).
+
+    ``lr(t) = clip(lr0 * decay_rate ** (t / decay_steps), min_lr, max_lr)``; see the module docstring.
+    """
+
+    def __init__(self, initial_learning_rate: float = PAPER_LR0, decay_steps: int = 375,
+                 decay_rate: float = 0.8, min_lr: float = PAPER_MIN_LR, max_lr: float = PAPER_MAX_LR,
+                 name: str = "PaperExponentialDecay"):
+        super().__init__()
+        if decay_steps <= 0:
+            raise ScheduleError(f"decay_steps must be >= 1, got {decay_steps}.")
+        if not 0 < decay_rate <= 1:
+            raise ScheduleError(f"decay_rate must be in (0, 1], got {decay_rate}.")
+        if not 0 < min_lr <= max_lr:
+            raise ScheduleError(f"need 0 < min_lr <= max_lr, got [{min_lr}, {max_lr}].")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = int(decay_steps)
+        self.decay_rate = float(decay_rate)
+        self.min_lr = float(min_lr)
+        self.max_lr = float(max_lr)
+        self.name = name
+
+    def __call__(self, step):
+        ops = keras.ops
+        t = ops.cast(step, "float32") / float(self.decay_steps)
+        # exp(t * log(rate)) instead of rate ** t: same value, no float32 power of a small base.
+        lr = self.initial_learning_rate * ops.exp(t * math.log(self.decay_rate))
+        return ops.clip(lr, self.min_lr, self.max_lr)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "min_lr": self.min_lr, "max_lr": self.max_lr,
+                "name": self.name}
+
+
+def make_schedule(name: str, lr0: float = PAPER_LR0, steps_per_epoch: int = 375, epochs: int = 50,
+                  lr_end: float = DEFAULT_LR_END, min_lr: float = PAPER_MIN_LR,
+                  max_lr: float | None = None):
+    """Build the learning-rate schedule ``name`` (one of ``profiles.SCHEDULES``).
+
+    ``lr_end`` is the rate the decaying schedules reach at the last step (``steps_per_epoch * epochs``).
+    ``max_lr`` (the clip ceiling of ``paper``) defaults to ``max(lr0, 0.1)`` so a smaller ``lr0``
+    is never clipped up. Returns a float for ``constant``, else a ``LearningRateSchedule``.
+    """
+    if name not in SCHEDULES:
+        raise ScheduleError(f"unknown learning-rate schedule {name!r}; choose one of "
+                            f"{', '.join(map(repr, SCHEDULES))} (parameter 'schedule').")
+    if not (isinstance(lr0, (int, float)) and lr0 > 0 and math.isfinite(lr0)):
+        raise ScheduleError(f"lr0 must be a number > 0, got {lr0!r}.")
+    if steps_per_epoch < 1 or epochs < 1:
+        raise ScheduleError(f"steps_per_epoch and epochs must be >= 1, got {steps_per_epoch}, {epochs}.")
+    if not 0 < lr_end <= lr0:
+        raise ScheduleError(f"lr_end must be in (0, lr0={lr0}], got {lr_end}.")
+    total = steps_per_epoch * epochs
+    sched = keras.optimizers.schedules
+    if name == "constant":
+        return float(lr0)
+    if name == "paper":
+        rate = paper_decay_rate(lr0, max(lr_end, min_lr), steps_per_epoch, epochs)
+        return PaperExponentialDecay(lr0, steps_per_epoch, rate, min_lr=min_lr,
+                                     max_lr=max_lr if max_lr is not None else max(lr0, PAPER_MAX_LR))
+    if name == "exponential":
+        rate = paper_decay_rate(lr0, lr_end, steps_per_epoch, epochs)
+        return sched.ExponentialDecay(lr0, decay_steps=steps_per_epoch, decay_rate=rate)
+    if name == "inverse_time":
+        k = (lr0 / lr_end - 1.0) / epochs  # lr0 / (1 + k * epochs) == lr_end
+        return sched.InverseTimeDecay(lr0, decay_steps=steps_per_epoch, decay_rate=k)
+    # cosine
+    return sched.CosineDecay(lr0, decay_steps=total, alpha=lr_end / lr0)
+
+
+def schedule_value(schedule, step: int) -> float:
+    """The rate a schedule (or constant float) gives at ``step``, as a Python float."""
+    if isinstance(schedule, (int, float)):
+        return float(schedule)
+    return float(keras.ops.convert_to_numpy(schedule(step)))
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Log the learning rate the optimizer actually uses at every training step (for Fig. 2).
+
+    The value is read from the optimizer (its schedule evaluated at its own ``iterations`` counter)
+    just before each batch, so it is the rate applied by that batch's update, also after a resume.
+    ``self.steps`` and ``self.rates`` are parallel lists.
+    """
+
+    def __init__(self, every: int = 1):
+        super().__init__()
+        self.every = max(1, int(every))
+        self.steps: list[int] = []
+        self.rates: list[float] = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        opt = self.model.optimizer
+        step = int(keras.ops.convert_to_numpy(opt.iterations))
+        if step % self.every:
+            return
+        lr = opt.learning_rate  # Keras 3: the schedule's value at the current iteration
+        self.steps.append(step)
+        self.rates.append(float(keras.ops.convert_to_numpy(lr)))
+
+    def as_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame({"step": self.steps, "learning_rate": self.rates})

@@ -1,0 +1,370 @@
+"""Study A training, in one readable function: :func:`fit`.
+
+What it does, in order:
+
+1. seeds everything (``keras.utils.set_random_seed``; TensorFlow op determinism on that backend);
+2. prepares the data (:func:`prepare_data`): the paper's stratified 48,000 / 12,000 split of the
+   official training set, an optional stratified subsample of the training part (``train_size``),
+   normalisation with the *training* part's mean and standard deviation, shape (N, 28, 28, 1);
+3. builds the model (``keras_models.build_model``) and compiles it with Adam and the learning-rate
+   schedule (``schedules.make_schedule``);
+4. trains with callbacks: the per-step learning-rate logger (Fig. 2), ``BackupAndRestore`` (a run
+   killed at any moment resumes from its last finished epoch when started again with the same
+   ``backup_dir``), and :class:`EpochSeeder`, which makes the batch order and the dropout masks of
+   epoch ``e`` a function of ``(seed, e)`` only, so a resumed run repeats exactly the uninterrupted one;
+5. returns a :class:`FitResult` (model, history table, learning-rate log, timings).
+
+The backend is chosen before Keras is imported (``fashionlib.backend.use_backend``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from . import data as fdata
+from .keras_models import build_model
+from .profiles import OPTIMIZERS
+from .results import atomic_write_text
+from .schedules import DEFAULT_LR_END, LearningRateLogger, make_schedule
+
+HISTORY_FILE = "fashionlib_history.json"
+
+
+# --------------------------------------------------------------------------- data -----------
+def prepare_data(dataset: fdata.FashionMNIST | None = None, train_size: int | None = None,
+                 split_seed: int = 0, val_size: int = 12_000) -> dict:
+    """Split, subsample and normalise Fashion-MNIST for Keras; returns a dict of float32 arrays.
+
+    Keys: x_train, y_train, x_val, y_val, x_test, y_test, mean, std, train_idx, val_idx.
+    ``train_size`` (None = all 48,000) subsamples the training part, stratified; the validation
+    part is then cut to at most ``max(train_size // 4, 10 * 10)`` images so tiny runs stay tiny.
+    """
+    ds = dataset if dataset is not None else fdata.load_fashion_mnist()
+    train_idx, val_idx = fdata.stratified_split(ds.y_train, val_size=val_size, seed=split_seed)
+    if train_size is not None:
+        if train_size < 10:
+            raise ValueError(f"train_size must be >= 10 (one image per class), got {train_size}.")
+        keep = fdata.subsample_stratified(ds.y_train[train_idx], train_size, seed=split_seed)
+        train_idx = train_idx[keep]
+        n_val = max(train_size // 4, 100)
+        keep_v = fdata.subsample_stratified(ds.y_train[val_idx], n_val, seed=split_seed)
+        val_idx = val_idx[keep_v]
+    x_tr = ds.x_train[train_idx]
+    mean, std = fdata.normalisation_stats(x_tr)
+
+    def norm(x):
+        return ((x.astype(np.float32) / 255.0 - mean) / std)[..., None].astype(np.float32)
+
+    return {
+        "x_train": norm(x_tr), "y_train": ds.y_train[train_idx].astype(np.int32),
+        "x_val": norm(ds.x_train[val_idx]), "y_val": ds.y_train[val_idx].astype(np.int32),
+        "x_test": norm(ds.x_test), "y_test": ds.y_test.astype(np.int32),
+        "mean": mean, "std": std, "train_idx": train_idx, "val_idx": val_idx,
+    }
+
+
+class EpochShuffledBatches(keras.utils.PyDataset):
+    """Mini-batches whose order in epoch ``e`` is a permutation seeded by ``(seed, e)``.
+
+    (Keras' own ``shuffle=True`` draws from a random stream that restarts with the process, so a
+    resumed run would see epoch 0's order again; this keeps the order a function of the epoch.)
+    """
+
+    def __init__(self, x, y, batch_size: int, seed: int = 0):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.x, self.y, self.batch_size, self.seed = x, y, int(batch_size), int(seed)
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, i):
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        return self.x[idx], self.y[idx]
+
+
+# --------------------------------------------------------------------------- callbacks ------
+def _seed_generators(model):
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        yield from getattr(layer, "_seed_generators", [])
+
+
+class EpochSeeder(keras.callbacks.Callback):
+    """At each epoch start: set the batch order and reset every dropout seed from ``(seed, epoch)``.
+
+    Keras does not store the dropout layers' random state in its checkpoints; resetting it from
+    ``(seed, epoch)`` makes epoch ``e`` identical whether or not the process was restarted before it.
+    """
+
+    def __init__(self, batches: EpochShuffledBatches, seed: int):
+        super().__init__()
+        self.batches, self.seed = batches, int(seed)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)
+        for i, sg in enumerate(_seed_generators(self.model)):
+            s = int(np.random.default_rng([self.seed, epoch, i]).integers(1, 2**31 - 1))
+            sg.state.assign(np.array([s, 0], dtype=keras.backend.standardize_dtype(sg.state.dtype)))
+
+
+class HistoryBackup(keras.callbacks.Callback):
+    """Keep the per-epoch history, timings and learning-rate log in ``backup_dir`` (atomic JSON).
+
+    Placed after ``BackupAndRestore``: on a restart it reloads the epochs that the restored weights
+    already include, so a resumed run returns the full history.
+    """
+
+    def __init__(self, backup_dir, lr_logger: LearningRateLogger, extra_epoch_fn=None):
+        super().__init__()
+        self.path = Path(backup_dir) / HISTORY_FILE
+        self.lr_logger = lr_logger
+        self.extra_epoch_fn = extra_epoch_fn
+        self.epochs: list[dict] = []
+        self._t0 = None
+
+    def on_train_begin(self, logs=None):
+        start = int(getattr(self.model, "_initial_epoch", None) or 0)
+        if start and self.path.is_file():
+            saved = json.loads(self.path.read_text())
+            self.epochs = [e for e in saved["epochs"] if e["epoch"] < start]
+            n_steps = sum(1 for s in saved["lr_steps"] if s < start * saved["steps_per_epoch"])
+            self.lr_logger.steps[:0] = saved["lr_steps"][:n_steps]
+            self.lr_logger.rates[:0] = saved["lr_rates"][:n_steps]
+        self.steps_per_epoch = self.params.get("steps") or 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch, "seconds": time.perf_counter() - self._t0}
+        row.update({k: float(v) for k, v in (logs or {}).items()})
+        if self.extra_epoch_fn is not None:
+            row.update(self.extra_epoch_fn(self.model))
+        self.epochs.append(row)
+        if self.path.parent.is_dir():
+            atomic_write_text(self.path, json.dumps({
+                "epochs": self.epochs, "steps_per_epoch": self.steps_per_epoch,
+                "lr_steps": self.lr_logger.steps, "lr_rates": self.lr_logger.rates}))
+
+
+class TestAccuracyMonitor(keras.callbacks.Callback):
+    """Benchmark only: evaluate on the test set after each epoch; stop once ``target`` is reached.
+
+    Used to time "first epoch at or above 92.87% test accuracy"; never used to choose a model.
+    """
+
+    def __init__(self, x_test, y_test, target: float | None = None, batch_size: int = 1024):
+        super().__init__()
+        self.x_test, self.y_test, self.target, self.batch_size = x_test, y_test, target, batch_size
+        self.t_start = None
+        self.reached_at = None  # (epoch, seconds since train start, accuracy)
+
+    def on_train_begin(self, logs=None):
+        self.t_start = time.perf_counter()
+
+    def evaluate(self, model) -> dict:
+        probs = model.predict(self.x_test, batch_size=self.batch_size, verbose=0)
+        return {"test_accuracy": float((probs.argmax(1) == self.y_test).mean()),
+                "elapsed_s": time.perf_counter() - self.t_start}
+
+    def on_epoch_end(self, epoch, logs=None):
+        res = self.evaluate(self.model)
+        if logs is not None:
+            logs.update(res)
+        if self.target is not None and self.reached_at is None and res["test_accuracy"] >= self.target:
+            self.reached_at = (epoch, res["elapsed_s"], res["test_accuracy"])
+            self.model.stop_training = True
+
+
+# --------------------------------------------------------------------------- fit ------------
+@dataclass
+class FitResult:
+    model: object
+    history: "pandas.DataFrame"  # noqa: F821 -- one row per epoch
+    lr_log: "pandas.DataFrame"  # noqa: F821 -- step, learning_rate
+    params: dict
+    seconds: float
+    callbacks: list = field(default_factory=list)
+
+
+def set_determinism(seed: int) -> None:
+    """Seed Python, NumPy and the backend; TensorFlow: deterministic ops as well."""
+    keras.utils.set_random_seed(int(seed))
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def make_optimizer(name: str, learning_rate, momentum: float = 0.0):
+    """Adam (the paper's), RMSprop or SGD (``momentum`` applies to SGD only)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r} (parameter 'optimizer'); choose one of "
+                         f"{', '.join(map(repr, OPTIMIZERS))}.")
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=learning_rate)
+    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+
+
+def compile_model(model, schedule, lr0, steps_per_epoch, epochs, lr_end=DEFAULT_LR_END,
+                  optimizer: str = "adam", momentum: float = 0.0):
+    lr = make_schedule(schedule, lr0=lr0, steps_per_epoch=steps_per_epoch, epochs=epochs, lr_end=lr_end)
+    model.compile(optimizer=make_optimizer(optimizer, lr, momentum),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: int = 128,
+        lr0: float = 0.1, schedule: str = "paper", seed: int = 0, lr_end: float = DEFAULT_LR_END,
+        optimizer: str = "adam", momentum: float = 0.0, backup_dir: str | os.PathLike | None = None, callbacks: list | None = None,
+        verbose: int = 0, lr_log_every: int = 1) -> FitResult:
+    """Train ``model`` on ``data`` (from :func:`prepare_data`) and return a :class:`FitResult`.
+
+    ``backup_dir``: where ``BackupAndRestore`` keeps the last finished epoch; running ``fit`` again
+    with the same folder after a crash/kill resumes there (the folder is emptied after success).
+    ``None`` uses a temporary folder (no resume across processes).
+    """
+    t0 = time.perf_counter()
+    set_determinism(seed)
+    net = build_model(model)
+    steps = math.ceil(len(data["x_train"]) / batch_size)
+    compile_model(net, schedule, lr0, steps, epochs, lr_end, optimizer, momentum)
+    batches = EpochShuffledBatches(data["x_train"], data["y_train"], batch_size, seed=seed)
+    tmp = None
+    if backup_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="fashionlib-backup-")
+        backup_dir = tmp.name
+    Path(backup_dir).mkdir(parents=True, exist_ok=True)
+    lr_logger = LearningRateLogger(every=lr_log_every)
+    history_cb = HistoryBackup(backup_dir, lr_logger)
+    cbs = [EpochSeeder(batches, seed),
+           keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
+           lr_logger, *(callbacks or []), history_cb]
+    try:
+        net.fit(batches, validation_data=(data["x_val"], data["y_val"]), epochs=epochs,
+                callbacks=cbs, verbose=verbose)
+        (Path(backup_dir) / HISTORY_FILE).unlink(missing_ok=True)  # finished: nothing to resume
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    import pandas as pd
+
+    params = {"model": model, "epochs": epochs, "batch_size": batch_size, "lr0": lr0,
+              "schedule": schedule, "seed": seed, "lr_end": lr_end, "optimizer": optimizer, "momentum": momentum, "train_images": len(data["x_train"]),
+              "backend": keras.backend.backend()}
+    return FitResult(net, pd.DataFrame(history_cb.epochs), lr_logger.as_frame(), params,
+                     time.perf_counter() - t0, cbs)
+
+
+def predict_proba(model, x, batch_size: int = 1024) -> np.ndarray:
+    """Class probabilities as float64, renormalised to sum to 1 (softmax is computed in float32)."""
+    p = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def save_model_atomic(model, path: str | os.PathLike) -> Path:
+    """``model.save`` to a temporary ``.keras`` file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_model_safe(path: str | os.PathLike):
+    """Load a ``.keras`` model with ``safe_mode=True`` (no arbitrary code); clear error if missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"saved model {path} does not exist; run the notebook with the paper "
+                                f"profile to create it, or check the path.")
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{path} is not a loadable Keras model ({exc}); it is corrupt or for "
+                         f"another model. Delete it and re-run the training.") from exc
+
+
+# --------------------------------------------------------------------------- notebooks ------
+def evaluate(model, x, y, batch_size: int = 1024) -> tuple[dict, np.ndarray]:
+    """Test-set metrics (accuracy %, log loss, micro/macro AUC) and the predicted probabilities."""
+    from . import metrics
+
+    proba = predict_proba(model, x, batch_size)
+    return metrics.summary(y, proba), proba
+
+
+def backup_dir_for(**tag) -> Path:
+    """A resume folder in the user cache, unique to ``tag`` (notebook, profile, parameters, seed ...).
+
+    Re-running an interrupted notebook with the same parameters finds the same folder and resumes.
+    """
+    import hashlib
+
+    key = hashlib.sha256(json.dumps(tag, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return fdata.cache_dir() / "keras-backup" / f"{tag.get('notebook', 'run')}-{key}"
+
+
+def inference_copy(model, name: str):
+    """An uncompiled copy of ``model`` (same weights, no optimizer state): a small ``.keras`` file."""
+    copy = build_model(name)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def run_seeds(data: dict, seeds, model: str = "improved_cnn", save_dir=None, notebook: str = "adhoc",
+              profile: str = "adhoc", progress: bool = True, **fit_kwargs) -> list[dict]:
+    """Train ``model`` once per seed; evaluate on the test set; optionally save each model.
+
+    Each run resumes from its own backup folder (:func:`backup_dir_for`) if a previous attempt with
+    the same settings was interrupted. Returns one dict per seed: seed, metrics, proba, history,
+    lr_log, seconds, seconds_per_epoch, model, model_path (``None`` unless ``save_dir``).
+    """
+    runs = []
+    for seed in seeds:
+        tag = dict(notebook=notebook, profile=profile, model=model, seed=seed,
+                   n_train=len(data["x_train"]), **fit_kwargs)
+        bdir = backup_dir_for(**tag)
+        t0 = time.perf_counter()
+        res = fit(data, model=model, seed=seed, backup_dir=bdir, **fit_kwargs)
+        mets, proba = evaluate(res.model, data["x_test"], data["y_test"])
+        path = None
+        if save_dir is not None:
+            path = save_model_atomic(inference_copy(res.model, model), Path(save_dir) / f"{model}_seed{seed}.keras")
+        hist = res.history
+        if progress:
+            print(f"{model} seed {seed}: test accuracy {mets['accuracy']:.2f}% loss {mets['loss']:.4f} "
+                  f"({time.perf_counter() - t0:.0f} s, {len(hist)} epochs)", flush=True)
+        runs.append({"seed": seed, "metrics": mets, "proba": proba, "history": hist, "lr_log": res.lr_log,
+                     "seconds": time.perf_counter() - t0,
+                     "seconds_per_epoch": float(hist["seconds"].mean()) if len(hist) else None,
+                     "model": res.model, "model_path": path})
+        import shutil
+
+        shutil.rmtree(bdir, ignore_errors=True)
+    return runs
