@@ -51,15 +51,42 @@ def test_failing_notebook_leaves_nothing_half_written(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_parallel_smoke_runs_do_not_interfere(tmp_path):
-    """Stress: the same notebook twice at once, in separate output folders."""
-    procs = [subprocess.Popen([sys.executable, "-m", "fashionlib", "run", "a0_fashion_mnist", "--profile", "smoke",
+def test_interrupted_run_all_resumes_where_it_stopped(tmp_path):
+    """A run killed (SIGKILL) mid-notebook leaves no output for it; the re-run skips finished notebooks."""
+    import signal
+    import time
+
+    out, res = tmp_path / "out", tmp_path / "r"
+    first = run.run_notebook("a0_fashion_mnist", "smoke", out_dir=out, results_dir=res)
+    mtime = first.stat().st_mtime_ns
+    proc = subprocess.Popen([sys.executable, "-m", "fashionlib", "run", "for_teachers", "--profile", "smoke",
+                             "--out", str(out), "--results-dir", str(res)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.name.startswith(".for_teachers") for p in out.iterdir()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (out / "for_teachers.ipynb").exists(), "a killed run must not leave a half-written notebook"
+    run.run_all("smoke", out_dir=out, results_dir=res, only=["a0_fashion_mnist", "for_teachers"])
+    assert first.stat().st_mtime_ns == mtime, "the finished notebook is not run again"
+    assert nbformat.read(out / "for_teachers.ipynb", as_version=4).metadata["fashionlib"]["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_every_smoke_notebook_twice_in_parallel(tmp_path):
+    """Stress: two `run-all --profile smoke` processes at once, separate output folders, no interference."""
+    procs = [subprocess.Popen([sys.executable, "-m", "fashionlib", "run-all", "--profile", "smoke",
                                "--out", str(tmp_path / f"o{i}"), "--results-dir", str(tmp_path / f"r{i}")],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
     for p in procs:
-        out, _ = p.communicate(timeout=300)
-        assert p.returncode == 0, out
+        log, _ = p.communicate(timeout=1800)
+        assert p.returncode == 0, log[-3000:]
+    names = [n for n in run.profiles.NOTEBOOKS if (run.NOTEBOOK_DIR / f"{n}.md").is_file()]
     for i in range(2):
-        nb = nbformat.read(tmp_path / f"o{i}" / "a0_fashion_mnist.ipynb", as_version=4)
-        assert nb.metadata["fashionlib"]["status"] == "ok"
-        assert len(list((tmp_path / f"r{i}" / "smoke" / "a0_fashion_mnist").glob("*.json"))) == 1
+        for name in names:
+            nb = nbformat.read(tmp_path / f"o{i}" / f"{name}.ipynb", as_version=4)
+            assert nb.metadata["fashionlib"]["status"] == "ok"
+        assert {p.name for p in (tmp_path / f"r{i}" / "smoke").iterdir()} == set(names), "one record per notebook"
+        leftovers = [p for p in (tmp_path / f"o{i}").iterdir() if p.name.startswith(".")]
+        assert not leftovers
