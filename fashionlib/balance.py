@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-BALANCE_METHODS = ("none", "resample", "class_weights", "logit_adjust")
+from .profiles import BALANCE_METHODS  # noqa: E402  (the single list)
 
 
 def resolve_target(counts, target) -> int:

@@ -18,6 +18,10 @@ SCHEDULES = ("paper", "constant", "exponential", "inverse_time", "cosine")
 KERAS_MODELS = ("improved_cnn", "improved_cnn_strided", "cnn", "lenet5", "lstm", "bilstm")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DATASETS_B = ("fmnist_lt", "folder", "csv", "fashion_product_images")
+# Study B backbones (fashionlib.torch_models.BACKBONES holds their timm specs; a test keeps both equal).
+BACKBONES_B = ("beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224", "vit_base_patch16_224",
+               "beit_micro", "swinv2_micro", "deit_micro", "vit_micro")
+BALANCE_METHODS = ("none", "resample", "class_weights", "logit_adjust")
 
 # Notebooks in reading order: the book's table of contents follows this list.
 NOTEBOOKS = [
@@ -54,6 +58,34 @@ PROFILES: dict[str, dict[str, dict]] = {
         "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0]},
         "cpu": {},
         "paper": {"epochs": 50, "batch_size": 128, "seeds": [0, 1, 2], "train_size": None, "save_models": True},
+    },
+    # Study B (PyTorch + timm). cpu = the notebook defaults (long-tailed Fashion-MNIST at 32 px, micro
+    # backbones, random init); smoke = seconds; paper = 224 px, the real backbones, the paper's epochs (GPU).
+    "b1_apparel_data": {
+        "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "samples_per_class": 2},
+        "cpu": {},
+        "paper": {"image_size": 224, "backbone": "beit_base_patch16_224", "n_max": 5000, "balance_target": 500},
+    },
+    "b2_backbones": {
+        "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 1,
+                  "backbones": ["deit_micro", "swinv2_micro"], "batch_size": 32},
+        "cpu": {},
+        "paper": {"image_size": 224, "n_max": 5000, "balance_target": 500, "epochs": 30, "batch_size": 32,
+                  "backbones": ["beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224",
+                                "vit_base_patch16_224"], "lr": 0.0001, "pretrained": True, "trainable_blocks": 4},
+    },
+    "b3_hyperparameters": {
+        "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16,
+                  "epoch_fraction": 0.02, "rows": [1, 2]},
+        "cpu": {},
+        "paper": {"image_size": 224, "n_max": 5000, "balance_target": 500, "epoch_fraction": 1.0,
+                  "backbone": "beit_base_patch16_224", "pretrained": True, "trainable_blocks": 4},
+    },
+    "b4_curves": {
+        "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 2},
+        "cpu": {},
+        "paper": {"image_size": 224, "n_max": 5000, "balance_target": 500, "epochs": 76,
+                  "backbone": "beit_base_patch16_224", "pretrained": True, "trainable_blocks": 4},
     },
 }
 
@@ -107,6 +139,26 @@ RULES = {
     "optimizer": _choice(OPTIMIZERS),
     "dataset": _choice(DATASETS_B),
     "image_size": (_positive_int, "an integer >= 1"),
+    # Study B
+    "backbone": _choice(BACKBONES_B),
+    "backbones": (lambda v: isinstance(v, list) and v and all(b in BACKBONES_B for b in v),
+                  f"a non-empty list drawn from {', '.join(BACKBONES_B)}"),
+    "balance": _choice(BALANCE_METHODS),
+    "balances": (lambda v: isinstance(v, list) and v and all(b in BALANCE_METHODS for b in v),
+                 f"a non-empty list drawn from {', '.join(BALANCE_METHODS)}"),
+    "balance_target": (_positive_int, "an integer >= 1 (images per class after balancing)"),
+    "edgenet": (lambda v: isinstance(v, bool), "True or False"),
+    "edgenet_options": (lambda v: isinstance(v, list) and v and all(isinstance(b, bool) for b in v),
+                        "a non-empty list of True/False"),
+    "pretrained": (lambda v: isinstance(v, bool), "True or False"),
+    "trainable_blocks": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= -1,
+                         "-1 (train everything) or an integer >= 0 (last blocks trained)"),
+    "n_max": (_positive_int, "an integer >= 1 (images of the largest class)"),
+    "epoch_fraction": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1,
+                       "a number in (0, 1] (share of the paper's epochs to run)"),
+    "rows": (lambda v: isinstance(v, list) and v and all(isinstance(r, int) and 1 <= r <= 4 for r in v),
+             "a non-empty list of row numbers 1..4 of the paper's table"),
+    "logit_tau": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0"),
 }
 
 

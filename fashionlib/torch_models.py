@@ -6,20 +6,22 @@ The apparel paper says only: "edge enhancement using the EdgeNet architecture wi
 convolutional layers. The output is expanded to match the input requirements of the backbone."
 We build (see the book's cell ``(b-edgenet)``):
 
-* ``conv1``: 3x3, ``in_channels -> 8``, padding 1, ReLU. Its first four filters *start* from Sobel
-  filters on the luminance (``+Gx, -Gx, +Gy, -Gy``: both signs, because a ReLU follows and would
-  otherwise drop half of every edge); the other four are Kaiming-initialised. All eight stay
-  trainable. Why Sobel: EDGE-Net is a learned replacement for classical gradient operators, and a
-  Sobel start makes the untrained network already produce an edge map (a randomly initialised
-  three-layer CNN in front of a pretrained backbone would first destroy the image).
-* ``conv2``: 3x3, ``8 -> 8``, padding 1, ReLU (combines the directional responses; 3x3 so the
-  receptive field grows to 5x5, enough for thin apparel contours at 224 px).
-* ``conv3``: 1x1, ``8 -> 1``, no activation: one signed edge map. It starts at zero output, so an
-  untrained EdgeNet is the identity on the image (see ``residual``) and pretrained features survive.
+* ``conv1``: 3x3, ``in_channels -> 8``, replicate padding, ReLU. Its first four filters *start*
+  from Sobel filters on the luminance (``+Gx, -Gx, +Gy, -Gy``: both signs, because a ReLU follows
+  and would otherwise drop half of every edge); the other four are Kaiming-initialised. Why Sobel:
+  EDGE-Net is a learned replacement for classical gradient operators, and a Sobel start makes the
+  untrained network already an edge enhancer (a random three-layer CNN in front of a pretrained
+  backbone would first scramble the image the backbone was pretrained on).
+* ``conv2``: 3x3, ``8 -> 8``, padding 1, ReLU, initialised as the identity (Dirac) so the start is
+  exactly the Sobel response; it learns to combine directions (receptive field 5x5).
+* ``conv3``: 1x1, ``8 -> 1``, no activation: one signed edge map. It starts as
+  ``edge_gain * (|Gx| + |Gy|)`` (the four Sobel channels summed, ``edge_gain=0.1``), an L1 gradient
+  magnitude.
 * expansion: the one-channel map is repeated to the backbone's input channels (3) -- "expanded to
   match the input requirements of the backbone" -- and added to the input image (``residual=True``,
-  "edge *enhancement*": the backbone sees the image plus its learned edges). ``residual=False``
-  feeds the expanded edge map alone.
+  "edge *enhancement*": the backbone sees the image with its edges strengthened, classic Sobel
+  sharpening at initialisation, learned afterwards). ``residual=False`` feeds the expanded edge
+  map alone. All three layers are trained with the head.
 
 Sizes stay equal (padding), so EdgeNet works at any image size.
 
@@ -100,24 +102,28 @@ class EdgeNet(nn.Module):
     """Three-convolution edge enhancement, output expanded to ``out_channels`` (module docstring)."""
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 8,
-                 sobel_init: bool = True, residual: bool = True):
+                 sobel_init: bool = True, residual: bool = True, edge_gain: float = 0.1):
         super().__init__()
         self.in_channels, self.out_channels, self.residual = in_channels, out_channels, residual
         if residual and in_channels != out_channels:
             raise ValueError(f"EdgeNet(residual=True) needs in_channels == out_channels, got "
                              f"{in_channels} and {out_channels}; use residual=False.")
-        self.conv1 = nn.Conv2d(in_channels, width, 3, padding=1)
-        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+        if width < 4:
+            raise ValueError(f"EdgeNet width must be >= 4 (four Sobel channels), got {width}.")
+        self.conv1 = nn.Conv2d(in_channels, width, 3, padding=1, padding_mode="replicate")
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1, padding_mode="replicate")
         self.conv3 = nn.Conv2d(width, 1, 1)
         self.act = nn.ReLU()
-        if sobel_init:
-            with torch.no_grad():
-                for k, f in enumerate((SOBEL_X, -SOBEL_X, SOBEL_Y, -SOBEL_Y)[:width]):
-                    self.conv1.weight[k] = f.expand(in_channels, 3, 3) / in_channels  # luminance
+        with torch.no_grad():
+            if sobel_init:
+                for k, f in enumerate((SOBEL_X, -SOBEL_X, SOBEL_Y, -SOBEL_Y)):
+                    self.conv1.weight[k] = f.expand(in_channels, 3, 3) / in_channels  # on the luminance
                     self.conv1.bias[k] = 0.0
-        with torch.no_grad():  # start as identity on the image: zero edge map
-            self.conv3.weight.zero_()
-            self.conv3.bias.zero_()
+                nn.init.dirac_(self.conv2.weight)
+                self.conv2.bias.zero_()
+                self.conv3.weight.zero_()
+                self.conv3.weight[0, :4] = edge_gain
+                self.conv3.bias.zero_()
 
     def edge_map(self, x: torch.Tensor) -> torch.Tensor:
         """The one-channel learned edge map, shape (N, 1, H, W)."""

@@ -18,16 +18,19 @@ def test_edgenet_keeps_size_and_expands_channels(size):
     assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])  # expanded copies
 
 
-def test_edgenet_starts_as_identity_and_first_layer_is_sobel():
+def test_edgenet_starts_as_sobel_edge_enhancement():
     en = tm.EdgeNet(3, 3)
-    x = torch.rand(1, 3, 20, 20)
-    assert torch.equal(en(x), x)  # zero-initialised last layer: image passes unchanged
+    flat = torch.full((1, 3, 12, 12), 0.3)
+    assert torch.allclose(en(flat), flat)  # no edges: image passes unchanged (replicate padding)
     assert torch.allclose(en.conv1.weight[0].sum(0), tm.SOBEL_X)
     assert torch.allclose(en.conv1.weight[2].sum(0), tm.SOBEL_Y)
-    # a vertical step edge lights up the Sobel-x channel
     step = torch.zeros(1, 3, 8, 8)
-    step[..., 4:] = 1.0
-    assert en.conv1(step)[0, 0].abs().max() > 0
+    step[..., 4:] = 1.0  # a vertical edge between columns 3 and 4
+    edge = en.edge_map(step)[0, 0]
+    expected = torch.zeros(8, 8)
+    expected[:, 3:5] = 0.1 * 4.0  # edge_gain * |Gx| of a unit step
+    assert torch.allclose(edge, expected, atol=1e-6)
+    assert torch.allclose(en(step), step + expected)
 
 
 def test_edgenet_residual_needs_equal_channels():
@@ -161,3 +164,9 @@ def test_whole_model_weights_round_trip(tmp_path):
     m2 = tm.build_model("beit_micro", 3, image_size=32)
     tm.load_model_weights(m2, path)
     assert all(torch.equal(m.state_dict()[k], m2.state_dict()[k]) for k in m.state_dict())
+
+
+def test_registry_matches_the_profiles_choice_list():
+    from fashionlib import profiles
+
+    assert tuple(tm.BACKBONES) == profiles.BACKBONES_B
