@@ -261,7 +261,9 @@ def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: i
            keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
            lr_logger, *(callbacks or []), history_cb]
     try:
-        net.fit(batches, validation_data=(data["x_val"], data["y_val"]), epochs=epochs,
+        # shuffle=False: the batches are already permuted per epoch; Keras' own shuffle of a PyDataset
+        # reorders whole batches with Python's `random`, which a restarted process does not replay.
+        net.fit(batches, validation_data=(data["x_val"], data["y_val"]), epochs=epochs, shuffle=False,
                 callbacks=cbs, verbose=verbose)
         (Path(backup_dir) / HISTORY_FILE).unlink(missing_ok=True)  # finished: nothing to resume
     finally:

@@ -1,0 +1,170 @@
+"""Study A training: determinism (same seed, same numbers and weights), resume after SIGKILL, bad inputs."""
+
+import hashlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from fashionlib import train_keras  # noqa: E402
+
+N_TRAIN = 300
+
+
+@pytest.fixture(scope="module")
+def tiny(fmnist):
+    return train_keras.prepare_data(fmnist, train_size=N_TRAIN)
+
+
+def weights_digest(model) -> str:
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()
+
+
+def _fit(tiny, seed, tmp_path):
+    res = train_keras.fit(tiny, epochs=2, batch_size=32, lr0=1e-3, seed=seed, backup_dir=tmp_path / f"b{seed}")
+    return res, weights_digest(res.model)
+
+
+def test_prepare_data_split_and_normalisation(tiny):
+    assert tiny["x_train"].shape == (N_TRAIN, 28, 28, 1) and tiny["x_train"].dtype == np.float32
+    assert np.bincount(tiny["y_train"]).tolist() == [N_TRAIN // 10] * 10  # stratified
+    assert abs(float(tiny["x_train"].mean())) < 1e-4 and abs(float(tiny["x_train"].std()) - 1) < 1e-3
+    assert set(tiny["train_idx"]).isdisjoint(tiny["val_idx"])
+    assert tiny["x_test"].shape == (10_000, 28, 28, 1)
+
+
+def test_full_split_is_the_papers(fmnist):
+    d = train_keras.prepare_data(fmnist)
+    assert (len(d["y_train"]), len(d["y_val"]), len(d["y_test"])) == (48_000, 12_000, 10_000)
+
+
+@pytest.mark.slow
+def test_same_seed_same_metrics_and_weights_different_seed_differs(tiny, tmp_path):
+    a, wa = _fit(tiny, 0, tmp_path)
+    b, wb = _fit(tiny, 0, tmp_path / "again")
+    c, wc = _fit(tiny, 1, tmp_path)
+    assert wa == wb
+    assert a.history.drop(columns="seconds").equals(b.history.drop(columns="seconds"))
+    pa = train_keras.predict_proba(a.model, tiny["x_val"])
+    pb = train_keras.predict_proba(b.model, tiny["x_val"])
+    assert np.array_equal(pa, pb)
+    assert wa != wc
+    assert not a.history["loss"].equals(c.history["loss"])
+    assert a.lr_log["learning_rate"].tolist() == b.lr_log["learning_rate"].tolist()
+    assert len(a.lr_log) == 2 * int(np.ceil(N_TRAIN / 32))
+
+
+RESUME_SCRIPT = textwrap.dedent("""
+    import hashlib, json, os, sys, time
+    from pathlib import Path
+    import numpy as np
+    from fashionlib.backend import use_backend
+    use_backend(sys.argv[1])
+    import keras
+    from fashionlib import data, train_keras
+    backup, out, pause_at = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+
+    class PauseBeforeEpoch(keras.callbacks.Callback):
+        # Signals that epoch `pause_at` is about to start (all earlier epochs saved), then waits to be killed.
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == pause_at:
+                (backup / "READY").write_text(str(epoch))
+                time.sleep(120)
+
+    d = train_keras.prepare_data(data.load_fashion_mnist(), train_size=%d)
+    cbs = [PauseBeforeEpoch()] if pause_at >= 0 else []
+    res = train_keras.fit(d, epochs=4, batch_size=32, lr0=1e-3, seed=3, backup_dir=backup, callbacks=cbs)
+    h = hashlib.sha256()
+    for w in res.model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    probs = train_keras.predict_proba(res.model, d["x_val"])
+    out.write_text(json.dumps({"weights": h.hexdigest(), "history": res.history.drop(columns="seconds").to_dict("list"),
+                               "val_probs_sum": float(probs.sum()), "lr": res.lr_log["learning_rate"].tolist()}))
+""" % N_TRAIN)
+
+
+def _run(backend, backup, out, pause_at, tmp_path, wait=True):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend)
+    cmd = [sys.executable, "-c", RESUME_SCRIPT, backend, str(backup), str(out), str(pause_at)]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if wait:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow"])
+def test_resume_after_sigkill_equals_uninterrupted_run(backend, tmp_path):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} not installed")
+    # uninterrupted reference
+    _run(backend, tmp_path / "ref_backup", tmp_path / "ref.json", -1, tmp_path)
+    # interrupted: SIGKILL while epoch 2 is about to start (epochs 0 and 1 finished and backed up)
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    proc = _run(backend, backup, tmp_path / "killed.json", 2, tmp_path, wait=False)
+    deadline = time.time() + 240
+    while not (backup / "READY").exists():
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert time.time() < deadline, "training never reached epoch 2"
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "killed.json").exists()
+    assert any(backup.iterdir())  # the backup survived the kill
+    # restart with the same backup folder: resumes at epoch 2 and finishes
+    _run(backend, backup, tmp_path / "resumed.json", -1, tmp_path)
+    ref = json.loads((tmp_path / "ref.json").read_text())
+    resumed = json.loads((tmp_path / "resumed.json").read_text())
+    assert resumed["history"]["epoch"] == [0, 1, 2, 3]
+    assert resumed["weights"] == ref["weights"]
+    assert resumed["history"] == ref["history"]
+    assert resumed["val_probs_sum"] == ref["val_probs_sum"]
+    assert resumed["lr"] == ref["lr"]
+
+
+def test_unknown_optimizer_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown optimizer 'adagrad'.*'adam'"):
+        train_keras.make_optimizer("adagrad", 1e-3)
+
+
+def test_train_size_too_small_is_a_clear_error(fmnist):
+    with pytest.raises(ValueError, match="train_size"):
+        train_keras.prepare_data(fmnist, train_size=5)
+
+
+def test_missing_saved_model_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.keras"):
+        train_keras.load_model_safe(tmp_path / "nothing.keras")
+
+
+def test_corrupt_saved_model_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="bad.keras"):
+        train_keras.load_model_safe(bad)
+
+
+def test_saved_model_roundtrip_same_predictions(tiny, tmp_path):
+    from fashionlib import keras_models
+
+    m = keras_models.build_model("improved_cnn")
+    path = train_keras.save_model_atomic(train_keras.inference_copy(m, "improved_cnn"), tmp_path / "m.keras")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]  # no temporary file left behind
+    m2 = train_keras.load_model_safe(path)
+    x = tiny["x_val"][:16]
+    assert np.array_equal(train_keras.predict_proba(m, x), train_keras.predict_proba(m2, x))
