@@ -29,7 +29,7 @@ def _weights(model):
 def test_same_seed_same_numbers_and_weights_other_seed_differs(fmnist_dir):
     a = fit(TrainConfig(**{**TINY, "epochs": 2}))
     b = fit(TrainConfig(**{**TINY, "epochs": 2}))
-    c = fit(TrainConfig(**{**TINY, "epochs": 2, "seed": 1}))
+    c = fit(TrainConfig(**{**TINY, "epochs": 2, "seed": 1}), return_model=False)
     assert final_metrics(a) == final_metrics(b)
     assert a["history"] == b["history"] and a["test"]["y_pred"] == b["test"]["y_pred"]
     wa, wb = _weights(a["model"]), _weights(b["model"])
@@ -69,14 +69,15 @@ def _metrics(out: Path) -> dict:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted(tmp_path, fmnist_dir):
-    full = _cli(TINY, tmp_path / "full")
+    cfg = {**TINY, "epochs": 2}  # killed after epoch 1, resumed for epoch 2
+    full = _cli(cfg, tmp_path / "full")
     assert full.returncode == 0, full.stderr[-2000:]
-    killed = _cli(TINY, tmp_path / "resumed", env_extra={train_torch.KILL_HOOK_ENV: "1"})
+    killed = _cli(cfg, tmp_path / "resumed", env_extra={train_torch.KILL_HOOK_ENV: "1"})
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not (tmp_path / "resumed" / "metrics.json").exists()
     ckpt = torch.load(tmp_path / "resumed" / train_torch.CHECKPOINT_NAME, weights_only=True)
     assert ckpt["epoch"] == 1
-    again = _cli(TINY, tmp_path / "resumed")
+    again = _cli(cfg, tmp_path / "resumed")
     assert again.returncode == 0, again.stderr[-2000:]
     a, b = _metrics(tmp_path / "full"), _metrics(tmp_path / "resumed")
     assert b["resumed_from"] == 1 and a["resumed_from"] == 0
