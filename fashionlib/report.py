@@ -67,6 +67,8 @@ def claim_status(claim: Claim, results_dir=None) -> dict:
         value = claim.measure(rec)
         if value is None:
             status = "not run yet"
+        elif rec["provenance"].get("profile") == "smoke":
+            status = "smoke run only"
         elif claim.paper_value is None:
             status = "measured"
         else:

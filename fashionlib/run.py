@@ -82,6 +82,15 @@ def is_up_to_date(output: Path, fingerprint: str) -> bool:
     return meta.get("fingerprint") == fingerprint and meta.get("status") == "ok"
 
 
+def _copy_hiding_tags(nb) -> None:
+    """Give papermill's injected-parameters cell the remove-*/hide-* tags of the parameters cell."""
+    tags = next((c.metadata.get("tags", []) for c in nb.cells if "parameters" in c.metadata.get("tags", [])), [])
+    hiding = [t for t in tags if t.startswith(("remove-", "hide-"))]
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.metadata["tags"] = list(dict.fromkeys(cell.metadata["tags"] + hiding))
+
+
 def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_dir=None,
                  results_dir=None, prepare_only: bool = False, force: bool = False,
                  log_output: bool = False) -> Path:
@@ -115,6 +124,7 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
                                    kernel_name="python3", prepare_only=prepare_only,
                                    cwd=str(REPO_ROOT), log_output=log_output, progress_bar=False)
         executed = nbformat.read(tmp_out, as_version=4)
+        _copy_hiding_tags(executed)
         executed.metadata["fashionlib"] = {"notebook": stem, "profile": profile, "parameters": params,
                                            "fingerprint": fingerprint,
                                            "status": "prepared" if prepare_only else "ok"}
