@@ -344,11 +344,13 @@ class TorchImageDataset:
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
         self.interpolation = "bicubic" if interpolation == "bicubic" else "bilinear"
         self.labels = source.labels[self.indices]
-        self._cache = None  # resized in-memory images (array sources that fit in ~256 MB)
+        self._cache = None  # in-memory array sources resized once, kept as uint8 (up to ~1 GB)
         if source.arrays is not None:
             uniq = np.unique(self.indices)
-            if len(uniq) * 3 * image_size * image_size * 4 <= 256 * 2**20:
-                self._cache = (uniq, self._resize(torch.from_numpy(np.stack([source.image(int(i)) for i in uniq]))))
+            if len(uniq) * 3 * image_size * image_size <= 2**30:
+                chunks = [self._resize(torch.from_numpy(np.stack([source.image(int(i)) for i in part])))
+                          .mul_(255).round_().to(torch.uint8) for part in np.array_split(uniq, max(1, len(uniq) // 512))]
+                self._cache = (uniq, torch.cat(chunks))
 
     def _resize(self, batch):
         """uint8 (N, H, W, 3) -> float (N, 3, S, S) in [0, 1]."""
@@ -373,7 +375,7 @@ class TorchImageDataset:
         i = int(self.indices[k])
         if self._cache is not None:
             uniq, images = self._cache
-            x = images[int(np.searchsorted(uniq, i))]
+            x = images[int(np.searchsorted(uniq, i))].float().div_(255.0)
         else:
             x = self._resize(torch.from_numpy(np.ascontiguousarray(self.source.image(i)))[None])[0]
         if self.augment[k] and self.augmentation is not None:
