@@ -151,12 +151,29 @@ BUILDERS = {
 assert tuple(BUILDERS) == tuple(KERAS_MODELS), "keras_models.BUILDERS must follow profiles.KERAS_MODELS"
 
 
-def build_model(name: str, input_shape=INPUT_SHAPE, num_classes: int = NUM_CLASSES, **kwargs):
-    """Build the Keras model ``name`` (one of ``profiles.KERAS_MODELS``)."""
+def augmentation(input_shape=INPUT_SHAPE, shift: float = 2 / 28, name: str = "augment"):
+    """Training-time augmentation: random horizontal flip and a random shift of up to ``shift``.
+
+    Not in the paper's Implementation Detail; its introduction lists "data augmentation" among the
+    strategies used against overfitting without saying which. Inactive at inference.
+    """
+    return keras.Sequential([
+        keras.Input(input_shape),
+        layers.RandomFlip("horizontal", name="flip"),
+        layers.RandomTranslation(shift, shift, fill_mode="nearest", name="shift"),
+    ], name=name)
+
+
+def build_model(name: str, input_shape=INPUT_SHAPE, num_classes: int = NUM_CLASSES, augment: bool = False,
+                **kwargs):
+    """Build the Keras model ``name`` (one of ``profiles.KERAS_MODELS``), optionally behind augmentation."""
     if name not in BUILDERS:
         raise ModelError(f"unknown model {name!r} (parameter 'model'/'models'); choose one of "
                          f"{', '.join(map(repr, KERAS_MODELS))}.")
-    return BUILDERS[name](input_shape=input_shape, num_classes=num_classes, **kwargs)
+    net = BUILDERS[name](input_shape=input_shape, num_classes=num_classes, **kwargs)
+    if not augment:
+        return net
+    return keras.Sequential([keras.Input(input_shape), augmentation(input_shape), net], name=f"{name}_augmented")
 
 
 def layer_table(model) -> "pandas.DataFrame":  # noqa: F821

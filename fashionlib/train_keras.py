@@ -247,7 +247,7 @@ def compile_model(model, schedule, lr0, steps_per_epoch, epochs, lr_end=DEFAULT_
 
 def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: int = 128,
         lr0: float = 0.1, schedule: str = "paper", seed: int = 0, lr_end: float = DEFAULT_LR_END,
-        optimizer: str = "adam", momentum: float = 0.0, backup_dir: str | os.PathLike | None = None, callbacks: list | None = None,
+        optimizer: str = "adam", momentum: float = 0.0, augment: bool = False, backup_dir: str | os.PathLike | None = None, callbacks: list | None = None,
         verbose: int = 0, lr_log_every: int = 1) -> FitResult:
     """Train ``model`` on ``data`` (from :func:`prepare_data`) and return a :class:`FitResult`.
 
@@ -257,7 +257,7 @@ def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: i
     """
     t0 = time.perf_counter()
     set_determinism(seed)
-    net = build_model(model)
+    net = build_model(model, augment=augment)
     steps = math.ceil(len(data["x_train"]) / batch_size)
     compile_model(net, schedule, lr0, steps, epochs, lr_end, optimizer, momentum)
     batches = EpochShuffledBatches(data["x_train"], data["y_train"], batch_size, seed=seed)
@@ -283,7 +283,7 @@ def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: i
     import pandas as pd
 
     params = {"model": model, "epochs": epochs, "batch_size": batch_size, "lr0": lr0,
-              "schedule": schedule, "seed": seed, "lr_end": lr_end, "optimizer": optimizer, "momentum": momentum, "train_images": len(data["x_train"]),
+              "schedule": schedule, "seed": seed, "lr_end": lr_end, "optimizer": optimizer, "momentum": momentum, "augment": augment, "train_images": len(data["x_train"]),
               "backend": keras.backend.backend()}
     return FitResult(net, pd.DataFrame(history_cb.epochs), lr_logger.as_frame(), params,
                      time.perf_counter() - t0, cbs)
@@ -343,9 +343,9 @@ def backup_dir_for(**tag) -> Path:
     return fdata.cache_dir() / "keras-backup" / f"{tag.get('notebook', 'run')}-{key}"
 
 
-def inference_copy(model, name: str):
+def inference_copy(model, name: str, augment: bool = False):
     """An uncompiled copy of ``model`` (same weights, no optimizer state): a small ``.keras`` file."""
-    copy = build_model(name)
+    copy = build_model(name, augment=augment)
     copy.set_weights(model.get_weights())
     return copy
 
@@ -368,7 +368,8 @@ def run_seeds(data: dict, seeds, model: str = "improved_cnn", save_dir=None, not
         mets, proba = evaluate(res.model, data["x_test"], data["y_test"])
         path = None
         if save_dir is not None:
-            path = save_model_atomic(inference_copy(res.model, model), Path(save_dir) / f"{model}_seed{seed}.keras")
+            path = save_model_atomic(inference_copy(res.model, model, fit_kwargs.get("augment", False)),
+                                     Path(save_dir) / f"{model}_seed{seed}.keras")
         hist = res.history
         if progress:
             print(f"{model} seed {seed}: test accuracy {mets['accuracy']:.2f}% loss {mets['loss']:.4f} "

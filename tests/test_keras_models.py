@@ -112,3 +112,15 @@ def test_every_model_trains_one_step_on_backend(backend, tmp_path):
     for name, res in out.items():
         assert res["params"] == expected[name], name
         assert res["shape"] == [8, 10] and res["changed"] and res["finite"] and res["sum1"], (name, res)
+
+
+def test_augmentation_wrapper_adds_no_parameters_and_is_inactive_at_inference():
+    import numpy as np
+
+    base = km.build_model("improved_cnn")
+    aug = km.build_model("improved_cnn", augment=True)
+    assert aug.count_params() == base.count_params()
+    inner = aug.layers[-1]
+    inner.set_weights(base.get_weights())
+    x = np.random.default_rng(0).normal(size=(4, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(aug.predict(x, verbose=0), base.predict(x, verbose=0), rtol=1e-6)
