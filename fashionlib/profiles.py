@@ -62,19 +62,19 @@ PROFILES: dict[str, dict[str, dict]] = {
     "a2_models": {
         "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0]},
         "cpu": {},
-        "paper": {"epochs": 50, "batch_size": 128, "seeds": [0, 1, 2], "train_size": 48000, "save_models": True},
+        "paper": {"epochs": 50, "lr_end": 1e-05, "batch_size": 128, "seeds": [0, 1, 2], "train_size": 48000, "save_models": True},
     },
     "a3_batch_size": {
         "smoke": {"train_size": 512, "epochs": 1, "batch_sizes": [64, 128], "seeds": [0]},
         "cpu": {},
-        "paper": {"epochs": 50, "batch_sizes": [32, 64, 128, 256, 512], "seeds": [0, 1, 2], "train_size": 48000,
+        "paper": {"epochs": 50, "lr_end": 1e-05, "batch_sizes": [32, 64, 128, 256, 512], "seeds": [0, 1, 2], "train_size": 48000,
                   "save_models": True},
     },
     "a4_lr_schedules": {
         "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0], "lr0s": [0.1, 0.01, 0.001],
                   "schedules_to_compare": ["paper", "constant"], "include_sgd": False},
         "cpu": {},
-        "paper": {"epochs": 50, "batch_size": 128, "seeds": [0, 1, 2], "train_size": 48000},
+        "paper": {"epochs": 50, "lr_end": 1e-05, "batch_size": 128, "seeds": [0, 1, 2], "train_size": 48000},
     },
     # Study B (PyTorch + timm). cpu = the notebook defaults (long-tailed Fashion-MNIST at 32 px, micro
     # backbones, random init); smoke = seconds; paper = 224 px, the real backbones, the paper's epochs (GPU).
