@@ -17,6 +17,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,32 @@ def _copy_hiding_tags(nb) -> None:
             cell.metadata["tags"] = list(dict.fromkeys(cell.metadata["tags"] + hiding))
 
 
+_LABEL = re.compile(r"^\((?P<label>[A-Za-z0-9_.:-]+)\)=\s*$", re.M)
+_NAME = re.compile(r"^(?P<pre>:name:\s*)(?P<label>\S+)\s*$", re.M)
+_DOC = re.compile(r"\{doc\}`(?P<target>[A-Za-z0-9_]+)`")
+
+
+def as_paper_page(nb, prefix: str = "paper-") -> None:
+    """Make an executed notebook live beside its `book/executed` twin in the book.
+
+    Labels and figure names defined on the page get ``prefix`` (so they do not collide with the
+    cpu-profile page), references to them follow, and ``{doc}`` links point at ``../executed/``.
+    """
+    own = set()
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            own |= {m["label"] for m in _LABEL.finditer(cell.source)} | {m["label"] for m in _NAME.finditer(cell.source)}
+    own = {lbl for lbl in own if not lbl.startswith(prefix)}
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        src = _LABEL.sub(lambda m: f"({prefix}{m['label']})=" if m["label"] in own else m[0], cell.source)
+        src = _NAME.sub(lambda m: f"{m['pre']}{prefix}{m['label']}" if m["label"] in own else m[0], src)
+        for lbl in own:
+            src = src.replace(f"{{ref}}`{lbl}`", f"{{ref}}`{prefix}{lbl}`").replace(f"<{lbl}>`", f"<{prefix}{lbl}>`")
+        cell.source = _DOC.sub(lambda m: f"{{doc}}`../executed/{m['target']}`", src)
+
+
 def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_dir=None,
                  results_dir=None, prepare_only: bool = False, force: bool = False,
                  log_output: bool = False) -> Path:
@@ -125,6 +152,8 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
                                    cwd=str(REPO_ROOT), log_output=log_output, progress_bar=False)
         executed = nbformat.read(tmp_out, as_version=4)
         _copy_hiding_tags(executed)
+        if out_dir.name == "paper-runs":
+            as_paper_page(executed)
         executed.metadata["fashionlib"] = {"notebook": stem, "profile": profile, "parameters": params,
                                            "fingerprint": fingerprint,
                                            "status": "prepared" if prepare_only else "ok"}

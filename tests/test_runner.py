@@ -90,3 +90,18 @@ def test_every_smoke_notebook_twice_in_parallel(tmp_path):
         assert {p.name for p in (tmp_path / f"r{i}" / "smoke").iterdir()} == set(names), "one record per notebook"
         leftovers = [p for p in (tmp_path / f"o{i}").iterdir() if p.name.startswith(".")]
         assert not leftovers
+
+
+def test_paper_pages_get_their_own_labels():
+    """A paper-profile page sits beside its cpu twin: its labels are prefixed, links still resolve."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("(a9-table)=\n## T\nsee {ref}`a9-table` and {ref}`a0-split`, {doc}`a1_improved_cnn`"),
+        nbformat.v4.new_markdown_cell("```{glue:figure} k\n:name: fig-a9\n```\n{numref}`Fig <fig-a9>`"),
+    ])
+    run.as_paper_page(nb)
+    run.as_paper_page(nb)  # idempotent
+    src = "\n".join(c.source for c in nb.cells)
+    assert "(paper-a9-table)=" in src and "{ref}`paper-a9-table`" in src
+    assert "{ref}`a0-split`" in src, "labels of other pages are left alone"
+    assert ":name: paper-fig-a9" in src and "<paper-fig-a9>`" in src
+    assert "{doc}`../executed/a1_improved_cnn`" in src and "paper-paper-" not in src
