@@ -87,7 +87,7 @@ PROFILES: dict[str, dict[str, dict]] = {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 1,
                   "backbones": ["deit_micro", "swinv2_micro"], "batch_size": 32},
         "cpu": {},
-        "paper": {"image_size": 224, "n_max": 5000, "balance_target": 500, "epochs": 30, "batch_size": 32,
+        "paper": {"torch_threads": 8, "image_size": 224, "n_max": 5000, "balance_target": 500, "epochs": 30, "batch_size": 32,
                   "backbones": ["beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224",
                                 "vit_base_patch16_224"], "lr": 0.0001, "pretrained": True, "trainable_blocks": 4},
     },
@@ -95,13 +95,13 @@ PROFILES: dict[str, dict[str, dict]] = {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16,
                   "epoch_fraction": 0.02, "rows": [1, 2]},
         "cpu": {},
-        "paper": {"image_size": 224, "n_max": 5000, "balance_target": 500, "epoch_fraction": 1.0,
+        "paper": {"torch_threads": 8, "image_size": 224, "n_max": 5000, "balance_target": 500, "epoch_fraction": 1.0,
                   "backbone": "beit_base_patch16_224", "pretrained": True, "trainable_blocks": 4},
     },
     "b4_curves": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 2},
         "cpu": {},
-        "paper": {"image_size": 224, "n_max": 5000, "balance_target": 500, "epochs": 76,
+        "paper": {"torch_threads": 8, "image_size": 224, "n_max": 5000, "balance_target": 500, "epochs": 76, "lr": 0.0001,
                   "backbone": "beit_base_patch16_224", "pretrained": True, "trainable_blocks": 4},
     },
 }
@@ -178,6 +178,7 @@ RULES = {
     "rows": (lambda v: isinstance(v, list) and v and all(isinstance(r, int) and 1 <= r <= 4 for r in v),
              "a non-empty list of row numbers 1..4 of the paper's table"),
     "logit_tau": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0"),
+    "torch_threads": (_positive_int, "an integer >= 1 (CPU threads for torch)"),
 }
 
 
