@@ -14,6 +14,16 @@ import torch
 from fashionlib import train_torch
 from fashionlib.train_torch import TrainConfig, fit, final_metrics
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is as fast on a quiet machine and far faster on a shared one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 REPO = Path(__file__).resolve().parent.parent
 # 10 classes x 16 balanced images = 160 = 10 batches of 16 (and 2 x 8 under DDP)
 TINY = dict(dataset="fmnist_lt", imbalance_factor=10.0, n_max=60, balance="resample", balance_target=16,
