@@ -51,3 +51,19 @@ def use_backend(name: str) -> str:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ["KERAS_BACKEND"] = name
     return name
+
+
+def torch_before_tensorflow() -> None:
+    """Import torch ahead of TensorFlow when both are installed and TensorFlow is not loaded yet.
+
+    In one process, TensorFlow 2.21 imported first makes a later torch/timm import segfault while
+    loading triton's native library (seen here with torch 2.14.1: the test session and the bad-input catalogue use
+    both); torch and triton first, then TensorFlow, works. Called by the modules that import Keras.
+    """
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "tensorflow" in sys.modules:
+        return
+    if importlib.util.find_spec("torch") is not None:
+        import torch  # noqa: F401
+    if importlib.util.find_spec("triton") is not None:  # the library that crashes (CUDA builds of torch)
+        import triton  # noqa: F401
+

@@ -35,7 +35,10 @@ Baselines (the paper gives no architectures; we follow standard, cited designs):
 
 from __future__ import annotations
 
-import keras
+from .backend import torch_before_tensorflow
+
+torch_before_tensorflow()
+import keras  # noqa: E402
 from keras import layers
 
 from .profiles import KERAS_MODELS

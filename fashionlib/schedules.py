@@ -47,7 +47,10 @@ from __future__ import annotations
 
 import math
 
-import keras
+from .backend import torch_before_tensorflow
+
+torch_before_tensorflow()
+import keras  # noqa: E402
 
 from .profiles import SCHEDULES
 

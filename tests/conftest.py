@@ -1,4 +1,10 @@
 import gzip
+
+try:  # torch before TensorFlow: the reverse order segfaults in one process (fashionlib.backend)
+    import torch  # noqa: F401
+    import triton  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
 import shutil
 from pathlib import Path
 
