@@ -51,9 +51,12 @@ def _rss_mb() -> float:
 
 
 def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, steps: int, warmup: int,
-            compile_: bool, device_name: str) -> dict:
+            compile_: bool, device_name: str, threads: int | None = None) -> dict:
     import torch
     import torch.nn.functional as F
+
+    if threads:
+        torch.set_num_threads(threads)
     from torch.utils.flop_counter import FlopCounterMode
 
     from fashionlib import torch_models
@@ -104,6 +107,7 @@ def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, step
         times.append(time.perf_counter() - t)
     step_s = statistics.median(times)
     out = {"backbone": backbone, "edgenet": edgenet, "image_size": image_size, "batch_size": batch_size,
+           "threads": torch.get_num_threads(),
            "steps": steps, "images_per_s": batch_size / step_s, "step_s_median": step_s,
            "params": sum(p.numel() for p in model.parameters()),
            "gflops_per_image_train": flops_per_image / 1e9, "device": device_name}
@@ -142,6 +146,7 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=5 if cuda else 1)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--device", default="cuda" if cuda else "cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args(argv)
 
@@ -152,7 +157,7 @@ def main(argv=None) -> int:
         for edgenet in (False, True):
             q = ctx.Queue()
             p = ctx.Process(target=_child, args=((name, edgenet, args.image_size, args.batch_size, args.steps,
-                                                  args.warmup, args.compile, args.device), q))
+                                                  args.warmup, args.compile, args.device, args.threads), q))
             p.start()
             row = q.get()
             p.join()
@@ -162,12 +167,12 @@ def main(argv=None) -> int:
     params = {"profile": "cpu" if args.device == "cpu" else "paper", "backbones": args.backbones,
               "image_size": args.image_size, "batch_size": args.batch_size, "steps": args.steps,
               "warmup": args.warmup, "compile": args.compile, "device": args.device,
-              "torch_threads": torch.get_num_threads()}
+              "torch_threads": args.threads or torch.get_num_threads()}
     if not args.no_record:
         import torch  # noqa: F401  (device_info reads torch from sys.modules)
 
         path = results.write_record("bench_study_b", params, metrics={"rows": rows}, started=started,
-                                    extra={"note": "random-init weights, random data; throughput of full "
+                                    extra={"load_average_1_5_15": os.getloadavg(), "note": "random-init weights, random data; throughput of full "
                                                    "training steps (forward+backward+Adam)"})
         print("wrote", path)
     return 0
