@@ -181,7 +181,7 @@ def copy_book_tree(root: Path) -> Path:
         src = REPO_ROOT / item
         if src.is_dir():
             shutil.copytree(src, root / item, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("executed", "smoke", "cpu"))
+                            ignore=shutil.ignore_patterns("executed", "smoke"))
         elif src.is_file():
             shutil.copy2(src, root / item)
     return root
