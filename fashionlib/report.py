@@ -74,10 +74,14 @@ def claim_status(claim: Claim, results_dir=None) -> dict:
         else:
             status = "reproduced" if value >= claim.paper_value - claim.tolerance else "not reproduced"
     prov = rec["provenance"] if rec else {}
+    run_params = prov.get("parameters", {})
+    setting = ", ".join(s for s in (
+        f"{run_params['epochs']} epochs" if "epochs" in run_params else "",
+        f"{len(run_params['seeds'])} seed(s)" if isinstance(run_params.get("seeds"), list) else "") if s)
     return {
         "paper": claim.paper, "claim": claim.claim, "reference": claim.reference,
         "paper value": claim.paper_value, "reproduced": None if value is None else round(float(value), 4),
-        "status": status, "profile": prov.get("profile", ""),
+        "status": status, "profile": prov.get("profile", ""), "setting": setting,
         "evidence": claim.evidence, "note": claim.offline_reason,
     }
 
