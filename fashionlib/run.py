@@ -170,8 +170,9 @@ def run_all(profile: str = "cpu", out_dir=None, results_dir=None, prepare_only=F
             force=False, only=None) -> list[Path]:
     names = only or [n for n in profiles.NOTEBOOKS if (NOTEBOOK_DIR / f"{n}.md").is_file()]
     names = sorted(names, key=lambda n: n in profiles.RUN_LAST)  # stable: summaries last
-    return [run_notebook(n, profile, out_dir=out_dir, results_dir=results_dir,
-                         prepare_only=prepare_only, force=force) for n in names]
+    # summary pages read the other notebooks' records: always re-run them (they take seconds)
+    return [run_notebook(n, profile, out_dir=out_dir, results_dir=results_dir, prepare_only=prepare_only,
+                         force=force or n in profiles.RUN_LAST) for n in names]
 
 
 def copy_book_tree(root: Path) -> Path:
