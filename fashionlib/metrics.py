@@ -6,6 +6,8 @@ probabilities ``proba`` (N, C). Class names default to ``fashionlib.data.CLASS_N
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
@@ -113,10 +115,12 @@ def summary(y_true, proba) -> dict:
     return out
 
 
-def paper_vs_reproduced(paper: dict, runs: list[dict], keys=None) -> pd.DataFrame:
+def paper_vs_reproduced(paper: dict, runs: list[dict], keys=None, record: dict | None = None) -> pd.DataFrame:
     """Table of paper value, reproduced mean, std (ddof=1), n seeds and difference per metric.
 
-    ``paper``: metric -> value; ``runs``: one dict of metric -> value per seed.
+    ``paper``: metric -> value; ``runs``: one dict of metric -> value per seed. ``record``: the results
+    record the runs come from (default: the run in progress, profile from the notebook's runner),
+    which gives the profile, device and commit columns.
     """
     keys = list(keys or paper)
     rows = []
@@ -127,4 +131,10 @@ def paper_vs_reproduced(paper: dict, runs: list[dict], keys=None) -> pd.DataFram
         pv = paper.get(k)
         rows.append({"metric": k, "paper": pv, "reproduced mean": mean, "std": std, "n seeds": len(vals),
                      "difference": (mean - pv) if pv is not None else float("nan")})
-    return pd.DataFrame(rows).set_index("metric")
+    table = pd.DataFrame(rows).set_index("metric")
+    from . import report, results
+
+    record = record or {"provenance": results.provenance(profile=os.environ.get("FASHIONLIB_PROFILE", "adhoc"))}
+    for column, value in report.provenance_columns(record).items():
+        table[column] = value
+    return table

@@ -30,10 +30,15 @@ def compare_row(label: str, paper_value: float | None, values, record: dict | No
         "difference": round(mean - paper_value, digits + 2) if paper_value is not None and vals.size else np.nan,
     }
     if record is not None:
-        p = record["provenance"]
-        row.update({"profile": p.get("profile"), "device": p["device"].get("accelerator", "cpu"),
-                    "commit": str(p.get("git_commit"))[:10]})
+        row.update(provenance_columns(record))
     return row
+
+
+def provenance_columns(record: dict) -> dict:
+    """The profile, device and commit columns of a "paper vs reproduced" table, from a record."""
+    p = record["provenance"]
+    return {"profile": p.get("profile"), "device": p["device"].get("accelerator", "cpu"),
+            "commit": str(p.get("git_commit"))[:10]}
 
 
 def compare_table(rows: list[dict]) -> pd.DataFrame:

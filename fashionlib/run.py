@@ -141,6 +141,7 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
     if results_dir is not None:
         os.environ["FASHIONLIB_RESULTS_DIR"] = str(Path(results_dir).resolve())
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["FASHIONLIB_PROFILE"] = profile  # tables of the run in progress name their profile
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
     try:
         src_ipynb = tmp_dir / f"{stem}.src.ipynb"
