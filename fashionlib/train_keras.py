@@ -337,12 +337,18 @@ def evaluate(model, x, y, batch_size: int = 1024) -> tuple[dict, np.ndarray]:
 
 
 def backup_dir_for(**tag) -> Path:
-    """A resume folder in the user cache, unique to ``tag`` (notebook, profile, parameters, seed ...).
+    """A resume folder in the user cache, unique to ``tag`` (notebook, profile, parameters, seed ...)
+    and to the results folder the run writes to.
 
-    Re-running an interrupted notebook with the same parameters finds the same folder and resumes.
+    Re-running an interrupted notebook with the same parameters into the same results folder finds the
+    same folder and resumes; two runs into separate results folders at once never share one (the
+    parallel smoke test caught two processes locking the same backup file).
     """
     import hashlib
 
+    from .results import results_dir
+
+    tag = {**tag, "results_dir": str(results_dir().resolve())}
     key = hashlib.sha256(json.dumps(tag, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return fdata.cache_dir() / "keras-backup" / f"{tag.get('notebook', 'run')}-{key}"
 
