@@ -59,6 +59,15 @@ def copy_of_real(tmp_path, fmnist_dir):
     return dst
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny torch models: one thread is as fast on a quiet machine and far faster on a shared one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_results(tmp_path, monkeypatch):
     """Records written by tests go to a temporary folder, never into book/results."""

@@ -15,13 +15,7 @@ from fashionlib import train_torch
 from fashionlib.train_torch import TrainConfig, fit, final_metrics
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is as fast on a quiet machine and far faster on a shared one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 REPO = Path(__file__).resolve().parent.parent
