@@ -31,6 +31,7 @@ NOTEBOOKS = [
     "a2_models",
     "a3_batch_size",
     "a4_lr_schedules",
+    "a5_closing_the_gap",
     "b1_apparel_data",
     "b2_backbones",
     "b3_hyperparameters",
@@ -75,6 +76,12 @@ PROFILES: dict[str, dict[str, dict]] = {
                   "schedules_to_compare": ["paper", "constant"], "include_sgd": False},
         "cpu": {},
         "paper": {"epochs": 50, "lr_end": 1e-05, "batch_size": 128, "seeds": [0, 1, 2], "train_size": 48000},
+    },
+    "a5_closing_the_gap": {
+        "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0], "lr_ends": [1e-4],
+                  "augment_options": [False, True]},
+        "cpu": {},
+        "paper": {"epochs": 50, "batch_size": 128, "seeds": [0, 1, 2], "train_size": 48000, "save_models": True},
     },
     # Study B (PyTorch + timm). cpu = the notebook defaults (long-tailed Fashion-MNIST at 32 px, micro
     # backbones, random init); smoke = seconds; paper = 224 px, the real backbones, the paper's epochs (GPU).
@@ -179,6 +186,11 @@ RULES = {
              "a non-empty list of row numbers 1..4 of the paper's table"),
     "logit_tau": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0"),
     "torch_threads": (_positive_int, "an integer >= 1 (CPU threads for torch)"),
+    "jobs": (_positive_int, "an integer >= 1 (training runs side by side in worker processes; 1 = in the kernel)"),
+    "lr_ends": (lambda v: isinstance(v, list) and v and all(_positive_number(x) for x in v),
+                "a non-empty list of numbers > 0"),
+    "augment_options": (lambda v: isinstance(v, list) and v and all(isinstance(b, bool) for b in v),
+                        "a non-empty list of True/False"),
 }
 
 

@@ -55,7 +55,13 @@ def results_dir(override: str | os.PathLike | None = None) -> Path:
 
 
 def git_commit() -> str:
-    """The current commit (with ``-dirty`` when the tree has changes), or 'unknown'."""
+    """The current commit (with ``-dirty`` when the tree has changes), or 'unknown'.
+
+    A copy of the tree without its ``.git`` folder (a GPU machine the tree was sent to) takes the
+    commit from ``$FASHIONLIB_GIT_COMMIT``, which whoever copied the tree sets.
+    """
+    if not (REPO_ROOT / ".git").exists() and os.environ.get("FASHIONLIB_GIT_COMMIT"):
+        return os.environ["FASHIONLIB_GIT_COMMIT"]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=10).stdout.strip()
@@ -90,6 +96,14 @@ def device_info() -> dict[str, object]:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         info["accelerator"] = torch.cuda.get_device_name(0)
+    jax = sys.modules.get("jax")
+    if jax is not None and info["accelerator"] == "cpu":
+        try:
+            gpus = jax.devices("gpu")
+        except RuntimeError:  # no GPU backend in this jax
+            gpus = []
+        if gpus:
+            info["accelerator"] = gpus[0].device_kind
     return info
 
 

@@ -168,3 +168,28 @@ def test_saved_model_roundtrip_same_predictions(tiny, tmp_path):
     m2 = train_keras.load_model_safe(path)
     x = tiny["x_val"][:16]
     assert np.array_equal(train_keras.predict_proba(m, x), train_keras.predict_proba(m2, x))
+
+
+@pytest.mark.slow
+def test_runs_in_worker_processes_equal_runs_in_process(tiny, tmp_path, monkeypatch):
+    """run_many(jobs=2) trains each setting in a worker process: same numbers, same weights, same order."""
+    monkeypatch.setenv("FASHIONLIB_CACHE", str(tmp_path / "cache"))
+    settings = [dict(model="cnn", seed=s, epochs=1, batch_size=64, lr0=1e-3, lr_end=1e-4,
+                     save_path=tmp_path / f"saved_{s}.keras") for s in (0, 1, 2)]
+    seq = train_keras.run_many(tiny, settings, jobs=1, progress=False)
+    for s in settings:
+        s["save_path"].unlink()
+    par = train_keras.run_many(tiny, settings, jobs=2, progress=False)
+    assert [r["seed"] for r in par] == [0, 1, 2]
+    for a, b in zip(seq, par):
+        assert a["metrics"] == b["metrics"]
+        assert np.array_equal(a["proba"], b["proba"])
+        assert a["history"].drop(columns="seconds").equals(b["history"].drop(columns="seconds"))
+        assert weights_digest(a["model"]) == weights_digest(b["model"])  # rebuilt from the worker's weights
+        assert b["model_path"].is_file()
+    assert seq[0]["metrics"] != seq[1]["metrics"]  # the seeds do differ
+
+
+def test_jobs_must_be_a_positive_integer(tiny):
+    with pytest.raises(ValueError, match="jobs"):
+        train_keras.run_many(tiny, [dict(model="cnn", epochs=1)], jobs=0)
