@@ -122,17 +122,12 @@ def paper_vs_reproduced(paper: dict, runs: list[dict], keys=None, record: dict |
     record the runs come from (default: the run in progress, profile from the notebook's runner),
     which gives the profile, device and commit columns.
     """
-    keys = list(keys or paper)
-    rows = []
-    for k in keys:
-        vals = np.array([r[k] for r in runs if k in r], dtype=float)
-        mean = float(vals.mean()) if len(vals) else float("nan")
-        std = float(vals.std(ddof=1)) if len(vals) > 1 else float("nan")
-        pv = paper.get(k)
-        rows.append({"metric": k, "paper": pv, "reproduced mean": mean, "std": std, "n seeds": len(vals),
-                     "difference": (mean - pv) if pv is not None else float("nan")})
-    table = pd.DataFrame(rows).set_index("metric")
     from . import report, results
+
+    keys = list(keys or paper)
+    rows = [{"metric": k, "paper": paper.get(k), **report.seed_stats([r[k] for r in runs if k in r], paper.get(k))}
+            for k in keys]
+    table = pd.DataFrame(rows).rename(columns={"n": "n seeds"}).set_index("metric")
 
     record = record or {"provenance": results.provenance(profile=os.environ.get("FASHIONLIB_PROFILE", "adhoc"))}
     for column, value in report.provenance_columns(record).items():

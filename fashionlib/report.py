@@ -15,20 +15,20 @@ import pandas as pd
 from . import results
 
 
+def seed_stats(values, paper_value: float | None = None) -> dict:
+    """Reproduced mean, std over seeds (ddof=1; NaN for one seed: no spread is known), n, difference."""
+    vals = np.asarray([v for v in np.atleast_1d(values) if v is not None], dtype=float)
+    mean = float(vals.mean()) if vals.size else np.nan
+    return {"reproduced mean": mean, "std": float(vals.std(ddof=1)) if vals.size > 1 else np.nan,
+            "n": int(vals.size), "difference": mean - paper_value if paper_value is not None else np.nan}
+
+
 def compare_row(label: str, paper_value: float | None, values, record: dict | None = None,
                 digits: int = 2) -> dict:
     """One row: the paper's value, the reproduced mean/std over seeds, n, and the difference."""
-    vals = np.asarray([v for v in np.atleast_1d(values) if v is not None], dtype=float)
-    mean = float(vals.mean()) if vals.size else np.nan
-    std = float(vals.std(ddof=1)) if vals.size > 1 else (0.0 if vals.size else np.nan)
-    row = {
-        "": label,
-        "paper": paper_value,
-        "reproduced mean": round(mean, digits + 2),
-        "std": round(std, digits + 2),
-        "n": int(vals.size),
-        "difference": round(mean - paper_value, digits + 2) if paper_value is not None and vals.size else np.nan,
-    }
+    stats = seed_stats(values, paper_value)
+    row = {"": label, "paper": paper_value,
+           **{k: v if k == "n" else round(v, digits + 2) for k, v in stats.items()}}
     if record is not None:
         row.update(provenance_columns(record))
     return row

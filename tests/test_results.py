@@ -79,3 +79,35 @@ def test_sigkill_during_write_keeps_old_record(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert json.loads(target.read_text()) == {"v": "old"}
+
+
+def test_commit_of_a_copied_tree_without_git_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "REPO_ROOT", tmp_path)  # a copy of the tree with no .git folder
+    monkeypatch.setenv("FASHIONLIB_GIT_COMMIT", "a85148cb5d98")
+    assert results.git_commit() == "a85148cb5d98"
+    monkeypatch.delenv("FASHIONLIB_GIT_COMMIT")
+    assert results.git_commit() == "unknown"
+
+
+def test_device_names_a_jax_gpu(monkeypatch):
+    class FakeDevice:
+        device_kind = "NVIDIA H200"
+
+    class FakeJax:
+        @staticmethod
+        def devices(kind=None):
+            if kind != "gpu":
+                raise AssertionError("asks for GPU devices only")
+            return [FakeDevice()]
+
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.setitem(sys.modules, "jax", FakeJax)
+    assert results.device_info()["accelerator"] == "NVIDIA H200"
+
+    class NoGpuJax:
+        @staticmethod
+        def devices(kind=None):
+            raise RuntimeError("Unknown backend: 'gpu' requested")
+
+    monkeypatch.setitem(sys.modules, "jax", NoGpuJax)
+    assert results.device_info()["accelerator"] == "cpu"
