@@ -25,6 +25,11 @@ def _committed():
                     if run.get("model_file"):
                         cases.append((Path(rec["_path"]).parent / run["model_file"], run["accuracy"],
                                       m["normalisation"]))
+    for rec in results.load_records("a5_closing_the_gap", "paper", PAPER_RESULTS):
+        m = rec["metrics"]  # the chosen setting's models, one per seed, in seed order
+        files = m["chosen"].get("model_files") or [Path(p).name for p in m["chosen"].get("model_paths", [])]
+        for name, acc in zip(files, m["chosen"]["test_accuracy_per_seed"]):
+            cases.append((Path(rec["_path"]).parent / name, acc, m["normalisation"]))
     return cases
 
 
