@@ -57,10 +57,11 @@ def results_dir(override: str | os.PathLike | None = None) -> Path:
 def git_commit() -> str:
     """The current commit (with ``-dirty`` when the tree has changes), or 'unknown'.
 
-    A copy of the tree without its ``.git`` folder (a GPU machine the tree was sent to) takes the
-    commit from ``$FASHIONLIB_GIT_COMMIT``, which whoever copied the tree sets.
+    ``$FASHIONLIB_GIT_COMMIT`` wins when set: the runner sets it when a notebook *starts* (a long run
+    must name the code it started from, not a commit made while it ran), and whoever copies the tree
+    to a machine without its ``.git`` folder sets it by hand.
     """
-    if not (REPO_ROOT / ".git").exists() and os.environ.get("FASHIONLIB_GIT_COMMIT"):
+    if os.environ.get("FASHIONLIB_GIT_COMMIT"):
         return os.environ["FASHIONLIB_GIT_COMMIT"]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,

@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import profiles
+from . import profiles, results
 from .results import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -142,6 +142,7 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
         os.environ["FASHIONLIB_RESULTS_DIR"] = str(Path(results_dir).resolve())
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["FASHIONLIB_PROFILE"] = profile  # tables of the run in progress name their profile
+    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())  # the code the run starts from
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
     try:
         src_ipynb = tmp_dir / f"{stem}.src.ipynb"

@@ -111,3 +111,9 @@ def test_device_names_a_jax_gpu(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "jax", NoGpuJax)
     assert results.device_info()["accelerator"] == "cpu"
+
+
+def test_runner_names_the_commit_a_run_started_from(monkeypatch):
+    """A record written after a new commit (a long run) still names the commit the run started from."""
+    monkeypatch.setenv("FASHIONLIB_GIT_COMMIT", "0123456789ab")  # what the runner sets at the start
+    assert results.provenance()["git_commit"] == "0123456789ab"
