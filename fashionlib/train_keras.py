@@ -371,13 +371,12 @@ def _train_and_evaluate(data: dict, setting: dict, tag: dict) -> dict:
     mets, proba = evaluate(res.model, data["x_test"], data["y_test"])
     path = None
     if save_path is not None:
-        path = save_model_atomic(inference_copy(res.model, setting.get("model", "improved_cnn"),
-                                                setting.get("augment", False)), save_path)
+        path = save_model_atomic(inference_copy(res.model, setting["model"], setting["augment"]), save_path)
     hist = res.history
     import shutil
 
     shutil.rmtree(bdir, ignore_errors=True)
-    return {"seed": setting.get("seed", 0), "setting": setting, "metrics": mets, "proba": proba,
+    return {"seed": setting["seed"], "setting": setting, "metrics": mets, "proba": proba,
             "history": hist, "lr_log": res.lr_log, "seconds": time.perf_counter() - t0,
             "seconds_per_epoch": float(hist["seconds"].mean()) if len(hist) else None,
             "model": res.model, "model_path": path}
@@ -409,22 +408,21 @@ def run_many(data: dict, settings: list[dict], jobs: int = 1, notebook: str = "a
     Each dict: seed, setting, metrics, proba, history, lr_log, seconds, seconds_per_epoch, model,
     model_path. Runs are independent and each is seeded, so ``jobs > 1`` trains them side by side in
     that many worker processes (same backend; a fresh process each, so also the same numbers as
-    ``jobs=1`` on a CPU) -- worth it on a many-core or GPU machine, not on 2 cores. Each run resumes
+    ``jobs=1`` on a CPU) -- worth it on a many-core machine; not on 2 cores, and little on one GPU,
+    where the processes time-slice (measured on an H200: see the "Run it yourself" page). Each run resumes
     from its own backup folder (:func:`backup_dir_for`) if an earlier attempt was interrupted.
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1 (parameter 'jobs'), got {jobs!r}.")
-    tags = []
-    for st in settings:
-        fit_kwargs = {k: v for k, v in st.items() if k not in ("save_path", "model", "seed")}
-        tags.append(dict(notebook=notebook, profile=profile, model=st.get("model", "improved_cnn"),
-                         seed=st.get("seed", 0), n_train=len(data["x_train"]), **fit_kwargs))
+    settings = [{"model": "improved_cnn", "seed": 0, "augment": False, **st} for st in settings]  # fit's defaults
+    tags = [dict(notebook=notebook, profile=profile, n_train=len(data["x_train"]),
+                 **{k: v for k, v in st.items() if k != "save_path"}) for st in settings]
 
     def report(run):
         if progress:
             st = run["setting"]
             extra = ", ".join(f"{k}={v}" for k, v in st.items() if k not in ("model", "seed", "epochs"))
-            print(f"{st.get('model', 'improved_cnn')} seed {run['seed']} ({extra}): test accuracy "
+            print(f"{st['model']} seed {run['seed']} ({extra}): test accuracy "
                   f"{run['metrics']['accuracy']:.2f}% loss {run['metrics']['loss']:.4f} "
                   f"({run['seconds']:.0f} s, {len(run['history'])} epochs)", flush=True)
 
@@ -456,7 +454,7 @@ def run_many(data: dict, settings: list[dict], jobs: int = 1, notebook: str = "a
                 raise
     for run in runs:  # rebuild each trained model here from its weights
         st = run["setting"]
-        net = build_model(st.get("model", "improved_cnn"), augment=st.get("augment", False))
+        net = build_model(st["model"], augment=st["augment"])
         net.set_weights(run.pop("weights"))
         run["model"] = net
     return runs
