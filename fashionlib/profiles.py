@@ -81,7 +81,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0], "lr_ends": [1e-4],
                   "augment_options": [False, True]},
         "cpu": {},
-        "paper": {"epochs": 50, "batch_size": 128, "seeds": [0, 1, 2], "train_size": 48000, "save_models": True},
+        "paper": {"epochs": 50, "batch_size": 128, "seeds": [0, 1, 2], "train_size": 48000, "save_models": True,
+                  "models": ["improved_cnn", "improved_cnn_strided"]},
     },
     # Study B (PyTorch + timm). cpu = the notebook defaults (long-tailed Fashion-MNIST at 32 px, micro
     # backbones, random init); smoke = seconds; paper = 224 px, the real backbones, the paper's epochs (GPU).

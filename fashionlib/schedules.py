@@ -47,6 +47,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .backend import torch_before_tensorflow
 
 torch_before_tensorflow()
@@ -156,11 +158,13 @@ def schedule_value(schedule, step: int) -> float:
 
 
 class LearningRateLogger(keras.callbacks.Callback):
-    """Log the learning rate the optimizer actually uses at every training step (for Fig. 2).
+    """Log the learning rate the optimizer uses at every training step (for Fig. 2).
 
-    The value is read from the optimizer (its schedule evaluated at its own ``iterations`` counter)
-    just before each batch, so it is the rate applied by that batch's update, also after a resume.
-    ``self.steps`` and ``self.rates`` are parallel lists.
+    The step is the optimizer's own ``iterations`` counter, read once when training starts (so a
+    resumed run continues its count) and then counted in Python, one per batch; the rates are the
+    optimizer's schedule evaluated at those steps, in one vectorised call per epoch. Reading the
+    optimizer at every step instead costs two device-to-host copies a step, which stalls JAX's and
+    torch's asynchronous dispatch on a GPU. ``self.steps`` and ``self.rates`` are parallel lists.
     """
 
     def __init__(self, every: int = 1):
@@ -168,15 +172,41 @@ class LearningRateLogger(keras.callbacks.Callback):
         self.every = max(1, int(every))
         self.steps: list[int] = []
         self.rates: list[float] = []
+        self._next_step = None
+        self._pending: list[int] = []
+
+    def on_train_begin(self, logs=None):
+        self._next_step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def on_train_batch_begin(self, batch, logs=None):
-        opt = self.model.optimizer
-        step = int(keras.ops.convert_to_numpy(opt.iterations))
-        if step % self.every:
+        step, self._next_step = self._next_step, self._next_step + 1
+        if step % self.every == 0:
+            self._pending.append(step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.flush()
+
+    def on_train_end(self, logs=None):
+        self.flush()
+
+    def flush(self) -> None:
+        """Evaluate the rates of the steps logged since the last flush."""
+        if not self._pending:
             return
-        lr = opt.learning_rate  # Keras 3: the schedule's value at the current iteration
-        self.steps.append(step)
-        self.rates.append(float(keras.ops.convert_to_numpy(lr)))
+        # Keras 3 keeps the schedule (or the constant rate's variable) in ``_learning_rate``;
+        # ``optimizer.learning_rate`` would evaluate it at the current iteration only.
+        lr = self.model.optimizer._learning_rate
+        steps = np.asarray(self._pending, dtype="int64")
+        if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
+            try:
+                rates = np.broadcast_to(keras.ops.convert_to_numpy(lr(steps)), steps.shape)
+            except Exception:  # a schedule with step-dependent control flow: one call per step
+                rates = np.array([schedule_value(lr, int(t)) for t in steps])
+        else:
+            rates = np.full(steps.shape, float(keras.ops.convert_to_numpy(lr)))
+        self.steps.extend(int(t) for t in steps)
+        self.rates.extend(float(r) for r in rates)
+        self._pending = []
 
     def as_frame(self):
         import pandas as pd

@@ -100,3 +100,20 @@ def test_logger_records_rate_used_at_each_step():
     rate = (1e-3 / 0.1) ** (1 / 2)
     assert log.rates == pytest.approx([0.1 * rate ** (t / 5) for t in range(10)], rel=1e-5)
     assert not math.isnan(log.as_frame()["learning_rate"].sum())
+
+
+@pytest.mark.parametrize("name", ["paper", "exponential", "inverse_time", "cosine", "constant"])
+def test_logger_continues_the_optimizers_count_on_a_second_fit(name):
+    """A resumed run starts at the optimizer's iteration, and every schedule's rate equals the optimizer's."""
+    x = np.zeros((20, 3), "float32")
+    y = np.zeros((20,), "int32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    sched = make_schedule(name, lr0=0.01, steps_per_epoch=5, epochs=2, lr_end=1e-4)
+    model.compile(keras.optimizers.Adam(sched), "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    log = schedules.LearningRateLogger()
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[log])
+    assert log.steps == list(range(5, 10))
+    assert log.rates == pytest.approx([schedule_value(sched, t) for t in range(5, 10)], rel=1e-6)
+    assert schedule_value(sched, 10) == pytest.approx(
+        float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)), rel=1e-6)
