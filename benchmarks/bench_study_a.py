@@ -111,6 +111,8 @@ def main() -> int:
     from fashionlib.backend import installed_backends
     from fashionlib.profiles import KERAS_BACKENDS
 
+    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())  # the code the run starts from
+
     started = time.time()
     backends = args.backends or installed_backends()
     bad = [b for b in backends if b not in KERAS_BACKENDS]

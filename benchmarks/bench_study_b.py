@@ -137,6 +137,7 @@ def main(argv=None) -> int:
 
     from fashionlib import results, torch_models
 
+    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())  # the code the run starts from
     cuda = torch.cuda.is_available()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backbones", nargs="+", default=list(torch_models.PAPER_BACKBONES))

@@ -408,8 +408,8 @@ def run_many(data: dict, settings: list[dict], jobs: int = 1, notebook: str = "a
     Each dict: seed, setting, metrics, proba, history, lr_log, seconds, seconds_per_epoch, model,
     model_path. Runs are independent and each is seeded, so ``jobs > 1`` trains them side by side in
     that many worker processes (same backend; a fresh process each, so also the same numbers as
-    ``jobs=1`` on a CPU) -- worth it on a many-core machine; not on 2 cores, and little on one GPU,
-    where the processes time-slice (measured on an H200: see the "Run it yourself" page). Each run resumes
+    ``jobs=1`` on a CPU) -- worth it on a many-core machine and on one GPU, where the processes fill
+    each other's idle time (see the "Run it yourself" page); not on 2 cores. Each run resumes
     from its own backup folder (:func:`backup_dir_for`) if an earlier attempt was interrupted.
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:

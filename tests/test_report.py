@@ -31,3 +31,11 @@ def test_timings_table_takes_wall_time_from_records(tmp_path):
     results.write_record("bench_x", {"profile": "cpu"}, {}, started=time.time() - 5, results_dir_=tmp_path)
     t = report.timings_table(tmp_path)
     assert list(t["notebook"]) == ["nb"] and abs(t["minutes"].iloc[0] - 2.0) < 0.1
+
+
+def test_two_sided_claim_says_when_the_reproduction_is_above_the_paper(tmp_path):
+    results.write_record("nb", {"profile": "paper"}, {"acc": 90.6}, results_dir_=tmp_path)
+    assert report.claim_status(_claim(two_sided=True), tmp_path)["status"] == "above the paper"
+    assert report.claim_status(_claim(), tmp_path)["status"] == "reproduced"  # one-sided: reaching is enough
+    results.write_record("nb", {"profile": "paper"}, {"acc": 90.4}, results_dir_=tmp_path / "b")
+    assert report.claim_status(_claim(two_sided=True), tmp_path / "b")["status"] == "reproduced"
