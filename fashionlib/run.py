@@ -92,22 +92,53 @@ def _copy_hiding_tags(nb) -> None:
             cell.metadata["tags"] = list(dict.fromkeys(cell.metadata["tags"] + hiding))
 
 
+_PAPER_SECTION = re.compile(r"^(\([\w-]*paper-profile\)=\n)?#+ [^\n]*paper-profile", re.M)
 _LABEL = re.compile(r"^\((?P<label>[A-Za-z0-9_.:-]+)\)=\s*$", re.M)
 _NAME = re.compile(r"^(?P<pre>:name:\s*)(?P<label>\S+)\s*$", re.M)
 _DOC = re.compile(r"\{doc\}`(?P<target>[A-Za-z0-9_]+)`")
+
+
+def _hide_paper_record_section(nb) -> None:
+    """Tag ``remove-cell`` the code cell that shows the committed paper-profile record and its heading.
+
+    The heading may share a markdown cell with the text before it (jupytext joins them); it is split off.
+    """
+    import nbformat
+
+    i = 0
+    while i < len(nb.cells):
+        cell = nb.cells[i]
+        if cell.cell_type == "code" and 'load_records(NB, "paper")' in cell.source:
+            hide = [cell]
+            prev = nb.cells[i - 1] if i > 0 else None
+            m = _PAPER_SECTION.search(prev.source) if prev is not None and prev.cell_type == "markdown" else None
+            if m and m.start() > 0:
+                head, tail = prev.source[:m.start()].rstrip("\n"), prev.source[m.start():]
+                prev.source = head
+                nb.cells.insert(i, nbformat.v4.new_markdown_cell(tail))
+                i += 1
+                hide.append(nb.cells[i - 1])
+            elif m:
+                hide.append(prev)
+            for c in hide:
+                c.metadata["tags"] = list(dict.fromkeys(c.metadata.get("tags", []) + ["remove-cell"]))
+        i += 1
 
 
 def as_paper_page(nb, prefix: str = "paper-") -> None:
     """Make an executed notebook live beside its `book/executed` twin in the book.
 
     Labels and figure names defined on the page get ``prefix`` (so they do not collide with the
-    cpu-profile page), references to them follow, and ``{doc}`` links point at ``../executed/``.
+    cpu-profile page), references to them follow, and ``{doc}`` links point at ``../executed/``. The
+    section that shows the committed paper-profile record is tagged ``remove-cell``: on this page it
+    would show the record of an earlier run (the cell stays in the file, only the book hides it).
     """
     own = set()
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             own |= {m["label"] for m in _LABEL.finditer(cell.source)} | {m["label"] for m in _NAME.finditer(cell.source)}
     own = {lbl for lbl in own if not lbl.startswith(prefix)}
+    _hide_paper_record_section(nb)
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue

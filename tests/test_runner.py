@@ -105,3 +105,32 @@ def test_paper_pages_get_their_own_labels():
     assert "{ref}`a0-split`" in src, "labels of other pages are left alone"
     assert ":name: paper-fig-a9" in src and "<paper-fig-a9>`" in src
     assert "{doc}`../executed/a1_improved_cnn`" in src and "paper-paper-" not in src
+
+
+def test_paper_pages_hide_the_section_that_shows_an_earlier_paper_record():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## Fig. 4"),
+        nbformat.v4.new_code_cell("plot()"),
+        nbformat.v4.new_markdown_cell("(a9-paper-profile)=\n## The committed paper-profile run"),
+        nbformat.v4.new_code_cell('paper_records = results.load_records(NB, "paper")'),
+        nbformat.v4.new_markdown_cell("## Results record"),
+    ])
+    run.as_paper_page(nb)
+    run.as_paper_page(nb)
+    hidden = [i for i, c in enumerate(nb.cells) if "remove-cell" in c.metadata.get("tags", [])]
+    assert hidden == [2, 3]
+    assert nb.cells[3].metadata["tags"] == ["remove-cell"], "tagged once"
+
+
+def test_a_paper_section_heading_joined_to_a_figure_is_split_off_before_hiding():
+    figure = "```{glue:figure} f\n:name: fig-f\nCaption.\n```"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(figure + "\n\n(a9-paper-profile)=\n## The committed paper-profile run"),
+        nbformat.v4.new_code_cell('rs = [r for r in results.load_records(NB, "paper")]'),
+    ])
+    run.as_paper_page(nb)
+    run.as_paper_page(nb)
+    assert len(nb.cells) == 3
+    assert nb.cells[0].source == figure.replace("fig-f", "paper-fig-f") and not nb.cells[0].metadata.get("tags")
+    assert nb.cells[1].source.startswith("(paper-a9-paper-profile)=")
+    assert [c.metadata.get("tags") for c in nb.cells[1:]] == [["remove-cell"], ["remove-cell"]]
