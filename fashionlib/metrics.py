@@ -6,8 +6,6 @@ probabilities ``proba`` (N, C). Class names default to ``fashionlib.data.CLASS_N
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
@@ -114,22 +112,3 @@ def summary(y_true, proba) -> dict:
     out.update(auc_scores(y_true, proba))
     return out
 
-
-def paper_vs_reproduced(paper: dict, runs: list[dict], keys=None, record: dict | None = None) -> pd.DataFrame:
-    """Table of paper value, reproduced mean, std (ddof=1), n seeds and difference per metric.
-
-    ``paper``: metric -> value; ``runs``: one dict of metric -> value per seed. ``record``: the results
-    record the runs come from (default: the run in progress, profile from the notebook's runner),
-    which gives the profile, device and commit columns.
-    """
-    from . import report, results
-
-    keys = list(keys or paper)
-    rows = [{"metric": k, "paper": paper.get(k), **report.seed_stats([r[k] for r in runs if k in r], paper.get(k))}
-            for k in keys]
-    table = pd.DataFrame(rows).rename(columns={"n": "n seeds"}).set_index("metric")
-
-    record = record or {"provenance": results.provenance(profile=os.environ.get("FASHIONLIB_PROFILE", "adhoc"))}
-    for column, value in report.provenance_columns(record).items():
-        table[column] = value
-    return table

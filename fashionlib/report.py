@@ -1,97 +1,163 @@
-"""Tables for the book built from results records: paper vs reproduced, claim status, timings.
+"""Tables for the book built from the runs of results records: paper vs reproduced, paired differences,
+timings.
 
-A "paper vs reproduced" row always carries: paper value, reproduced mean, std, n (seeds), difference,
-and the provenance (profile, device, commit) of the record it came from.
+Every "paper vs reproduced" row comes from :func:`compare` (paper value, reproduced mean, std, n, 95%
+confidence interval of the mean from the t distribution, difference, and the profile, device and
+commit of the runs); every "A beats B" statement from :func:`paired_difference` (the same seeds run
+under both settings, the mean of the per-seed differences and its 95% CI). :func:`compare_table` shows
+rows rounded to the precision the paper prints.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from . import results
 
+CONFIDENCE = 0.95
 
-def seed_stats(values, paper_value: float | None = None) -> dict:
-    """Reproduced mean, std over seeds (ddof=1; NaN for one seed: no spread is known), n, difference."""
+
+def _mean_ci(values) -> dict:
+    """Mean, std (ddof=1), n and the half-width of the t-based 95% CI of the mean (NaN below 2 values)."""
     vals = np.asarray([v for v in np.atleast_1d(values) if v is not None], dtype=float)
-    mean = float(vals.mean()) if vals.size else np.nan
-    return {"reproduced mean": mean, "std": float(vals.std(ddof=1)) if vals.size > 1 else np.nan,
-            "n": int(vals.size), "difference": mean - paper_value if paper_value is not None else np.nan}
+    n = int(vals.size)
+    mean = float(vals.mean()) if n else math.nan
+    std = float(vals.std(ddof=1)) if n > 1 else math.nan
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * std / math.sqrt(n)) if n > 1 else math.nan
+    return {"mean": mean, "std": std, "n": n, "ci95": half}
 
 
-def compare_row(label: str, paper_value: float | None, values, record: dict | None = None,
-                digits: int = 2) -> dict:
-    """One row: the paper's value, the reproduced mean/std over seeds, n, and the difference."""
-    stats = seed_stats(values, paper_value)
-    row = {"": label, "paper": paper_value,
-           **{k: v if k == "n" else round(v, digits + 2) for k, v in stats.items()}}
-    if record is not None:
-        row.update(provenance_columns(record))
-    return row
+def provenance_columns(source) -> dict:
+    """The profile, device and commit of a record (``{"provenance": ...}``), of a runs_frame row
+    (Series or dict) or of a runs_frame (distinct values joined with ", ")."""
+    if source is None:
+        return {"profile": "", "device": "", "commit": ""}
+    if isinstance(source, dict) and "provenance" in source:
+        p = source["provenance"]
+        return {"profile": p.get("profile"), "device": p["device"].get("accelerator", "cpu"),
+                "commit": str(p.get("git_commit"))[:10]}
+    if isinstance(source, pd.DataFrame):
+        return {c: ", ".join(dict.fromkeys(str(v)[:10] if c == "commit" else str(v) for v in source[c]))
+                for c in ("profile", "device", "commit")}
+    return {"profile": source["profile"], "device": source["device"], "commit": str(source["commit"])[:10]}
 
 
-def provenance_columns(record: dict) -> dict:
-    """The profile, device and commit columns of a "paper vs reproduced" table, from a record."""
-    p = record["provenance"]
-    return {"profile": p.get("profile"), "device": p["device"].get("accelerator", "cpu"),
-            "commit": str(p.get("git_commit"))[:10]}
+def compare(values, paper_value: float | None = None, record_or_row=None, *, digits: int = 2) -> dict:
+    """One "paper vs reproduced" row: paper, mean, std, n, ci95 (half-width), difference, provenance.
+
+    ``values``: the reproduced metric, one value per seed. ``record_or_row``: where they come from (a
+    record, a runs_frame row or the runs_frame rows themselves). ``digits``: the precision the paper
+    prints this number with; :func:`compare_table` rounds to it, the returned numbers are exact.
+    """
+    s = _mean_ci(values)
+    diff = s["mean"] - paper_value if paper_value is not None else math.nan
+    return {"paper": paper_value, **s, "difference": diff, **provenance_columns(record_or_row), "digits": digits}
 
 
-def compare_table(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows).set_index("")
+def paired_difference(frame: pd.DataFrame, metric: str, by: str, a, b, *, digits: int = 2) -> dict:
+    """Mean of ``metric`` under ``by == a`` minus under ``by == b``, paired over the same seeds.
+
+    Each seed must have exactly one run under each setting (filter the frame first when other settings
+    vary) and both settings the same seeds: unpaired seeds are an error, never dropped. Returns
+    difference (mean of the per-seed differences), std, n (pairs), ci95 (half-width), ci_low, ci_high,
+    seeds, mean_a, mean_b and the provenance columns.
+    """
+    for col in (metric, by):
+        if col not in frame.columns:
+            raise KeyError(f"paired_difference: no column '{col}' in the runs frame (columns: "
+                           f"{', '.join(map(str, frame.columns))}).")
+    sides = {}
+    for label, value in (("a", a), ("b", b)):
+        rows = frame[frame[by] == value]
+        if rows.empty:
+            raise ValueError(f"paired_difference: no runs with {by} == {value!r}; values present: "
+                             f"{sorted(map(str, frame[by].unique()))}.")
+        dup = rows["seed"][rows["seed"].duplicated()].tolist()
+        if dup:
+            raise ValueError(f"paired_difference: {by} == {value!r} has more than one run for seed(s) {dup}; "
+                             "filter the frame to one run per seed (another setting varies).")
+        sides[label] = rows.set_index("seed")[metric]
+    only_a = sorted(set(sides["a"].index) - set(sides["b"].index))
+    only_b = sorted(set(sides["b"].index) - set(sides["a"].index))
+    if only_a or only_b:
+        raise ValueError(f"paired_difference: unpaired seeds: {by} == {a!r} only has {only_a}, {by} == {b!r} only "
+                         f"has {only_b}; run both settings with the same seeds.")
+    seeds = sorted(sides["a"].index)
+    diffs = [float(sides["a"][s]) - float(sides["b"][s]) for s in seeds]
+    s = _mean_ci(diffs)
+    return {"a": a, "b": b, "metric": metric, "difference": s["mean"], "std": s["std"], "n": s["n"],
+            "ci95": s["ci95"], "ci_low": s["mean"] - s["ci95"], "ci_high": s["mean"] + s["ci95"], "seeds": seeds,
+            "mean_a": float(sides["a"].mean()), "mean_b": float(sides["b"].mean()),
+            **provenance_columns(frame[frame[by].isin([a, b])]), "digits": digits}
 
 
-@dataclass
-class Claim:
-    """A headline claim of a paper and how to check it from a results record."""
-
-    paper: str
-    claim: str
-    reference: str
-    notebook: str
-    evidence: str                                   # link target in the book, e.g. "a1_improved_cnn"
-    measure: Callable[[dict], float | None] | None  # record -> reproduced value (None: offline impossible)
-    paper_value: float | None = None
-    tolerance: float = 0.0                           # reproduced if value >= paper_value - tolerance
-    offline_reason: str = ""
-    two_sided: bool = False                          # also "above the paper" beyond paper_value + tolerance
+def _fmt(value, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.{digits}f}"
 
 
-def claim_status(claim: Claim, results_dir=None) -> dict:
-    """Evaluate one claim from the newest record (paper profile preferred)."""
-    rec = results.latest_record(claim.notebook, results_dir_=results_dir)
-    value = None
-    if claim.measure is None:
-        status = "not reproducible offline"
-    elif rec is None:
-        status = "not run yet"
+def compare_table(rows: dict[str, dict], index_name: str = "") -> pd.DataFrame:
+    """A "paper vs reproduced" table from ``{label: compare(...)}``, each row rounded to its ``digits``.
+
+    Columns: paper, mean, std, n, 95% CI (of the mean, t distribution), difference, profile, device,
+    commit. Empty cells: no paper value, or one seed (no spread is known).
+    """
+    out = []
+    for label, r in rows.items():
+        d = r.get("digits", 2)
+        ci = "" if math.isnan(r["ci95"]) else f"[{_fmt(r['mean'] - r['ci95'], d)}, {_fmt(r['mean'] + r['ci95'], d)}]"
+        out.append({index_name: label, "paper": _fmt(r["paper"], d), "mean": _fmt(r["mean"], d),
+                    "std": _fmt(r["std"], d), "n": r["n"], "95% CI": ci,
+                    "difference": _fmt(r["difference"], d) if r["paper"] is not None else "",
+                    "profile": r["profile"], "device": r["device"], "commit": r["commit"]})
+    return pd.DataFrame(out).set_index(index_name)
+
+
+def _groups(frame: pd.DataFrame, by: list[str]):
+    if not by:
+        yield (), frame
+        return
+    for key, rows in frame.groupby(by, sort=False, dropna=False):
+        yield (key if isinstance(key, tuple) else (key,)), rows
+
+
+def paper_runs_table(notebook: str, metrics: dict[str, int], *, by: list[str] | tuple = (), paper_values=None,
+                     profile: str = "paper", results_dir=None) -> pd.DataFrame | None:
+    """The committed ``profile`` runs of a notebook as a compare table, or None when there are none.
+
+    ``metrics``: metric -> digits the paper prints it with. ``by``: setting columns that split the runs
+    into rows (e.g. ``["model"]``). ``paper_values``: ``(group key tuple, metric) -> paper value or None``.
+    """
+    frame = results.runs_frame(notebook, profile, results_dir_=results_dir)
+    if frame.empty:
+        return None
+    rows = {}
+    for key, runs in _groups(frame, list(by)):
+        for metric, digits in metrics.items():
+            label = ", ".join([*map(str, key), metric])
+            value = paper_values(key, metric) if paper_values else None
+            rows[label] = compare(runs[metric], value, runs, digits=digits)
+    return compare_table(rows)
+
+
+def show_paper_runs(notebook: str, metrics: dict[str, int], **kw) -> pd.DataFrame | None:
+    """Display :func:`paper_runs_table` (or how to produce it when nothing is committed) and return it.
+
+    The one call of a notebook's cell tagged ``paper-record``; the runner hides that cell on paper pages.
+    """
+    from IPython.display import display
+
+    table = paper_runs_table(notebook, metrics, **kw)
+    if table is None:
+        print(f"no committed paper-profile record yet: run `python -m fashionlib run {notebook} --profile paper`")
     else:
-        value = claim.measure(rec)
-        if value is None:
-            status = "not run yet"
-        elif rec["provenance"].get("profile") == "smoke":
-            status = "smoke run only"
-        elif claim.paper_value is None:
-            status = "measured"
-        else:
-            status = "reproduced" if value >= claim.paper_value - claim.tolerance else "not reproduced"
-            if claim.two_sided and value > claim.paper_value + claim.tolerance:
-                status = "above the paper"  # a baseline stronger than the paper's weakens its comparison
-    prov = rec["provenance"] if rec else {}
-    run_params = prov.get("parameters", {})
-    setting = ", ".join(s for s in (
-        f"{run_params['epochs']} epochs" if "epochs" in run_params else "",
-        f"{len(run_params['seeds'])} seed(s)" if isinstance(run_params.get("seeds"), list) else "") if s)
-    return {
-        "paper": claim.paper, "claim": claim.claim, "reference": claim.reference,
-        "paper value": claim.paper_value, "reproduced": None if value is None else round(float(value), 4),
-        "status": status, "profile": prov.get("profile", ""), "setting": setting,
-        "evidence": claim.evidence, "note": claim.offline_reason,
-    }
+        display(table)
+    return table
 
 
 def timings_table(results_dir=None) -> pd.DataFrame:

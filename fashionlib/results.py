@@ -135,31 +135,102 @@ def _jsonable(obj):
     raise TypeError(f"results record: cannot store {type(obj).__name__} as JSON")
 
 
-def write_record(notebook: str, params: dict, metrics: dict, *, profile: str | None = None,
-                 seed: int | None = None, started: float | None = None,
-                 results_dir_: str | os.PathLike | None = None, extra: dict | None = None) -> Path:
-    """Write one results record atomically and return its path.
+SCHEMA = 2  # the record shape below; records without it are the older per-notebook shapes
+RUN_KEYS = ("setting", "seed", "metrics", "model_file", "history")
+FRAME_COLUMNS = ["notebook", "profile", "record", "commit", "device", "started", "seed", "model_file", "history"]
+_SCALARS = (str, int, float, bool, type(None))
 
-    ``profile`` defaults to ``params['profile']``; ``started`` is ``time.time()`` at the run's start.
+
+def _scalar(value):
+    """A plain Python scalar for a setting or metric value (NumPy scalars are unwrapped)."""
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    return value
+
+
+def _check_run(i: int, run: dict) -> dict:
+    """One run in the record's shape, or a ValueError naming the run and the fix."""
+    if not isinstance(run, dict):
+        raise ValueError(f"results record: runs[{i}] is a {type(run).__name__}; each run is a dict with keys "
+                         f"{', '.join(RUN_KEYS)} (model_file and history may be left out).")
+    unknown = sorted(set(run) - set(RUN_KEYS))
+    missing = [k for k in ("setting", "seed", "metrics") if k not in run]
+    if unknown or missing:
+        raise ValueError(f"results record: runs[{i}] has unknown keys {unknown} / lacks {missing}; a run has "
+                         f"exactly {', '.join(RUN_KEYS)} (put anything else in the setting, the metrics or extras).")
+    out = {"setting": {}, "seed": None, "metrics": {}, "model_file": None, "history": None}
+    for part in ("setting", "metrics"):
+        if not isinstance(run[part], dict):
+            raise ValueError(f"results record: runs[{i}]['{part}'] must be a dict, not {type(run[part]).__name__}.")
+        for k, v in run[part].items():
+            v = _scalar(v)
+            if not isinstance(v, _SCALARS):
+                raise ValueError(f"results record: runs[{i}]['{part}']['{k}'] is a {type(v).__name__}; settings and "
+                                 "metrics are single numbers or strings (put tables in extras, curves in history).")
+            if k in FRAME_COLUMNS:
+                raise ValueError(f"results record: runs[{i}]['{part}'] key '{k}' clashes with the frame column "
+                                 f"of that name; rename it.")
+            out[part][k] = v
+    both = sorted(set(out["setting"]) & set(out["metrics"]))
+    if both:
+        raise ValueError(f"results record: runs[{i}] uses {both} both as a setting and as a metric; rename one.")
+    seed = _scalar(run["seed"])
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"results record: runs[{i}]['seed'] must be an int or None, not {seed!r}.")
+    out["seed"] = seed
+    if run.get("model_file") is not None:
+        out["model_file"] = Path(run["model_file"]).name  # the file lies beside the record
+    history = run.get("history")
+    if history is not None:
+        if hasattr(history, "to_dict"):  # a pandas DataFrame of per-epoch values
+            history = history.to_dict(orient="list")
+        if not isinstance(history, dict):
+            raise ValueError(f"results record: runs[{i}]['history'] must be a dict of per-epoch lists or None.")
+        out["history"] = history
+    return out
+
+
+def write_record(notebook: str, params: dict, runs: list[dict], *, extras: dict | None = None,
+                 started: float | None = None, results_dir_: str | os.PathLike | None = None) -> Path:
+    """Write one results record atomically and return its path; the one writer of records.
+
+    ``runs``: one dict per trained model, ``{"setting": {...}, "seed": 0, "metrics": {...},
+    "model_file": name or None, "history": {...} or None}`` (settings and metrics are scalars;
+    accuracy-like metrics in percent). ``extras``: notebook-specific tables. The profile is
+    ``params['profile']`` (else ``$FASHIONLIB_PROFILE``, else "adhoc"); ``started`` is ``time.time()`` at
+    the run's start. Every run is checked before anything is written.
     """
-    profile = profile or params.get("profile") or "adhoc"
+    if isinstance(runs, dict) or not isinstance(runs, (list, tuple)):
+        raise ValueError(f"write_record({notebook!r}, ...): runs must be a list of run dicts, not "
+                         f"{type(runs).__name__}; put a notebook's tables in extras=... (see results.write_record).")
+    checked = [_check_run(i, r) for i, r in enumerate(runs)]
+    if extras is not None and not isinstance(extras, dict):
+        raise ValueError(f"write_record({notebook!r}, ...): extras must be a dict, not {type(extras).__name__}.")
+    profile = params.get("profile") or os.environ.get("FASHIONLIB_PROFILE") or "adhoc"
     record = {
-        "provenance": provenance(params, seed=seed, started=started, notebook=notebook, profile=profile),
-        "metrics": metrics,
-        **(extra or {}),
+        "schema": SCHEMA,
+        "provenance": provenance(params, started=started, notebook=notebook, profile=profile),
+        "runs": checked,
+        "extras": extras or {},
     }
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    run_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
-    path = results_dir(results_dir_) / profile / notebook / f"{run_id}.json"
-    atomic_write_text(path, json.dumps(record, indent=1, default=_jsonable, sort_keys=False) + "\n")
+    text = json.dumps(record, indent=1, default=_jsonable, sort_keys=False) + "\n"
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")  # file names sort in write order
+    path = results_dir(results_dir_) / profile / notebook / f"{stamp}-{uuid.uuid4().hex[:6]}.json"
+    atomic_write_text(path, text)
     return path
+
+
+def _sort_key(record: dict) -> tuple:
+    """Start time, then the file name (its write-time stamp, to the microsecond): total and stable."""
+    return record["provenance"].get("started") or "", Path(record["_path"]).name
 
 
 def load_records(notebook: str | None = None, profile: str | None = None,
                  results_dir_: str | os.PathLike | None = None) -> list[dict]:
-    """All records for a notebook/profile (either may be None for all), oldest first.
+    """All records for a notebook/profile (either may be None for all), oldest first, as stored.
 
     Each record gains a ``_path`` key. Files that are not valid JSON are reported, not skipped silently.
+    The book and the tests read runs through :func:`runs_frame`; this is the raw view under it.
     """
     root = results_dir(results_dir_)
     pattern = f"{profile or '*'}/{notebook or '*'}/*.json"
@@ -171,7 +242,7 @@ def load_records(notebook: str | None = None, profile: str | None = None,
             raise ValueError(f"results record {path} is not valid JSON ({exc}); delete it and re-run.") from exc
         rec["_path"] = str(path)
         records.append(rec)
-    records.sort(key=lambda r: r["provenance"].get("started") or "")
+    records.sort(key=_sort_key)
     return records
 
 
@@ -183,6 +254,48 @@ def latest_record(notebook: str, profiles=("paper", "cpu", "smoke"),
         if recs:
             return recs[-1]
     return None
+
+
+def check_schema(record: dict) -> dict:
+    """The record itself, or a ValueError when it has an older shape (not ``SCHEMA``)."""
+    if record.get("schema") != SCHEMA or not isinstance(record.get("runs"), list):
+        raise ValueError(f"results record {record.get('_path', '?')} has an older shape (schema "
+                         f"{record.get('schema', 1)}, not {SCHEMA}); convert it with "
+                         "`python scripts/convert_records.py` or delete it and re-run its notebook.")
+    return record
+
+
+def runs_frame(notebook: str | None = None, profile: str | None = None,
+               results_dir_: str | os.PathLike | None = None, latest_only: bool = True):
+    """One row per run of the matching records: the one reader the book and the tests use.
+
+    Columns: notebook, profile, record (path), commit, device, started, seed, model_file, history, then
+    every setting key and every metric key (in order of first appearance). ``latest_only``: only the
+    newest record of each (notebook, profile). A record of an older shape is an error, never skipped.
+    """
+    import pandas as pd
+
+    records = [check_schema(r) for r in load_records(notebook, profile, results_dir_)]
+    if latest_only:
+        newest = {}
+        for rec in records:  # oldest first, so the last one wins
+            newest[(rec["provenance"]["notebook"], rec["provenance"]["profile"])] = rec
+        records = list(newest.values())
+    rows, setting_keys, metric_keys = [], {}, {}
+    for rec in records:
+        p = rec["provenance"]
+        base = {"notebook": p["notebook"], "profile": p["profile"], "record": rec["_path"],
+                "commit": str(p.get("git_commit")), "device": p.get("device", {}).get("accelerator", "cpu"),
+                "started": p.get("started")}
+        for run in rec["runs"]:
+            setting_keys.update(dict.fromkeys(run["setting"]))
+            metric_keys.update(dict.fromkeys(run["metrics"]))
+            rows.append({**base, "seed": run["seed"], "model_file": run["model_file"], "history": run["history"],
+                         **run["setting"], **run["metrics"]})
+    frame = pd.DataFrame(rows, columns=list(dict.fromkeys(FRAME_COLUMNS + list(setting_keys) + list(metric_keys))))
+    for col in ("model_file", "history"):  # None (not NaN) where a run has none
+        frame[col] = pd.Series([row[col] for row in rows], index=frame.index, dtype=object)
+    return frame
 
 
 def provenance_line(record: dict) -> str:

@@ -98,8 +98,12 @@ _NAME = re.compile(r"^(?P<pre>:name:\s*)(?P<label>\S+)\s*$", re.M)
 _DOC = re.compile(r"\{doc\}`(?P<target>[A-Za-z0-9_]+)`")
 
 
+PAPER_RECORD_TAG = "paper-record"
+
+
 def _hide_paper_record_section(nb) -> None:
-    """Tag ``remove-cell`` the code cell that shows the committed paper-profile record and its heading.
+    """Tag ``remove-cell`` the code cell tagged ``paper-record`` (it shows the committed paper-profile
+    runs) and the heading of its section.
 
     The heading may share a markdown cell with the text before it (jupytext joins them); it is split off.
     """
@@ -108,7 +112,7 @@ def _hide_paper_record_section(nb) -> None:
     i = 0
     while i < len(nb.cells):
         cell = nb.cells[i]
-        if cell.cell_type == "code" and 'load_records(NB, "paper")' in cell.source:
+        if cell.cell_type == "code" and PAPER_RECORD_TAG in cell.metadata.get("tags", []):
             hide = [cell]
             prev = nb.cells[i - 1] if i > 0 else None
             m = _PAPER_SECTION.search(prev.source) if prev is not None and prev.cell_type == "markdown" else None

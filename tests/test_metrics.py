@@ -73,26 +73,6 @@ def test_summary_in_percent():
     assert math.isfinite(s["loss"])
 
 
-def test_paper_vs_reproduced_table():
-    t = metrics.paper_vs_reproduced({"accuracy": 92.87, "loss": 0.20},
-                                    [{"accuracy": 92.0, "loss": 0.25}, {"accuracy": 93.0, "loss": 0.21}])
-    assert t.loc["accuracy", "reproduced mean"] == pytest.approx(92.5)
-    assert t.loc["accuracy", "std"] == pytest.approx(np.std([92.0, 93.0], ddof=1))
-    assert t.loc["accuracy", "difference"] == pytest.approx(92.5 - 92.87)
-    assert t.loc["loss", "n seeds"] == 2
-    assert isinstance(t, pd.DataFrame)
-
-
-def test_paper_vs_reproduced_names_profile_device_commit(monkeypatch):
-    monkeypatch.setenv("FASHIONLIB_PROFILE", "cpu")
-    t = metrics.paper_vs_reproduced({"accuracy": 92.87}, [{"accuracy": 92.0}])
-    assert t.loc["accuracy", "profile"] == "cpu" and t.loc["accuracy", "device"] == "cpu"
-    assert len(t.loc["accuracy", "commit"]) > 0
-    rec = {"provenance": {"profile": "paper", "device": {"accelerator": "NVIDIA H100"}, "git_commit": "abcdef0123456"}}
-    t = metrics.paper_vs_reproduced({"accuracy": 92.87}, [{"accuracy": 92.0}], record=rec)
-    assert list(t.loc["accuracy", ["profile", "device", "commit"]]) == ["paper", "NVIDIA H100", "abcdef0123"]
-
-
 def test_bad_proba_shape_is_a_clear_error():
     with pytest.raises(ValueError, match="shape"):
         metrics.log_loss(Y, P[:3])

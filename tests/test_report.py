@@ -1,41 +1,110 @@
-"""Claim status from results records: the book's summary table."""
+"""Paper-vs-reproduced rows, paired differences and timings from results records.
+
+Expected values are computed by hand; the t quantiles come from a printed table
+(t_{0.975, 1} = 12.706, t_{0.975, 2} = 4.303, t_{0.975, 3} = 3.182).
+"""
+
+import math
+import time
+
+import pandas as pd
+import pytest
 
 from fashionlib import report, results
 
 
-def _claim(**kw):
-    base = dict(paper="A", claim="acc", reference="Table 2", notebook="nb", evidence="nb",
-                measure=lambda r: r["metrics"]["acc"], paper_value=90.0, tolerance=0.5)
-    base.update(kw)
-    return report.Claim(**base)
+def _frame(rows):
+    """A runs_frame-shaped table: provenance columns plus the given setting/metric columns."""
+    base = {"notebook": "nb", "profile": "paper", "record": "r.json", "commit": "0123456789abcdef",
+            "device": "cpu", "started": "2026", "model_file": None, "history": None}
+    return pd.DataFrame([{**base, **r} for r in rows])
 
 
-def test_status_follows_the_newest_record_of_the_preferred_profile(tmp_path):
-    assert report.claim_status(_claim(), tmp_path)["status"] == "not run yet"
-    results.write_record("nb", {"profile": "smoke"}, {"acc": 95.0}, results_dir_=tmp_path)
-    assert report.claim_status(_claim(), tmp_path)["status"] == "smoke run only"
-    results.write_record("nb", {"profile": "cpu", "epochs": 5, "seeds": [0, 1]}, {"acc": 89.6},
-                         results_dir_=tmp_path)
-    row = report.claim_status(_claim(), tmp_path)
-    assert (row["status"], row["reproduced"], row["setting"]) == ("reproduced", 89.6, "5 epochs, 2 seed(s)")
-    results.write_record("nb", {"profile": "paper"}, {"acc": 89.4}, results_dir_=tmp_path)
-    row = report.claim_status(_claim(), tmp_path)
-    assert (row["status"], row["profile"]) == ("not reproduced", "paper")
-    assert report.claim_status(_claim(measure=None), tmp_path)["status"] == "not reproducible offline"
+def test_compare_gives_mean_std_n_t_interval_and_difference():
+    row = report.compare([1.0, 2.0, 3.0], 1.5)
+    # mean 2, std sqrt(((-1)^2 + 0 + 1^2) / 2) = 1, half-width t_{0.975,2} * 1 / sqrt(3) = 4.303 / 1.732 = 2.484
+    assert (row["paper"], row["mean"], row["std"], row["n"], row["difference"]) == (1.5, 2.0, 1.0, 3, 0.5)
+    assert row["ci95"] == pytest.approx(2.4841, abs=1e-3)
+    # the committed A1 paper run: 92.05, 92.10, 91.70 -> mean 91.95, std sqrt(0.095 / 2) = 0.2179,
+    # half-width 4.303 * 0.2179 / 1.732 = 0.5414
+    a1 = report.compare([92.05, 92.10, 91.70], 92.87)
+    assert a1["mean"] == pytest.approx(91.95) and a1["std"] == pytest.approx(0.21794, abs=1e-4)
+    assert a1["ci95"] == pytest.approx(0.5414, abs=1e-3) and a1["difference"] == pytest.approx(-0.92)
+    two = report.compare([90.0, 91.0])  # half-width 12.706 * 0.7071 / 1.4142 = 6.353
+    assert two["ci95"] == pytest.approx(6.353, abs=1e-2) and math.isnan(two["difference"])
+
+
+def test_one_seed_has_no_spread_and_no_interval():
+    row = report.compare([92.06], 92.87)
+    assert row["n"] == 1 and math.isnan(row["std"]) and math.isnan(row["ci95"])
+    assert row["difference"] == pytest.approx(-0.81)
+
+
+def test_compare_names_the_provenance_of_a_record_a_row_or_a_frame():
+    rec = {"provenance": {"profile": "paper", "device": {"accelerator": "NVIDIA H100"}, "git_commit": "439a488ce3157d"}}
+    assert {k: report.compare([1.0], None, rec)[k] for k in ("profile", "device", "commit")} == \
+        {"profile": "paper", "device": "NVIDIA H100", "commit": "439a488ce3"}
+    frame = _frame([{"seed": 0, "accuracy": 1.0}, {"seed": 1, "accuracy": 2.0, "device": "NVIDIA H100"}])
+    row = report.compare(frame["accuracy"], None, frame)
+    assert (row["profile"], row["device"], row["commit"]) == ("paper", "cpu, NVIDIA H100", "0123456789")
+    assert report.compare([1.0], None, frame.iloc[0])["commit"] == "0123456789"
+
+
+def test_compare_table_rounds_each_row_to_the_papers_precision():
+    t = report.compare_table({"accuracy (%)": report.compare([1.0, 2.0, 3.0], 1.5),
+                              "AUC": report.compare([0.99681, 0.99702], 0.998, digits=3),
+                              "one seed": report.compare([92.06], 92.87)})
+    assert list(t.columns) == ["paper", "mean", "std", "n", "95% CI", "difference", "profile", "device", "commit"]
+    assert t.loc["accuracy (%)"].tolist()[:6] == ["1.50", "2.00", "1.00", 3, "[-0.48, 4.48]", "0.50"]
+    # AUC: mean 0.996915, std 0.0001485, half-width 12.706 * 0.0001485 / 1.4142 = 0.001334
+    assert t.loc["AUC"].tolist()[:6] == ["0.998", "0.997", "0.000", 2, "[0.996, 0.998]", "-0.001"]
+    assert t.loc["one seed"].tolist()[:6] == ["92.87", "92.06", "", 1, "", "-0.81"]
+
+
+def test_paired_difference_pairs_the_same_seeds():
+    frame = _frame([{"seed": s, "model": m, "accuracy": acc} for m, accs in
+                    (("a", (3.0, 5.0, 4.0)), ("b", (1.0, 2.0, 4.0))) for s, acc in zip((2, 0, 1), accs)])
+    out = report.paired_difference(frame, "accuracy", "model", "a", "b")
+    # differences by seed 2, 0, 1: 2, 3, 0 -> mean 5/3, std sqrt((1/9 + 16/9 + 25/9) / 2) = 1.5275,
+    # half-width 4.303 * 1.5275 / 1.732 = 3.7946
+    assert out["seeds"] == [0, 1, 2] and out["n"] == 3
+    assert out["difference"] == pytest.approx(5 / 3) and out["std"] == pytest.approx(1.5275, abs=1e-4)
+    assert out["ci95"] == pytest.approx(3.7946, abs=2e-3)
+    assert out["ci_low"] == pytest.approx(5 / 3 - out["ci95"]) and out["ci_high"] == pytest.approx(5 / 3 + out["ci95"])
+    assert (out["mean_a"], out["mean_b"]) == (4.0, pytest.approx(7 / 3))
+    swapped = report.paired_difference(frame, "accuracy", "model", "b", "a")
+    assert swapped["difference"] == pytest.approx(-5 / 3)
+
+
+def test_paired_difference_refuses_unpaired_or_repeated_seeds():
+    frame = _frame([{"seed": 0, "model": "a", "accuracy": 1.0}, {"seed": 1, "model": "a", "accuracy": 2.0},
+                    {"seed": 0, "model": "b", "accuracy": 1.5}, {"seed": 2, "model": "b", "accuracy": 1.5}])
+    with pytest.raises(ValueError, match=r"unpaired seeds: model == 'a' only has \[1\], model == 'b' only has \[2\]"):
+        report.paired_difference(frame, "accuracy", "model", "a", "b")
+    twice = _frame([{"seed": 0, "model": "a", "lr": lr, "accuracy": 1.0} for lr in (0.1, 0.01)]
+                   + [{"seed": 0, "model": "b", "lr": 0.1, "accuracy": 1.0}])
+    with pytest.raises(ValueError, match=r"more than one run for seed\(s\) \[0\]"):
+        report.paired_difference(twice, "accuracy", "model", "a", "b")
+    with pytest.raises(ValueError, match=r"no runs with model == 'c'"):
+        report.paired_difference(frame, "accuracy", "model", "a", "c")
+    with pytest.raises(KeyError, match="no column 'acc'"):
+        report.paired_difference(frame, "acc", "model", "a", "b")
 
 
 def test_timings_table_takes_wall_time_from_records(tmp_path):
-    import time
-
-    results.write_record("nb", {"profile": "cpu"}, {}, started=time.time() - 120, results_dir_=tmp_path)
-    results.write_record("bench_x", {"profile": "cpu"}, {}, started=time.time() - 5, results_dir_=tmp_path)
+    results.write_record("nb", {"profile": "cpu"}, [], started=time.time() - 120, results_dir_=tmp_path)
+    results.write_record("bench_x", {"profile": "cpu"}, [], started=time.time() - 5, results_dir_=tmp_path)
     t = report.timings_table(tmp_path)
     assert list(t["notebook"]) == ["nb"] and abs(t["minutes"].iloc[0] - 2.0) < 0.1
 
 
-def test_two_sided_claim_says_when_the_reproduction_is_above_the_paper(tmp_path):
-    results.write_record("nb", {"profile": "paper"}, {"acc": 90.6}, results_dir_=tmp_path)
-    assert report.claim_status(_claim(two_sided=True), tmp_path)["status"] == "above the paper"
-    assert report.claim_status(_claim(), tmp_path)["status"] == "reproduced"  # one-sided: reaching is enough
-    results.write_record("nb", {"profile": "paper"}, {"acc": 90.4}, results_dir_=tmp_path / "b")
-    assert report.claim_status(_claim(two_sided=True), tmp_path / "b")["status"] == "reproduced"
+def test_paper_runs_table_groups_the_committed_runs(tmp_path):
+    assert report.paper_runs_table("nb", {"accuracy": 2}, results_dir=tmp_path) is None
+    runs = [{"setting": {"model": m}, "seed": s, "metrics": {"accuracy": acc}}
+            for m, accs in (("a", (1.0, 2.0, 3.0)), ("b", (5.0,))) for s, acc in enumerate(accs)]
+    results.write_record("nb", {"profile": "paper"}, runs, results_dir_=tmp_path)
+    t = report.paper_runs_table("nb", {"accuracy": 2}, by=["model"], results_dir=tmp_path,
+                                paper_values=lambda key, metric: {"a": 1.5}.get(key[0]))
+    assert list(t.index) == ["a, accuracy", "b, accuracy"]
+    assert t.loc["a, accuracy"].tolist()[:6] == ["1.50", "2.00", "1.00", 3, "[-0.48, 4.48]", "0.50"]
+    assert t.loc["b, accuracy"].tolist()[:6] == ["", "5.00", "", 1, "", ""]

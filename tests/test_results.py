@@ -13,29 +13,84 @@ import pytest
 from fashionlib import results
 
 
-def test_record_carries_provenance(tmp_path):
+def _run(seed=0, acc=91.5, **setting):
+    return {"setting": setting or {"model": "m"}, "seed": seed, "metrics": {"accuracy": acc, "loss": 0.25}}
+
+
+def test_record_carries_provenance_runs_and_extras(tmp_path):
     t0 = time.time()
-    path = results.write_record("nb", {"profile": "smoke", "epochs": 2, "seed": 3}, {"acc": 0.5},
-                                seed=3, started=t0, results_dir_=tmp_path)
+    path = results.write_record("nb", {"profile": "smoke", "epochs": 2}, [_run(3)], extras={"table": [1, 2]},
+                                started=t0, results_dir_=tmp_path)
     assert path.parent == tmp_path / "smoke" / "nb"
     rec = json.loads(path.read_text())
+    assert sorted(rec) == ["extras", "provenance", "runs", "schema"] and rec["schema"] == results.SCHEMA
     prov = rec["provenance"]
-    assert prov["parameters"]["epochs"] == 2 and prov["seed"] == 3 and prov["profile"] == "smoke"
+    assert prov["parameters"]["epochs"] == 2 and prov["profile"] == "smoke" and prov["notebook"] == "nb"
     assert prov["git_commit"] != "" and prov["versions"]["python"]
     assert "numpy" in prov["versions"] and prov["device"]["cpu_count"] >= 1
     assert prov["wall_time_s"] >= 0 and prov["started"].startswith(time.strftime("%Y", time.gmtime(t0)))
-    assert rec["metrics"] == {"acc": 0.5}
+    assert rec["runs"] == [{"setting": {"model": "m"}, "seed": 3, "metrics": {"accuracy": 91.5, "loss": 0.25},
+                            "model_file": None, "history": None}]
+    assert rec["extras"] == {"table": [1, 2]}
 
 
-def test_load_and_latest(tmp_path):
-    for acc in (0.1, 0.2):
-        results.write_record("nb", {"profile": "cpu"}, {"acc": acc}, results_dir_=tmp_path)
-        time.sleep(1.1)
-    results.write_record("nb", {"profile": "paper"}, {"acc": 0.9}, results_dir_=tmp_path)
-    assert [r["metrics"]["acc"] for r in results.load_records("nb", "cpu", tmp_path)] == [0.1, 0.2]
-    assert results.latest_record("nb", results_dir_=tmp_path)["metrics"]["acc"] == 0.9
-    assert results.latest_record("nb", ("cpu",), tmp_path)["metrics"]["acc"] == 0.2
+def test_runs_frame_has_one_row_per_run_with_setting_and_metric_columns(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    history = pd.DataFrame({"accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.55]})
+    runs = [{**_run(0, 90.0, model="a", batch_size=64), "model_file": tmp_path / "a_seed0.keras", "history": history},
+            {**_run(1, np.float64(92.0), model="a", batch_size=np.int64(64))}]
+    path = results.write_record("nb", {"profile": "cpu"}, runs, results_dir_=tmp_path)
+    f = results.runs_frame("nb", results_dir_=tmp_path)
+    assert list(f.columns) == results.FRAME_COLUMNS + ["model", "batch_size", "accuracy", "loss"]
+    assert list(f["seed"]) == [0, 1] and list(f["accuracy"]) == [90.0, 92.0] and list(f["batch_size"]) == [64, 64]
+    assert list(f["model_file"]) == ["a_seed0.keras", None], "a model file is a name beside the record"
+    assert f["history"][0] == {"accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.55]} and f["history"][1] is None
+    assert set(f["record"]) == {str(path)} and set(f["profile"]) == {"cpu"} and set(f["notebook"]) == {"nb"}
+    assert set(f["device"]) == {"cpu"} and f["commit"][0] == results.git_commit()
+    empty = results.runs_frame("other", results_dir_=tmp_path)
+    assert empty.empty and list(empty.columns) == results.FRAME_COLUMNS
+
+
+def test_load_and_latest_keep_write_order_within_one_second(tmp_path):
+    t0 = time.time()
+    for acc in (0.1, 0.2, 0.3):  # the same start second: the order must still be the order of writing
+        results.write_record("nb", {"profile": "cpu"}, [_run(0, acc)], started=t0, results_dir_=tmp_path)
+    results.write_record("nb", {"profile": "paper"}, [_run(0, 0.9)], results_dir_=tmp_path)
+    accs = [r["runs"][0]["metrics"]["accuracy"] for r in results.load_records("nb", "cpu", tmp_path)]
+    assert accs == [0.1, 0.2, 0.3]
+    assert results.latest_record("nb", results_dir_=tmp_path)["runs"][0]["metrics"]["accuracy"] == 0.9
+    assert results.latest_record("nb", ("cpu",), tmp_path)["runs"][0]["metrics"]["accuracy"] == 0.3
     assert results.latest_record("other", results_dir_=tmp_path) is None
+    latest = results.runs_frame("nb", results_dir_=tmp_path)
+    assert sorted(zip(latest["profile"], latest["accuracy"])) == [("cpu", 0.3), ("paper", 0.9)]
+    assert list(results.runs_frame("nb", "cpu", tmp_path, latest_only=False)["accuracy"]) == [0.1, 0.2, 0.3]
+
+
+def test_an_old_shape_record_is_an_error_not_a_silent_empty_frame(tmp_path):
+    old = tmp_path / "paper" / "nb" / "20261127T105447-58650d.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"provenance": {"notebook": "nb", "profile": "paper", "started": "2026"},
+                               "metrics": {"per_seed": [{"seed": 0, "accuracy": 92.0}]}}))
+    with pytest.raises(ValueError, match=r"20261127T105447-58650d.json has an older shape.*convert_records.py"):
+        results.runs_frame("nb", results_dir_=tmp_path)
+    assert results.load_records("nb", "paper", tmp_path)[0]["metrics"], "the raw view still reads it"
+
+
+@pytest.mark.parametrize("runs,message", [
+    ({"accuracy": 91.0}, "runs must be a list of run dicts"),
+    ([{"seed": 0, "metrics": {}}], r"lacks \['setting'\]"),
+    ([{**_run(), "per_seed": []}], r"unknown keys \['per_seed'\]"),
+    ([{**_run(), "metrics": {"table3": {"Shirt": 0.7}}}], r"\['metrics'\]\['table3'\] is a dict"),
+    ([{**_run(), "metrics": {"seed": 1.0}}], "clashes with the frame column"),
+    ([{**_run(), "setting": {"accuracy": 1}}], r"\['accuracy'\] both as a setting and as a metric"),
+    ([{**_run(), "seed": "0"}], "must be an int or None"),
+])
+def test_a_malformed_run_is_refused_before_anything_is_written(tmp_path, runs, message):
+    with pytest.raises(ValueError, match=message):
+        results.write_record("nb", {"profile": "cpu"}, runs, results_dir_=tmp_path)
+    assert not tmp_path.exists() or not any(tmp_path.rglob("*")), "nothing half-written"
 
 
 def test_corrupt_record_is_named(tmp_path):

@@ -30,7 +30,7 @@ def test_execute_then_skip_when_up_to_date(tmp_path, capsys):
     assert nb.metadata["fashionlib"]["status"] == "ok"
     records = list((tmp_path / "r" / "smoke" / "a0_fashion_mnist").glob("*.json"))
     assert len(records) == 1
-    assert json.loads(records[0].read_text())["metrics"]["n_train"] == 48_000
+    assert json.loads(records[0].read_text())["extras"]["n_train"] == 48_000
     mtime = out.stat().st_mtime_ns
     run.run_notebook("a0_fashion_mnist", "smoke", out_dir=tmp_path, results_dir=tmp_path / "r")
     assert "up to date" in capsys.readouterr().out and out.stat().st_mtime_ns == mtime
@@ -112,25 +112,27 @@ def test_paper_pages_hide_the_section_that_shows_an_earlier_paper_record():
         nbformat.v4.new_markdown_cell("## Fig. 4"),
         nbformat.v4.new_code_cell("plot()"),
         nbformat.v4.new_markdown_cell("(a9-paper-profile)=\n## The committed paper-profile run"),
-        nbformat.v4.new_code_cell('paper_records = results.load_records(NB, "paper")'),
+        nbformat.v4.new_code_cell('report.show_paper_runs(NB, {"accuracy": 2})',
+                                  metadata={"tags": ["paper-record"]}),
+        nbformat.v4.new_code_cell('results.load_records(NB, "paper")  # an untagged cell stays'),
         nbformat.v4.new_markdown_cell("## Results record"),
     ])
     run.as_paper_page(nb)
     run.as_paper_page(nb)
     hidden = [i for i, c in enumerate(nb.cells) if "remove-cell" in c.metadata.get("tags", [])]
     assert hidden == [2, 3]
-    assert nb.cells[3].metadata["tags"] == ["remove-cell"], "tagged once"
+    assert nb.cells[3].metadata["tags"] == ["paper-record", "remove-cell"], "tagged once"
 
 
 def test_a_paper_section_heading_joined_to_a_figure_is_split_off_before_hiding():
     figure = "```{glue:figure} f\n:name: fig-f\nCaption.\n```"
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell(figure + "\n\n(a9-paper-profile)=\n## The committed paper-profile run"),
-        nbformat.v4.new_code_cell('rs = [r for r in results.load_records(NB, "paper")]'),
+        nbformat.v4.new_code_cell('report.show_paper_runs(NB, {"accuracy": 2})', metadata={"tags": ["paper-record"]}),
     ])
     run.as_paper_page(nb)
     run.as_paper_page(nb)
     assert len(nb.cells) == 3
     assert nb.cells[0].source == figure.replace("fig-f", "paper-fig-f") and not nb.cells[0].metadata.get("tags")
     assert nb.cells[1].source.startswith("(paper-a9-paper-profile)=")
-    assert [c.metadata.get("tags") for c in nb.cells[1:]] == [["remove-cell"], ["remove-cell"]]
+    assert [c.metadata.get("tags") for c in nb.cells[1:]] == [["remove-cell"], ["paper-record", "remove-cell"]]
