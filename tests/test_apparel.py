@@ -122,12 +122,23 @@ def test_16bit_image_is_scaled_not_clipped(tmp_path):
     assert apparel.read_image(q)[0, 0, 0] == 128
 
 
-@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "1"])
-def test_non_rgb_modes_become_rgb(tmp_path, mode):
+# expected RGB by hand: grey 100 -> (100,)*3; palette index 100 -> that entry; CMYK (100,)*4 ->
+# (255-100)(255-100)/255 = 94.2 -> 94 per channel; a set bit of a 1-bit image -> white
+@pytest.mark.parametrize("mode,value,rgb", [("L", 100, (100, 100, 100)), ("P", 100, (10, 20, 30)),
+                                            ("CMYK", 100, (94, 94, 94)), ("1", 1, (255, 255, 255)),
+                                            ("1", 0, (0, 0, 0))])
+def test_non_rgb_modes_become_rgb(tmp_path, mode, value, rgb):
     fmt = "TIFF" if mode == "CMYK" else "PNG"
-    p = _img(tmp_path / f"x.{fmt.lower()}", mode=mode, value=1 if mode == "1" else 100, fmt=fmt)
+    if mode == "P":
+        p = tmp_path / "x.png"
+        img = Image.new("P", (12, 10), value)
+        img.putpalette([0, 0, 0] * 100 + [10, 20, 30] + [0, 0, 0] * 155)
+        img.save(p)
+    else:
+        p = _img(tmp_path / f"x.{fmt.lower()}", mode=mode, value=value, fmt=fmt)
     arr = apparel.read_image(p)
-    assert arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[-1] == 3
+    assert arr.dtype == np.uint8 and arr.shape == (10, 12, 3)
+    assert np.array_equal(arr, np.broadcast_to(np.array(rgb, np.uint8), (10, 12, 3))), np.unique(arr.reshape(-1, 3), axis=0)
 
 
 def test_transparent_image_is_composited_on_white(tmp_path):

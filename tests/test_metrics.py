@@ -61,10 +61,16 @@ def test_roc_auc_by_hand():
     # class c: positives 0.6, 0.8; negatives 0.1, 0.1, 0.1, 0.6 -> 0.8 beats 4; 0.6 beats 3, ties 1
     assert aucs["c"] == pytest.approx(7.5 / 8)
     assert set(curves["curve"]) == {"a", "b", "c", "micro", "macro"}
-    assert 0.9 < aucs["micro"] <= 1 and 0.9 < aucs["macro"] <= 1
+    # micro: the 6 positive (image, class) scores 0.8, 0.6, 0.7, 0.3, 0.6, 0.8 against the 12 negative ones
+    # (0.2, 0.1, 0.2, 0.1 | 0.1, 0.3, 0.2, 0.1 | 0.1, 0.1, 0.1, 0.6): 0.8 and 0.7 beat all 12 (36),
+    # each 0.6 beats 11 and ties 1 (23), 0.3 beats 10 and ties 1 (10.5) -> 69.5 / 72 = 139 / 144
+    assert aucs["micro"] == pytest.approx(139 / 144, abs=1e-12)
+    # macro: the mean of the three class curves; here its area is the mean of the three areas,
+    # (144 + 135 + 135) / 3 / 144 = 138 / 144
+    assert aucs["macro"] == pytest.approx(138 / 144, abs=1e-12)
     s = metrics.auc_scores(Y, P)
-    assert s["auc_micro"] == pytest.approx(aucs["micro"])
-    assert s["auc_macro"] == pytest.approx((1 + 7.5 / 8 + 7.5 / 8) / 3)
+    assert s["auc_micro"] == pytest.approx(139 / 144, abs=1e-12)
+    assert s["auc_macro"] == pytest.approx(138 / 144, abs=1e-12)
 
 
 def test_summary_in_percent():

@@ -81,11 +81,18 @@ def test_unknown_schedule_names_the_options():
         make_schedule("step")
 
 
-@pytest.mark.parametrize("kwargs", [{"lr0": 0}, {"lr0": -1.0}, {"lr0": float("nan")}, {"epochs": 0},
-                                    {"steps_per_epoch": 0}, {"lr_end": 1.0}])
-def test_bad_schedule_settings(kwargs):
-    with pytest.raises(ValueError):
-        make_schedule("paper", **kwargs)
+@pytest.mark.parametrize("kwargs,message", [
+    ({"lr0": 0}, r"lr0 must be a number > 0, got 0\."),
+    ({"lr0": -1.0}, r"lr0 must be a number > 0, got -1\.0\."),
+    ({"lr0": float("nan")}, r"lr0 must be a number > 0, got nan\."),
+    ({"epochs": 0}, r"steps_per_epoch and epochs must be >= 1, got 375, 0\."),
+    ({"steps_per_epoch": 0}, r"steps_per_epoch and epochs must be >= 1, got 0, 50\."),
+    ({"lr_end": 1.0}, r"lr_end must be in \(0, lr0=0\.1\], got 1\.0\."),
+])
+def test_bad_schedule_settings(kwargs, message):
+    """Each bad setting is refused with a message naming the parameter, its limit and the value given."""
+    with pytest.raises(ValueError, match=message):
+        make_schedule("paper", **{"lr0": 0.1, "steps_per_epoch": SPE, "epochs": EPOCHS, **kwargs})
 
 
 def test_logger_records_rate_used_at_each_step():

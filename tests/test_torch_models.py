@@ -120,11 +120,17 @@ def test_weights_file_round_trip_safetensors(tmp_path):
 
 
 def test_weights_file_torch_save_round_trip(tmp_path):
+    torch.manual_seed(1)
     a = tm.create_backbone("vit_micro", image_size=32)
     path = tmp_path / "w.pt"
     torch.save(a.state_dict(), path)
-    b = tm.create_backbone("vit_micro", image_size=32, weights_file=path)
-    assert torch.equal(a.state_dict()["cls_token"], b.state_dict()["cls_token"])
+    torch.manual_seed(2)
+    fresh = tm.create_backbone("vit_micro", image_size=32).state_dict()
+    torch.manual_seed(2)
+    b = tm.create_backbone("vit_micro", image_size=32, weights_file=path).state_dict()
+    assert b.keys() == a.state_dict().keys()
+    assert not all(torch.equal(a.state_dict()[k], fresh[k]) for k in b), "seeds 1 and 2 initialise differently"
+    assert all(torch.equal(a.state_dict()[k], b[k]) for k in b), "every tensor comes back"
 
 
 def test_weights_file_missing(tmp_path):
