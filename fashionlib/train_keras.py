@@ -134,9 +134,11 @@ class HistoryBackup(keras.callbacks.Callback):
         self.extra_epoch_fn = extra_epoch_fn
         self.epochs: list[dict] = []
         self._t0 = None
+        self.resumed_from_epoch = 0
 
     def on_train_begin(self, logs=None):
         start = int(getattr(self.model, "_initial_epoch", None) or 0)
+        self.resumed_from_epoch = start
         if start and self.path.is_file():
             saved = json.loads(self.path.read_text())
             self.epochs = [e for e in saved["epochs"] if e["epoch"] < start]
@@ -209,6 +211,7 @@ class FitResult:
     params: dict
     seconds: float
     callbacks: list = field(default_factory=list)
+    resumed_from_epoch: int = 0  # epochs restored from ``backup_dir`` (0: trained from the start)
 
 
 def set_determinism(seed: int) -> None:
@@ -291,7 +294,7 @@ def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: i
               "schedule": schedule, "seed": seed, "lr_end": lr_end, "optimizer": optimizer, "momentum": momentum,
               "augment": augment, "train_images": len(data["x_train"]), "backend": keras.backend.backend()}
     return FitResult(net, pd.DataFrame(history_cb.epochs), lr_logger.as_frame(), params,
-                     time.perf_counter() - t0, cbs)
+                     time.perf_counter() - t0, cbs, history_cb.resumed_from_epoch)
 
 
 def predict_proba(model, x, batch_size: int = 1024) -> np.ndarray:

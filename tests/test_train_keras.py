@@ -91,6 +91,7 @@ RESUME_SCRIPT = textwrap.dedent("""
         h.update(np.ascontiguousarray(w).tobytes())
     probs = train_keras.predict_proba(res.model, d["x_val"])
     out.write_text(json.dumps({"weights": h.hexdigest(), "history": res.history.drop(columns="seconds").to_dict("list"),
+                               "epochs": res.history.to_dict("records"), "resumed_from_epoch": res.resumed_from_epoch,
                                "val_probs_sum": float(probs.sum()), "lr": res.lr_log["learning_rate"].tolist()}))
 """ % N_TRAIN)
 
@@ -126,11 +127,17 @@ def test_resume_after_sigkill_equals_uninterrupted_run(backend, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert not (tmp_path / "killed.json").exists()
     assert any(backup.iterdir())  # the backup survived the kill
+    killed = json.loads((backup / train_keras.HISTORY_FILE).read_text())  # what the killed run finished
+    assert [e["epoch"] for e in killed["epochs"]] == [0, 1]
     # restart with the same backup folder: resumes at epoch 2 and finishes
     _run(backend, backup, tmp_path / "resumed.json", -1, tmp_path)
     ref = json.loads((tmp_path / "ref.json").read_text())
     resumed = json.loads((tmp_path / "resumed.json").read_text())
     assert resumed["history"]["epoch"] == [0, 1, 2, 3]
+    # resume happened: the restarted run began at epoch 2, the one after the last finished epoch, and its
+    # epochs 0-1 are the killed run's own rows (their wall-clock seconds too: a re-trained epoch differs)
+    assert ref["resumed_from_epoch"] == 0 and resumed["resumed_from_epoch"] == 2
+    assert resumed["epochs"][:2] == killed["epochs"]
     assert resumed["weights"] == ref["weights"]
     assert resumed["history"] == ref["history"]
     assert resumed["val_probs_sum"] == ref["val_probs_sum"]

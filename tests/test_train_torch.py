@@ -85,6 +85,7 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path, fmnist_dir):
     assert again.returncode == 0, again.stderr[-2000:]
     a, b = _metrics(tmp_path / "full"), _metrics(tmp_path / "resumed")
     assert b["resumed_from"] == 1 and a["resumed_from"] == 0
+    assert b["history"][:1] == ckpt["history"], "the resumed run's first epoch is the killed run's"
     assert a["history"] == b["history"]
     assert a["final"] == b["final"]
 
