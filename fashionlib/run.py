@@ -6,8 +6,9 @@
 
 Each run: jupytext (MyST source -> notebook) -> parameters checked (unknown name, wrong type or
 out-of-range value stops here, before any work) -> papermill executes into a temporary file ->
-atomic rename to ``<out>/<name>.ipynb``. A finished output whose source and parameters are
-unchanged is skipped, so an interrupted ``make book`` picks up where it stopped.
+atomic rename to ``<out>/<name>.ipynb``. A finished output whose source, parameters, library code,
+lock file and results folder are unchanged is skipped, so an interrupted ``make book`` picks up
+where it stopped and a library change re-runs every page.
 """
 
 from __future__ import annotations
@@ -67,9 +68,21 @@ def read_source(path: Path):
     return nb
 
 
-def _fingerprint(source: Path, params: dict) -> str:
+LIBRARY_DIR = Path(__file__).resolve().parent
+LOCK_FILES = [REPO_ROOT / "requirements.lock", REPO_ROOT / "requirements-lock.txt"]
+
+
+def _fingerprint(source: Path, params: dict, results_dir=None) -> str:
+    """What an executed notebook depends on: its source, its parameters, the code of ``fashionlib``
+    (every module: the notebook may call any of them), the environment lock file where there is one,
+    and the results folder its record goes to (a run into another folder must write a record there).
+    """
     h = hashlib.sha256(source.read_bytes())
     h.update(json.dumps(params, sort_keys=True).encode())
+    for path in sorted(Path(LIBRARY_DIR).glob("*.py")) + [p for p in LOCK_FILES if Path(p).is_file()]:
+        h.update(f"\0{Path(path).name}\0".encode())
+        h.update(Path(path).read_bytes())
+    h.update(str(results.results_dir(results_dir).resolve()).encode())
     return h.hexdigest()
 
 
@@ -167,7 +180,7 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
     out_dir = Path(out_dir) if out_dir else default_out_dir(profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{stem}.ipynb"
-    fingerprint = _fingerprint(source, params)
+    fingerprint = _fingerprint(source, params, results_dir)
     if not force and not prepare_only and is_up_to_date(output, fingerprint):
         print(f"[fashionlib] {stem}: up to date at {output}, skipped (use --force to re-run)")
         return output

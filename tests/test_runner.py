@@ -136,3 +136,104 @@ def test_a_paper_section_heading_joined_to_a_figure_is_split_off_before_hiding()
     assert nb.cells[0].source == figure.replace("fig-f", "paper-fig-f") and not nb.cells[0].metadata.get("tags")
     assert nb.cells[1].source.startswith("(paper-a9-paper-profile)=")
     assert [c.metadata.get("tags") for c in nb.cells[1:]] == [["remove-cell"], ["paper-record", "remove-cell"]]
+
+
+# ---------------------------------------------------------------- the up-to-date check, case by case
+TINY_NOTEBOOK = """---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {name: python3, display_name: Python 3, language: python}
+---
+# A throwaway notebook
+
+```{code-cell} ipython3
+:tags: [parameters]
+seed = 0
+```
+
+```{code-cell} ipython3
+print(seed)
+```
+"""
+
+
+@pytest.fixture
+def tiny_runner(tmp_path, monkeypatch):
+    """A tiny notebook, a fake library folder and lock file, and papermill replaced by a counter.
+
+    Only the runner's decision (execute or skip) is under test here, so "executing" copies the
+    prepared notebook; ``run(**kw)`` returns True when the notebook was executed.
+    """
+    import papermill
+
+    source = tmp_path / "tiny.md"
+    source.write_text(TINY_NOTEBOOK)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "core.py").write_text("def f():\n    return 1\n")
+    monkeypatch.setattr(run, "LIBRARY_DIR", lib)
+    monkeypatch.setattr(run, "LOCK_FILES", [tmp_path / "requirements.lock"])
+    executed = []
+
+    def fake_execute(src, out, parameters=None, prepare_only=False, **kw):
+        executed.append(prepare_only)
+        nbformat.write(nbformat.read(src, as_version=4), out)
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    out_dir, res = tmp_path / "out", tmp_path / "results"
+
+    def do_run(**kw):
+        before = len(executed)
+        run.run_notebook(source, "smoke", kw.pop("overrides", None), out_dir=out_dir,
+                         results_dir=kw.pop("results_dir", res), **kw)
+        return len(executed) > before
+
+    assert do_run(), "the first run executes"
+    assert not do_run(), "an unchanged run is skipped"
+    return {"run": do_run, "source": source, "lib": lib, "output": out_dir / "tiny.ipynb", "tmp": tmp_path}
+
+
+def _edit_source(t):
+    t["source"].write_text(t["source"].read_text().replace("print(seed)", "print(seed + 1)"))
+
+
+def _prepared_only(t):
+    assert t["run"](prepare_only=True)  # a prepared (not executed) notebook now sits at the output
+
+
+CHANGES = {  # name: (what changes, run keywords, executed again?)
+    "nothing": (lambda t: None, {}, False),
+    "source edit": (_edit_source, {}, True),
+    "library edit": (lambda t: (t["lib"] / "core.py").write_text("def f():\n    return 2\n"), {}, True),
+    "library module added": (lambda t: (t["lib"] / "extra.py").write_text("X = 1\n"), {}, True),
+    "lock file appears": (lambda t: (t["tmp"] / "requirements.lock").write_text("numpy==2.0.0\n"), {}, True),
+    "parameter edit": (lambda t: None, {"overrides": {"seed": 1}}, True),
+    "--force": (lambda t: None, {"force": True}, True),
+    "corrupt output": (lambda t: t["output"].write_text('{"cells": [tru'), {}, True),
+    "output deleted": (lambda t: t["output"].unlink(), {}, True),
+    "half-prepared output": (_prepared_only, {}, True),
+    "other results folder": (lambda t: None, {"results_dir": "other"}, True),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_up_to_date_check(change, tiny_runner):
+    edit, kwargs, expect_run = CHANGES[change]
+    edit(tiny_runner)
+    if kwargs.get("results_dir") == "other":
+        kwargs = {**kwargs, "results_dir": tiny_runner["tmp"] / "other-results"}
+    assert tiny_runner["run"](**kwargs) is expect_run
+    meta = nbformat.read(tiny_runner["output"], as_version=4).metadata["fashionlib"]
+    assert meta["status"] == "ok"
+    again = {k: v for k, v in kwargs.items() if k != "force"}
+    assert not tiny_runner["run"](**again), "and the run after it is skipped again"
+
+
+def test_the_fingerprint_covers_every_fashionlib_module():
+    from pathlib import Path
+
+    import fashionlib
+
+    assert Path(run.LIBRARY_DIR) == Path(fashionlib.__file__).resolve().parent
+    assert {p.name for p in Path(run.LIBRARY_DIR).glob("*.py")} >= {"run.py", "train_keras.py", "report.py"}
+    assert [p.name for p in run.LOCK_FILES] == ["requirements.lock", "requirements-lock.txt"]
