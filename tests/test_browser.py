@@ -1,32 +1,76 @@
 """The built book in a real browser: headless Chromium (Debian's `chromium` + `chromium-driver`).
 
-Visits the introduction and one page of each study, checks that every figure image loaded
-(naturalWidth > 0), that tables are present, and that the console shows no errors. Screenshots land
-in ``<book>/_build/screenshots``. The book is the smoke-profile copy `make test` builds
-(``$FASHIONLIB_SMOKE_BOOK``); run alone, the test builds it first.
+Visits every page of the table of contents (the list is read from ``_toc.yml``) and checks, on each:
+
+- every image loaded (``naturalWidth > 0``);
+- the console shows no entry of level SEVERE or WARNING (read after each page, the last one too);
+- no table is wider than the article that holds it (at a 1280 px window);
+- no traceback, error or stderr output block;
+- no tqdm progress text and no TensorFlow/absl/oneDNN start-up lines in any cell output;
+- at most 15 stream-output boxes;
+- every ``.math`` element is typeset (holds an ``mjx-container``) and no raw ``\\[`` / ``\\(`` is left;
+- no request leaves the machine: every URL the page requests is the local server's (or data:/blob:).
+  The browser also cannot resolve any other host (``--host-resolver-rules``), so math that renders
+  here renders offline.
+
+All failures of all pages are collected and reported together, one line per page and check.
+Screenshots land in ``<book>/_build/screenshots``. The book is the smoke-profile copy `make test`
+builds (``$FASHIONLIB_SMOKE_BOOK``); run alone, the test builds it first.
 """
 
 import functools
 import http.server
+import json
 import os
+import re
 import shutil
 import threading
+import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
+import yaml
 
 from fashionlib import run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-PAGES = {
-    "intro": "book/executed/intro.html",
-    "data": "book/executed/a0_fashion_mnist.html",
-    "study_a": "book/executed/a1_improved_cnn.html",
-    "study_b": "book/executed/b1_apparel_data.html",
-}
+TOC = run.REPO_ROOT / "_toc.yml"
+MAX_STREAM_BOXES = 15
+PROGRESS = re.compile(r"\d+%\|[^|\n]*\|\s*\d+/\d+|\d+(\.\d+)?\s?(it/s|s/it)\]")
+STARTUP = re.compile(r"absl::InitializeLog|oneDNN custom operations|cpu_feature_guard|"
+                     r"This TensorFlow binary is optimized|^[IWEF]\d{4} \d\d:\d\d:\d\d[.\d]*\s+\d+ \S+:\d+\]",
+                     re.M)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def toc_pages(toc: Path = TOC) -> list[str]:
+    """Every page of the table of contents, in reading order, as paths without suffix."""
+    spec = yaml.safe_load(toc.read_text())
+    pages = [spec["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in spec.get("parts", []):
+        walk(part.get("chapters"))
+    walk(spec.get("chapters"))
+    return pages
+
+
+def test_toc_pages_reads_every_entry(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: intro\nparts:\n  - caption: A\n    chapters:\n      - file: a\n"
+                   "        sections:\n          - file: a/b\n      - file: c\n  - caption: B\n"
+                   "    chapters:\n      - file: d\n")
+    assert toc_pages(toc) == ["intro", "a", "a/b", "c", "d"]
+    assert len(toc_pages()) == len(set(toc_pages())) >= 18
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +85,11 @@ def book_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(book_root):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(book_root / "_build" / "html"))
-    handler.log_message = lambda *a, **k: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(book_root / "_build" / "html"))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -62,31 +109,148 @@ def browser(tmp_path_factory):
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--window-size=1280,1600",
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no other host exists
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
     yield driver
     driver.quit()
 
 
-@pytest.mark.parametrize("page", list(PAGES))
-def test_page_renders_figures_tables_without_console_errors(page, book_root, server, browser):
-    path = book_root / "_build" / "html" / PAGES[page]
-    assert path.is_file(), f"{PAGES[page]} was not built"
-    browser.get(f"{server}/{PAGES[page]}")
-    browser.execute_script("return document.readyState")
-    images = browser.execute_script(
-        "return Array.from(document.querySelectorAll('article img')).map(i => [i.src, i.complete, i.naturalWidth])")
-    tables = browser.execute_script("return document.querySelectorAll('article table').length")
+# Runs in the page: waits for images and MathJax, then measures everything the checks need.
+INSPECT = r"""
+const done = arguments[arguments.length - 1];
+(async () => {
+  const article = document.querySelector('article') || document.body;
+  const imgs = Array.from(article.querySelectorAll('img'));
+  imgs.forEach(i => { i.loading = 'eager'; });
+  const t0 = Date.now();
+  while (imgs.some(i => !i.complete) && Date.now() - t0 < 20000) await new Promise(r => setTimeout(r, 100));
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    try { await MathJax.startup.promise; } catch (e) {}
+  }
+  const visibleText = (root) => {
+    const out = [];
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {acceptNode: n =>
+      n.parentElement.closest('pre, code, script, style, mjx-container') ? NodeFilter.FILTER_REJECT
+                                                                         : NodeFilter.FILTER_ACCEPT});
+    while (walker.nextNode()) out.push(walker.currentNode.nodeValue);
+    return out.join('');
+  };
+  const cs = getComputedStyle(article);
+  const articleWidth = article.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+  done({
+    images: imgs.map(i => [i.getAttribute('src'), i.complete, i.naturalWidth]),
+    articleWidth: articleWidth,
+    tables: Array.from(article.querySelectorAll('table')).map((t, k) => {
+      let clipped = false;
+      for (let e = t.parentElement; e && e !== article; e = e.parentElement)
+        if (e.scrollWidth > e.clientWidth + 1) clipped = true;
+      const cap = t.querySelector('caption');
+      return {n: k + 1, width: t.getBoundingClientRect().width, clipped: clipped,
+              caption: (cap ? cap.innerText : t.innerText).slice(0, 60)};
+    }),
+    errorBlocks: Array.from(article.querySelectorAll('.output.stderr, .output.traceback, .output.error'))
+      .map(e => e.className + ': ' + e.innerText.slice(0, 120)),
+    outputs: Array.from(article.querySelectorAll('.cell_output')).map(e => e.innerText),
+    streamBoxes: article.querySelectorAll('.output.stream').length,
+    math: Array.from(article.querySelectorAll('.math')).map(m =>
+      [m.querySelector('mjx-container') !== null, m.textContent.slice(0, 60)]),
+    rawMath: (visibleText(article).match(/\\[\[\(]/g) || []).length,
+    tracebackText: /Traceback \(most recent call last\)/.test(article.innerText),
+  });
+})();
+"""
+
+
+def _requests(browser) -> list[str]:
+    urls = []
+    for entry in browser.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def _leaves_machine(url: str) -> bool:
+    u = urlparse(url)
+    if u.scheme in ("data", "blob", "about", "file", "chrome", "devtools"):
+        return False
+    return u.hostname not in ("127.0.0.1", "localhost", "::1")
+
+
+def check_page(info: dict, console: list[dict], requests: list[str]) -> dict[str, str]:
+    """The failed checks of one page: {check name: what was found}."""
+    failed = {}
+    broken = [src for src, complete, width in info["images"] if not complete or width == 0]
+    if broken:
+        failed["images"] = f"{len(broken)} did not load: {broken[:3]}"
+    noisy = [f"{e['level']}: {e['message'][:160]}" for e in console if e["level"] in ("SEVERE", "WARNING")]
+    if noisy:
+        failed["console"] = f"{len(noisy)} entries: {noisy[:3]}"
+    wide = [f"table {t['n']} ({t['caption']!r}): {t['width']:.0f} px" + (", clipped" if t["clipped"] else "")
+            for t in info["tables"] if t["width"] > info["articleWidth"] + 1 or t["clipped"]]
+    if wide:
+        failed["table width"] = f"content column {info['articleWidth']:.0f} px; " + "; ".join(wide[:3])
+    if info["errorBlocks"] or info["tracebackText"]:
+        failed["traceback/stderr"] = f"{len(info['errorBlocks'])} blocks: {info['errorBlocks'][:2]}" + (
+            ", 'Traceback (most recent call last)' in the text" if info["tracebackText"] else "")
+    progress = [m.group(0) for o in info["outputs"] for m in PROGRESS.finditer(o)]
+    if progress:
+        failed["progress text"] = f"{len(progress)} tqdm states, e.g. {progress[:2]}"
+    startup = [m.group(0) for o in info["outputs"] for m in STARTUP.finditer(o)]
+    if startup:
+        failed["start-up lines"] = f"{len(startup)}, e.g. {startup[:2]}"
+    if info["streamBoxes"] > MAX_STREAM_BOXES:
+        failed["stream boxes"] = f"{info['streamBoxes']} > {MAX_STREAM_BOXES}"
+    raw = [text for typeset, text in info["math"] if not typeset]
+    if raw or info["rawMath"]:
+        failed["math"] = (f"{len(raw)} of {len(info['math'])} .math elements not typeset, e.g. {raw[:1]}; "
+                          f"{info['rawMath']} raw \\[ or \\( in the text")
+    outside = [u for u in requests if _leaves_machine(u)]
+    if outside:
+        failed["offline"] = f"{len(outside)} requests leave the machine: {outside[:3]}"
+    return failed
+
+
+def test_check_page_flags_each_problem():
+    """The checks themselves: a clean page passes, each planted problem is named."""
+    clean = {"images": [["a.png", True, 10]], "articleWidth": 800.0,
+             "tables": [{"n": 1, "width": 700.0, "clipped": False, "caption": "t"}], "errorBlocks": [],
+             "outputs": ["Epoch 1/2 done", "accuracy 91.2"], "streamBoxes": 3,
+             "math": [[True, "x"]], "rawMath": 0, "tracebackText": False}
+    assert check_page(clean, [{"level": "INFO", "message": "hello"}], ["http://127.0.0.1:8000/x.js"]) == {}
+    bad = {**clean, "images": [["a.png", True, 0]],
+           "tables": [{"n": 1, "width": 900.0, "clipped": False, "caption": "t"}],
+           "errorBlocks": ["output stderr: oops"], "streamBoxes": 16, "math": [[False, r"\[x\]"]],
+           "outputs": ["b2 epoch 1/3:  40%|████      | 4/10 [00:01<00:02,  2.50it/s]",
+                       "I0000 00:00:1795960726.553288    6898 port.cc:153] oneDNN custom operations are on."]}
+    failed = check_page(bad, [{"level": "WARNING", "message": "x.js 1:2 deprecated"}],
+                        ["https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"])
+    assert set(failed) == {"images", "console", "table width", "traceback/stderr", "progress text",
+                           "start-up lines", "stream boxes", "math", "offline"}
+
+
+def test_every_page_of_the_table_of_contents(book_root, server, browser):
+    pages = toc_pages()
+    html = book_root / "_build" / "html"
+    missing = [p for p in pages if not (html / f"{p}.html").is_file()]
+    assert not missing, f"pages of _toc.yml that were not built: {missing}"
     shots = book_root / "_build" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(shots / f"{page}.png"))
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert not errors, f"console errors on {page}: {errors}"
-    assert tables >= 1, f"no table on {page}"
-    if page != "intro":
-        assert images, f"no figure on {page}"
-    broken = [src for src, complete, width in images if not complete or width == 0]
-    assert not broken, f"images that did not load on {page}: {broken}"
+    browser.get_log("browser"), browser.get_log("performance")  # start clean
+    visited, failures = [], {}
+    for page in pages:
+        browser.get(f"{server}/{page}.html")
+        info = browser.execute_async_script(INSPECT)
+        time.sleep(0.2)  # late console entries (e.g. a failed font) belong to this page
+        browser.save_screenshot(str(shots / f"{page.replace('/', '__')}.png"))
+        failed = check_page(info, browser.get_log("browser"), _requests(browser))
+        visited.append(page)
+        failures.update({(page, check): found for check, found in failed.items()})
+    assert visited == pages, "the test visits exactly the table of contents"
+    report = "\n".join(f"{page} [{check}]: {found}" for (page, check), found in failures.items())
+    assert not failures, f"{len(failures)} failed checks on {len({p for p, _ in failures})} pages:\n{report}"
