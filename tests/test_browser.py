@@ -234,7 +234,7 @@ def test_check_page_flags_each_problem():
                            "start-up lines", "stream boxes", "math", "offline"}
 
 
-def test_every_page_of_the_table_of_contents(book_root, server, browser):
+def test_every_page_of_the_table_of_contents(browser, book_root, server):
     pages = toc_pages()
     html = book_root / "_build" / "html"
     missing = [p for p in pages if not (html / f"{p}.html").is_file()]
