@@ -154,9 +154,9 @@ def main() -> int:
               "epoch reached": r["epoch_reached"], "best test acc (%)": round(r["best_test_accuracy"], 2),
               "epochs run": r["epochs_run"], "load avg before": r["load_avg_before"][0]} for r in rows]
     params = {k: v for k, v in vars(args).items() if k != "worker"}
-    path = results.write_record("bench_study_a", params, {"backends": table, "details": rows, "skipped": skipped},
-                                profile=args.profile, started=started,
-                                extra={"goal": "time to 92.87% test accuracy <= 180 s on 2 CPU cores"})
+    path = results.write_record("bench_study_a", params, [], started=started,
+                                extras={"backends": table, "details": rows, "skipped": skipped,
+                                        "goal": "time to 92.87% test accuracy <= 180 s on 2 CPU cores"})
     print(json.dumps(table, indent=1))
     print(f"[bench_study_a] wrote {path}")
     return 0

@@ -172,9 +172,10 @@ def main(argv=None) -> int:
     if not args.no_record:
         import torch  # noqa: F401  (device_info reads torch from sys.modules)
 
-        path = results.write_record("bench_study_b", params, metrics={"rows": rows}, started=started,
-                                    extra={"load_average_1_5_15": os.getloadavg(), "note": "random-init weights, random data; throughput of full "
-                                                   "training steps (forward+backward+Adam)"})
+        path = results.write_record("bench_study_b", params, [], started=started,
+                                    extras={"rows": rows, "load_average_1_5_15": os.getloadavg(),
+                                            "note": "random-init weights, random data; throughput of full "
+                                                    "training steps (forward+backward+Adam)"})
         print("wrote", path)
     return 0
 

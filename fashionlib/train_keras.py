@@ -470,3 +470,23 @@ def run_seeds(data: dict, seeds, model: str = "improved_cnn", save_dir=None, not
                      **({"save_path": Path(save_dir) / f"{model}_seed{seed}.keras"} if save_dir is not None else {}))
                 for seed in seeds]
     return run_many(data, settings, jobs=jobs, notebook=notebook, profile=profile, progress=progress)
+
+
+def record_runs(runs: list[dict]) -> list[dict]:
+    """The runs of :func:`run_many` as results-record runs (see ``results.write_record``).
+
+    Setting: the keyword arguments of :func:`fit` (seed aside); metrics: the test metrics (accuracy in
+    percent), seconds per epoch, epochs run, and the last epoch's validation and training accuracy in
+    percent (training accuracy measured with dropout and augmentation active); the saved model's file
+    name; the per-epoch history.
+    """
+    out = []
+    for r in runs:
+        h = r["history"]
+        last = {"val_accuracy": 100 * float(h["val_accuracy"].iloc[-1]) if len(h) else None,
+                "train_accuracy": 100 * float(h["accuracy"].iloc[-1]) if len(h) else None}
+        out.append({"setting": {k: v for k, v in r["setting"].items() if k != "seed"}, "seed": r["seed"],
+                    "metrics": {**r["metrics"], "seconds_per_epoch": r["seconds_per_epoch"],
+                                "epochs_run": len(h), **last},
+                    "model_file": r.get("model_path"), "history": h})
+    return out
