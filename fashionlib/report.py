@@ -58,15 +58,18 @@ def compare(values, paper_value: float | None = None, record_or_row=None, *, dig
     return {"paper": paper_value, **s, "difference": diff, **provenance_columns(record_or_row), "digits": digits}
 
 
-def paired_difference(frame: pd.DataFrame, metric: str, by: str, a, b, *, digits: int = 2) -> dict:
+def paired_difference(frame: pd.DataFrame, metric: str, by: str, a, b, *, pair_on=("seed",),
+                      digits: int = 2) -> dict:
     """Mean of ``metric`` under ``by == a`` minus under ``by == b``, paired over the same seeds.
 
     Each seed must have exactly one run under each setting (filter the frame first when other settings
-    vary) and both settings the same seeds: unpaired seeds are an error, never dropped. Returns
-    difference (mean of the per-seed differences), std, n (pairs), ci95 (half-width), ci_low, ci_high,
-    seeds, mean_a, mean_b and the provenance columns.
+    vary, or name them in ``pair_on``, e.g. ``("backbone", "seed")`` to pair per backbone and seed) and
+    both settings the same seeds: unpaired seeds are an error, never dropped. Returns difference (mean
+    of the per-pair differences), std, n (pairs), ci95 (half-width), ci_low, ci_high, seeds (the pair
+    keys), mean_a, mean_b and the provenance columns.
     """
-    for col in (metric, by):
+    pair_on = list(pair_on)
+    for col in (metric, by, *pair_on):
         if col not in frame.columns:
             raise KeyError(f"paired_difference: no column '{col}' in the runs frame (columns: "
                            f"{', '.join(map(str, frame.columns))}).")
@@ -76,11 +79,12 @@ def paired_difference(frame: pd.DataFrame, metric: str, by: str, a, b, *, digits
         if rows.empty:
             raise ValueError(f"paired_difference: no runs with {by} == {value!r}; values present: "
                              f"{sorted(map(str, frame[by].unique()))}.")
-        dup = rows["seed"][rows["seed"].duplicated()].tolist()
+        keys = rows.set_index(pair_on).index
+        dup = keys[keys.duplicated()].tolist()
         if dup:
             raise ValueError(f"paired_difference: {by} == {value!r} has more than one run for seed(s) {dup}; "
                              "filter the frame to one run per seed (another setting varies).")
-        sides[label] = rows.set_index("seed")[metric]
+        sides[label] = rows.set_index(pair_on)[metric]
     only_a = sorted(set(sides["a"].index) - set(sides["b"].index))
     only_b = sorted(set(sides["b"].index) - set(sides["a"].index))
     if only_a or only_b:

@@ -108,3 +108,105 @@ def test_paper_runs_table_groups_the_committed_runs(tmp_path):
     assert list(t.index) == ["a, accuracy", "b, accuracy"]
     assert t.loc["a, accuracy"].tolist()[:6] == ["1.50", "2.00", "1.00", 3, "[-0.48, 4.48]", "0.50"]
     assert t.loc["b, accuracy"].tolist()[:6] == ["", "5.00", "", 1, "", ""]
+
+
+# --------------------------------------------------------------------------- claims -----
+from pathlib import Path  # noqa: E402
+
+from fashionlib import claims  # noqa: E402
+
+COMMITTED = Path(__file__).resolve().parent.parent / "book" / "results"
+
+
+def _claim(**kw):
+    base = dict(paper="A", claim="acc", reference="Table 2", notebook="nb", metric="accuracy", paper_value=90.0,
+                tolerance=0.5)
+    base.update(kw)
+    return claims.Claim(**base)
+
+
+def _write(tmp_path, profile, values, **setting):
+    runs = [{"setting": setting or {"model": "m"}, "seed": s, "metrics": {"accuracy": v}} for s, v in enumerate(values)]
+    results.write_record("nb", {"profile": profile}, runs, results_dir_=tmp_path)
+
+
+@pytest.mark.parametrize("profile,values,kw,status", [
+    ("paper", [89.5], {}, "reproduced"),                        # exactly paper - tolerance
+    ("paper", [89.4, 89.6], {}, "reproduced"),                  # the same, as a mean with float round-off
+    ("paper", [89.49], {}, "not reproduced"),
+    ("paper", [95.0], {}, "reproduced"),                        # one-sided: above is fine
+    ("paper", [90.5], {"two_sided": True}, "reproduced"),       # exactly the upper limit
+    ("paper", [90.51], {"two_sided": True}, "above the paper"),
+    ("paper", [89.0], {"two_sided": True}, "not reproduced"),
+    ("paper", [float("nan")], {}, "no valid value"),
+    ("paper", [90.0, float("nan")], {}, "no valid value"),
+    ("paper", [91.0], {"paper_value": None}, "measured"),
+    ("cpu", [95.0], {}, "reduced run"),                         # no verdict from a reduced run
+    ("smoke", [95.0], {}, "reduced run"),
+    ("paper", [95.0], {"offline_reason": "no data"}, "not reproducible offline"),
+    ("paper", [95.0], {"metric": None}, "not reproducible offline"),
+    ("paper", [95.0], {"where": {"model": "other"}}, "setting not in the run"),
+])
+def test_claim_status_edges(tmp_path, profile, values, kw, status):
+    _write(tmp_path, profile, values)
+    row = claims.claim_status(_claim(**kw), tmp_path)
+    assert row["status"] == status
+    if status not in ("not reproducible offline", "setting not in the run"):
+        assert row["profile"] == profile and row["n"] == len(values)
+
+
+def test_a_renamed_metric_or_setting_key_is_an_error_not_not_run_yet(tmp_path):
+    assert claims.claim_status(_claim(), tmp_path)["status"] == "not run yet"
+    _write(tmp_path, "paper", [91.0])
+    with pytest.raises(KeyError, match="metric 'acc' is not in the runs"):
+        claims.claim_status(_claim(metric="acc"), tmp_path)
+    with pytest.raises(KeyError, match="setting 'arch' is not a column"):
+        claims.claim_status(_claim(where={"arch": "m"}), tmp_path)
+
+
+def test_status_prefers_the_paper_profile_and_reads_the_newest_record(tmp_path):
+    _write(tmp_path, "paper", [89.0])
+    _write(tmp_path, "cpu", [95.0])       # newer, but a reduced run
+    row = claims.claim_status(_claim(), tmp_path)
+    assert (row["status"], row["profile"], row["value"]) == ("not reproduced", "paper", 89.0)
+    _write(tmp_path, "paper", [89.8, 90.2, 90.0])
+    row = claims.claim_status(_claim(), tmp_path)
+    assert (row["status"], row["value"], row["n"]) == ("reproduced", pytest.approx(90.0), 3)
+    assert row["ci95"] == pytest.approx(4.303 * 0.2 / 3 ** 0.5, abs=1e-3)  # std 0.2, t_{0.975,2} = 4.303
+
+
+def test_chosen_on_validation_and_paired_claims(tmp_path):
+    runs = [{"setting": {"model": m, "edgenet": e}, "seed": s, "metrics": {"accuracy": acc, "val_accuracy": val}}
+            for m, e, s, acc, val in [("a", True, 0, 91.0, 93.0), ("a", True, 1, 92.0, 93.0),
+                                      ("b", True, 0, 95.0, 92.0), ("b", True, 1, 96.0, 92.0),
+                                      ("a", False, 0, 90.0, 90.0), ("a", False, 1, 90.0, 90.0)]]
+    results.write_record("nb", {"profile": "paper"}, runs, results_dir_=tmp_path)
+    chosen = claims.claim_status(_claim(where={"edgenet": True}, choose_on="val_accuracy", group=("model",)), tmp_path)
+    assert (chosen["value"], chosen["n"]) == (91.5, 2), "the higher validation mean (model a), not the higher test mean"
+    paired = claims.claim_status(_claim(where={"model": "a"}, paper_value=None,
+                                        paired=("edgenet", True, False, ("seed",))), tmp_path)
+    assert (paired["status"], paired["value"], paired["n"]) == ("measured", 1.5, 2)  # differences 1 and 2
+
+
+EXPECTED_STATUS = {  # from the committed records; a renamed metric key or a changed record fails this
+    "Improved CNN test accuracy (%)": ("not reproduced", "paper", "91.95 ± 0.54 (n=3)"),
+    "Micro-average ROC AUC": ("not reproduced", "paper", "0.997 ± 0.000 (n=3)"),
+    "Shirt, the hardest class: F1": ("not reproduced", "paper", "0.76 ± 0.02 (n=3)"),
+    "CNN test accuracy (%)": ("above the paper", "paper", "90.78 ± 0.12 (n=3)"),
+    "LeNet test accuracy (%)": ("above the paper", "paper", "89.86 ± 0.26 (n=3)"),
+    "LSTM test accuracy (%)": ("above the paper", "paper", "89.40 ± 0.20 (n=3)"),
+    "BiLSTM test accuracy (%)": ("above the paper", "paper", "89.29 ± 1.03 (n=3)"),
+    "Improved CNN, setting chosen on validation (A5): test accuracy (%)": ("not reproduced", "paper",
+                                                                          "92.46 ± 0.64 (n=2)"),
+    "Batch size 256, the best in Table 4: accuracy (%)": ("not run yet", "", ""),
+    "BEiT + EdgeNet + balancing, best validation accuracy (%)": ("not reproducible offline", "", ""),
+    "EdgeNet improves the backbones": ("not reproducible offline", "", ""),
+    "Balancing helps Swin V2 and DeiT": ("not reproducible offline", "", ""),
+}
+
+
+def test_every_claim_keeps_its_status_from_the_committed_records():
+    table = claims.status_table(results_dir=COMMITTED)
+    got = {r["claim"]: (r["status"], r["profile"], r["reproduced (mean ± 95% CI)"]) for _, r in table.iterrows()}
+    assert got == EXPECTED_STATUS
+    assert len({c.claim for c in claims.CLAIMS}) == len(claims.CLAIMS)

@@ -1,0 +1,170 @@
+"""The papers' headline claims and their reproduction status, read from the runs of the results records.
+
+A claim names a notebook, a metric (a column of ``results.runs_frame``) and the runs it is measured on
+(setting filters, or the setting chosen on validation). Its status comes from the newest record of the
+preferred profile: only a ``paper``-profile record gives a verdict; a ``cpu`` or ``smoke`` record is a
+reduced run and says so. The tolerance of the Table 2 baselines (:data:`TOLERANCE`) lives here only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+
+from . import paper, report, results
+
+TOLERANCE = 1.5  # points: a Table 2 baseline counts as reproduced within this distance of the paper, both ways
+PROFILES = ("paper", "cpu", "smoke")  # preferred first
+VERDICTS = ("reproduced", "not reproduced", "above the paper", "measured")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A headline claim of a paper and the runs that check it.
+
+    ``metric``: the runs_frame column (None: nothing to measure, see ``offline_reason``). ``where``:
+    setting column -> value, list of values, or a predicate on the column. ``choose_on``/``group``:
+    among the groups of ``group`` columns, take the one with the highest mean ``choose_on`` (a choice on
+    validation). ``paired``: ``(by, a, b, pair_on)`` measures the paired difference a - b instead of a
+    mean. Reproduced when the mean reaches ``paper_value - tolerance``; with ``two_sided`` a mean beyond
+    ``paper_value + tolerance`` is "above the paper". ``digits``: the paper's precision.
+    """
+
+    paper: str
+    claim: str
+    reference: str
+    notebook: str
+    metric: str | None
+    paper_value: float | None = None
+    tolerance: float = 0.0
+    two_sided: bool = False
+    digits: int = 2
+    where: dict = field(default_factory=dict)
+    choose_on: str | None = None
+    group: tuple = ()
+    paired: tuple | None = None
+    offline_reason: str = ""
+
+
+def _filter(frame: pd.DataFrame, claim: Claim) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for col, want in claim.where.items():
+        if col not in frame.columns:
+            raise KeyError(f"claim {claim.claim!r}: setting '{col}' is not a column of {claim.notebook}'s runs "
+                           f"(columns: {', '.join(frame.columns)}); update the claim in fashionlib/claims.py.")
+        if callable(want):
+            mask &= frame[col].map(want).astype(bool)
+        elif isinstance(want, (list, tuple, set)):
+            mask &= frame[col].isin(list(want))
+        else:
+            mask &= frame[col] == want
+    rows = frame[mask]
+    if claim.choose_on is not None and not rows.empty:
+        means = rows.groupby(list(claim.group), sort=False, dropna=False)[claim.choose_on].mean()
+        best = means.idxmax()
+        best = best if isinstance(best, tuple) else (best,)
+        rows = rows[(rows[list(claim.group)] == pd.Series(best, index=list(claim.group))).all(axis=1)]
+    return rows
+
+
+def claim_status(claim: Claim, results_dir=None) -> dict:
+    """Evaluate one claim from the runs of the newest record of the preferred profile.
+
+    Returns paper, claim, reference, paper_value, value, ci95, n, status, profile, notebook, record, note,
+    digits. A metric or setting missing from the runs is an error (a renamed key must not read as "not
+    run yet"); a NaN value has its own status.
+    """
+    out = {"paper": claim.paper, "claim": claim.claim, "reference": claim.reference,
+           "paper_value": claim.paper_value, "value": math.nan, "ci95": math.nan, "n": 0, "status": "",
+           "profile": "", "notebook": claim.notebook, "record": "", "note": claim.offline_reason,
+           "digits": claim.digits}
+    frame = pd.DataFrame()
+    for profile in PROFILES:
+        frame = results.runs_frame(claim.notebook, profile, results_dir_=results_dir)
+        if not frame.empty:
+            break
+    if claim.metric is None or (frame.empty and claim.offline_reason):
+        out["status"] = "not reproducible offline"
+        return out
+    if frame.empty:
+        out["status"] = "not run yet"
+        return out
+    out.update(profile=frame["profile"].iloc[0], record=frame["record"].iloc[0])
+    if claim.metric not in frame.columns:
+        raise KeyError(f"claim {claim.claim!r}: metric '{claim.metric}' is not in the runs of {out['record']} "
+                       f"(columns: {', '.join(frame.columns)}); update the claim in fashionlib/claims.py.")
+    rows = _filter(frame, claim)
+    if rows.empty:
+        out["status"] = "setting not in the run"
+        return out
+    if claim.paired is not None:
+        by, a, b, pair_on = claim.paired
+        stats = report.paired_difference(rows, claim.metric, by, a, b, pair_on=pair_on, digits=claim.digits)
+        out.update(value=stats["difference"], ci95=stats["ci95"], n=stats["n"])
+    else:
+        stats = report.compare(rows[claim.metric], claim.paper_value, rows, digits=claim.digits)
+        out.update(value=stats["mean"], ci95=stats["ci95"], n=stats["n"])
+    value, eps = out["value"], 1e-9
+    if claim.offline_reason:
+        out["status"] = "not reproducible offline"
+    elif rows[claim.metric].isna().any() or math.isnan(value):
+        out["status"] = "no valid value"
+    elif out["profile"] != "paper":
+        out["status"] = "reduced run"
+    elif claim.paper_value is None:
+        out["status"] = "measured"
+    elif claim.two_sided and value > claim.paper_value + claim.tolerance + eps:
+        out["status"] = "above the paper"  # a baseline stronger than the paper's weakens its comparison
+    else:
+        out["status"] = "reproduced" if value >= claim.paper_value - claim.tolerance - eps else "not reproduced"
+    return out
+
+
+def _fmt_value(row: dict) -> str:
+    if math.isnan(row["value"]):
+        return ""
+    d = row["digits"]
+    ci = "" if math.isnan(row["ci95"]) else f" ± {row['ci95']:.{d}f}"
+    return f"{row['value']:.{d}f}{ci} (n={row['n']})"
+
+
+def status_table(claims: list[Claim] | None = None, results_dir=None) -> pd.DataFrame:
+    """The book's status table: one row per claim, values at the paper's precision, mean ± 95% CI (n)."""
+    rows = [claim_status(c, results_dir) for c in (CLAIMS if claims is None else claims)]
+    return pd.DataFrame([{
+        "paper": r["paper"], "claim": r["claim"], "reference": r["reference"],
+        "paper value": "" if r["paper_value"] is None else f"{r['paper_value']:.{r['digits']}f}",
+        "reproduced (mean ± 95% CI)": _fmt_value(r), "status": r["status"], "profile": r["profile"],
+        "evidence": r["notebook"], "note": r["note"]} for r in rows])
+
+
+_T2, _T3, _T4, _H = paper.JICT_TABLE2, paper.JICT_TABLE3, paper.JICT_TABLE4, paper.JICT_HEADLINE
+_OFFLINE_B = "the 59-class apparel set and pretrained weights cannot be fetched offline"
+_STAND_IN = _OFFLINE_B + "; the value is the stand-in's paired difference (points)"
+
+CLAIMS: list[Claim] = [
+    Claim("A", "Improved CNN test accuracy (%)", "Table 2", "a1_improved_cnn", "accuracy", _H["test_accuracy"],
+          where={"model": "improved_cnn"}),
+    Claim("A", "Micro-average ROC AUC", "Fig. 7", "a1_improved_cnn", "auc_micro", paper.JICT_FIG7_AUC,
+          tolerance=0.0005, digits=3, where={"model": "improved_cnn"}),
+    Claim("A", "Shirt, the hardest class: F1", "Table 3", "a1_improved_cnn", "f1_shirt",
+          _T3["improved_cnn"]["Shirt"]["f1"], tolerance=0.02, where={"model": "improved_cnn"}),
+    *[Claim("A", f"{label} test accuracy (%)", "Table 2", "a2_models", "accuracy", _T2[name]["accuracy"],
+            tolerance=TOLERANCE, two_sided=True, where={"model": name})
+      for name, label in paper.JICT_MODEL_LABELS.items() if name != "improved_cnn"],
+    Claim("A", "Improved CNN, setting chosen on validation (A5): test accuracy (%)", "Table 2",
+          "a5_closing_the_gap", "accuracy", _H["test_accuracy"], choose_on="val_accuracy",
+          group=("model", "lr_end", "augment")),
+    Claim("A", "Batch size 256, the best in Table 4: accuracy (%)", "Table 4", "a3_batch_size", "accuracy",
+          _T4[256]["accuracy"], where={"batch_size": 256}),
+    Claim("B", "BEiT + EdgeNet + balancing, best validation accuracy (%)", "hyper-parameter table",
+          "b3_hyperparameters", None, paper.EDGENET_HEADLINE["best_val_acc"], offline_reason=_OFFLINE_B),
+    Claim("B", "EdgeNet improves the backbones", "Conclusion", "b2_backbones", "accuracy",
+          paired=("edgenet", True, False, ("backbone", "balance", "seed")), offline_reason=_STAND_IN),
+    Claim("B", "Balancing helps Swin V2 and DeiT", "Conclusion", "b2_backbones", "accuracy",
+          where={"backbone": lambda name: str(name).startswith(("swinv2", "deit"))},
+          paired=("balance", "resample", "none", ("backbone", "edgenet", "seed")), offline_reason=_STAND_IN),
+]
