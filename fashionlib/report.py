@@ -130,23 +130,28 @@ def _groups(frame: pd.DataFrame, by: list[str]):
         yield (key if isinstance(key, tuple) else (key,)), rows
 
 
-def paper_runs_table(notebook: str, metrics: dict[str, int], *, by: list[str] | tuple = (), paper_values=None,
-                     profile: str = "paper", results_dir=None) -> pd.DataFrame | None:
-    """The committed ``profile`` runs of a notebook as a compare table, or None when there are none.
+def compare_groups(frame: pd.DataFrame, metrics: dict[str, int], *, by: list[str] | tuple = (),
+                   paper_values=None) -> dict[str, dict]:
+    """:func:`compare` rows for each group of ``by`` columns and each metric, labelled "group, metric".
 
-    ``metrics``: metric -> digits the paper prints it with. ``by``: setting columns that split the runs
-    into rows (e.g. ``["model"]``). ``paper_values``: ``(group key tuple, metric) -> paper value or None``.
+    ``metrics``: metric -> digits the paper prints it with. ``paper_values``: ``(group key tuple, metric)
+    -> paper value or None``.
     """
-    frame = results.runs_frame(notebook, profile, results_dir_=results_dir)
-    if frame.empty:
-        return None
     rows = {}
     for key, runs in _groups(frame, list(by)):
         for metric, digits in metrics.items():
-            label = ", ".join([*map(str, key), metric])
             value = paper_values(key, metric) if paper_values else None
-            rows[label] = compare(runs[metric], value, runs, digits=digits)
-    return compare_table(rows)
+            rows[", ".join([*map(str, key), metric])] = compare(runs[metric], value, runs, digits=digits)
+    return rows
+
+
+def paper_runs_table(notebook: str, metrics: dict[str, int], *, by: list[str] | tuple = (), paper_values=None,
+                     profile: str = "paper", results_dir=None) -> pd.DataFrame | None:
+    """The committed ``profile`` runs of a notebook as a compare table (:func:`compare_groups`), or None."""
+    frame = results.runs_frame(notebook, profile, results_dir_=results_dir)
+    if frame.empty:
+        return None
+    return compare_table(compare_groups(frame, metrics, by=by, paper_values=paper_values))
 
 
 def show_paper_runs(notebook: str, metrics: dict[str, int], **kw) -> pd.DataFrame | None:

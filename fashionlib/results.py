@@ -273,14 +273,27 @@ def runs_frame(notebook: str | None = None, profile: str | None = None,
     every setting key and every metric key (in order of first appearance). ``latest_only``: only the
     newest record of each (notebook, profile). A record of an older shape is an error, never skipped.
     """
-    import pandas as pd
-
     records = [check_schema(r) for r in load_records(notebook, profile, results_dir_)]
     if latest_only:
         newest = {}
         for rec in records:  # oldest first, so the last one wins
             newest[(rec["provenance"]["notebook"], rec["provenance"]["profile"])] = rec
         records = list(newest.values())
+    return _frame(records)
+
+
+def frame(notebook: str, params: dict, runs: list[dict]):
+    """The runs of the run in progress in :func:`runs_frame`'s columns (record: "", not written yet), so
+    that a notebook builds its tables the same way from its own runs as from committed records."""
+    profile = params.get("profile") or os.environ.get("FASHIONLIB_PROFILE") or "adhoc"
+    prov = {"notebook": notebook, "profile": profile, "git_commit": git_commit(), "device": device_info(),
+            "started": None}
+    return _frame([{"provenance": prov, "runs": [_check_run(i, r) for i, r in enumerate(runs)], "_path": ""}])
+
+
+def _frame(records: list[dict]):
+    import pandas as pd
+
     rows, setting_keys, metric_keys = [], {}, {}
     for rec in records:
         p = rec["provenance"]
