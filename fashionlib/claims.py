@@ -63,9 +63,7 @@ def _filter(frame: pd.DataFrame, claim: Claim) -> pd.DataFrame:
             mask &= frame[col] == want
     rows = frame[mask]
     if claim.choose_on is not None and not rows.empty:
-        means = rows.groupby(list(claim.group), sort=False, dropna=False)[claim.choose_on].mean()
-        best = means.idxmax()
-        best = best if isinstance(best, tuple) else (best,)
+        best = report.best_group(rows, claim.group, claim.choose_on)
         rows = rows[(rows[list(claim.group)] == pd.Series(best, index=list(claim.group))).all(axis=1)]
     return rows
 

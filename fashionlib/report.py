@@ -99,6 +99,14 @@ def paired_difference(frame: pd.DataFrame, metric: str, by: str, a, b, *, pair_o
             **provenance_columns(frame[frame[by].isin([a, b])]), "digits": digits}
 
 
+def best_group(frame: pd.DataFrame, by, metric: str = "val_accuracy") -> tuple:
+    """The values of the ``by`` columns whose runs have the highest mean ``metric``: a choice made on the
+    validation split (the default metric), never on the test set."""
+    means = frame.groupby(list(by), sort=False, dropna=False)[metric].mean()
+    best = means.idxmax()
+    return tuple(v.item() if hasattr(v, "item") else v for v in (best if isinstance(best, tuple) else (best,)))
+
+
 def _fmt(value, digits: int) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
