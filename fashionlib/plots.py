@@ -114,7 +114,7 @@ def fig8_roc_per_class(curves: pd.DataFrame, auc: pd.DataFrame, zoom: bool = Tru
     return fig
 
 
-def bar_paper_vs_reproduced(table: pd.DataFrame, value: str = "reproduced mean", error: str = "std",
+def bar_paper_vs_reproduced(table: pd.DataFrame, value: str = "mean", error: str = "std",
                             paper: str = "paper", title: str = "Paper vs reproduced", ylabel: str = "",
                             ylim=None):
     """Grouped bars: paper value and reproduced mean (+- std) for each row of ``table`` (index = row label)."""

@@ -210,3 +210,12 @@ def test_every_claim_keeps_its_status_from_the_committed_records():
     got = {r["claim"]: (r["status"], r["profile"], r["reproduced (mean ± 95% CI)"]) for _, r in table.iterrows()}
     assert got == EXPECTED_STATUS
     assert len({c.claim for c in claims.CLAIMS}) == len(claims.CLAIMS)
+
+
+def test_best_group_chooses_on_validation_not_on_test():
+    frame = _frame([{"seed": s, "model": m, "lr": lr, "accuracy": acc, "val_accuracy": val}
+                    for s, m, lr, acc, val in [(0, "a", 0.1, 99.0, 90.0), (1, "a", 0.1, 99.0, 90.2),
+                                               (0, "b", 0.1, 80.0, 91.0), (1, "b", 0.1, 80.0, 89.8),
+                                               (0, "b", 0.01, 70.0, 90.5), (1, "b", 0.01, 70.0, 90.5)]])
+    assert report.best_group(frame, ["model", "lr"]) == ("b", 0.01)  # validation means 90.1, 90.4, 90.5
+    assert report.best_group(frame, ["model"], "accuracy") == ("a",)

@@ -182,3 +182,15 @@ def test_runner_names_the_commit_a_run_started_from(monkeypatch):
     """A record written after a new commit (a long run) still names the commit the run started from."""
     monkeypatch.setenv("FASHIONLIB_GIT_COMMIT", "0123456789ab")  # what the runner sets at the start
     assert results.provenance()["git_commit"] == "0123456789ab"
+
+
+def test_the_run_in_progress_has_the_columns_its_record_will_have(tmp_path):
+    runs = [_run(0, 90.0, model="a"), {**_run(1, 91.0, model="a"), "model_file": "a_seed1.keras"}]
+    now = results.frame("nb", {"profile": "cpu"}, runs)
+    results.write_record("nb", {"profile": "cpu"}, runs, results_dir_=tmp_path)
+    stored = results.runs_frame("nb", results_dir_=tmp_path)
+    assert list(now.columns) == list(stored.columns)
+    same = ["notebook", "profile", "commit", "device", "seed", "model_file", "model", "accuracy", "loss"]
+    assert now[same].equals(stored[same]) and list(now["record"]) == ["", ""]
+    with pytest.raises(ValueError, match="unknown keys"):
+        results.frame("nb", {"profile": "cpu"}, [{**_run(), "proba": None}])
