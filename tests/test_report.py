@@ -219,3 +219,19 @@ def test_best_group_chooses_on_validation_not_on_test():
                                                (0, "b", 0.01, 70.0, 90.5), (1, "b", 0.01, 70.0, 90.5)]])
     assert report.best_group(frame, ["model", "lr"]) == ("b", 0.01)  # validation means 90.1, 90.4, 90.5
     assert report.best_group(frame, ["model"], "accuracy") == ("a",)
+
+
+def test_study_b_claims_read_the_agreed_b2_columns(tmp_path):
+    """B2's runs: settings backbone, edgenet, balance; metric accuracy in percent (the stand-in's numbers)."""
+    acc = {("swinv2_micro", True, "resample"): 40.0, ("swinv2_micro", False, "resample"): 37.0,
+           ("swinv2_micro", True, "none"): 36.0, ("swinv2_micro", False, "none"): 35.0,
+           ("beit_micro", True, "resample"): 30.0, ("beit_micro", False, "resample"): 31.0,
+           ("beit_micro", True, "none"): 20.0, ("beit_micro", False, "none"): 29.0}
+    runs = [{"setting": {"backbone": b, "edgenet": e, "balance": bal}, "seed": 0, "metrics": {"accuracy": a}}
+            for (b, e, bal), a in acc.items()]
+    results.write_record("b2_backbones", {"profile": "cpu"}, runs, results_dir_=tmp_path)
+    rows = {c.claim: claims.claim_status(c, tmp_path) for c in claims.CLAIMS if c.notebook == "b2_backbones"}
+    edgenet, balancing = rows["EdgeNet improves the backbones"], rows["Balancing helps Swin V2 and DeiT"]
+    assert (edgenet["value"], edgenet["n"]) == (pytest.approx((3 + 1 - 1 - 9) / 4), 4)  # EdgeNet on - off
+    assert (balancing["value"], balancing["n"]) == (pytest.approx((4 + 2) / 2), 2)    # swinv2 only
+    assert {r["status"] for r in rows.values()} == {"not reproducible offline"}
