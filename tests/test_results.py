@@ -194,3 +194,16 @@ def test_the_run_in_progress_has_the_columns_its_record_will_have(tmp_path):
     assert now[same].equals(stored[same]) and list(now["record"]) == ["", ""]
     with pytest.raises(ValueError, match="unknown keys"):
         results.frame("nb", {"profile": "cpu"}, [{**_run(), "proba": None}])
+
+
+def test_every_committed_record_reads_through_the_one_reader():
+    """The committed records (converted by scripts/convert_records.py) all have the current shape."""
+    from pathlib import Path
+
+    root = Path(results.REPO_ROOT) / "book" / "results"
+    records = results.load_records(results_dir_=root)
+    assert records and all(r.get("schema") == results.SCHEMA for r in records), \
+        [r["_path"] for r in records if r.get("schema") != results.SCHEMA]
+    frame = results.runs_frame(results_dir_=root, latest_only=False)
+    assert frame.groupby("notebook").size().to_dict() == {"a1_improved_cnn": 3, "a2_models": 12,
+                                                          "a5_closing_the_gap": 6}
