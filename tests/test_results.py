@@ -207,3 +207,36 @@ def test_every_committed_record_reads_through_the_one_reader():
     frame = results.runs_frame(results_dir_=root, latest_only=False)
     assert frame.groupby("notebook").size().to_dict() == {"a1_improved_cnn": 3, "a2_models": 12,
                                                           "a5_closing_the_gap": 6}
+
+
+def test_convert_records_turns_an_old_shape_into_runs_and_is_idempotent(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("convert_records", results.REPO_ROOT / "scripts" / "convert_records.py")
+    convert = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(convert)
+    hist = {"epoch": [0, 1], "accuracy": [0.5, 0.9], "loss": [1.0, 0.3], "val_accuracy": [0.6, 0.925],
+            "val_loss": [0.9, 0.3], "seconds": [1.0, 1.0]}
+    per_run = [{"lr_end": 1e-4, "augment": a, "seed": s, "accuracy": acc, "loss": 0.25, "auc_micro": 0.99,
+                "auc_macro": 0.98, "seconds_per_epoch": 1.0} for a, s, acc in ((False, 0, 92.0), (False, 1, 92.5),
+                                                                                  (True, 0, 91.0))]
+    params = {"profile": "paper", "model": "improved_cnn", "epochs": 2, "batch_size": 128, "lr0": 1e-3,
+              "schedule": "paper", "optimizer": "adam", "lr_ends": [1e-4]}
+    old = {"provenance": {"notebook": "a5_closing_the_gap", "profile": "paper", "parameters": params,
+                          "started": "2026-11-27T12:40:58+00:00", "git_commit": "abc", "device": {}},
+           "metrics": {"per_run": per_run, "selection": {"lr_end": [1e-4]}, "normalisation": {"mean": 0.3, "std": 0.4},
+                       "n_train": 48000, "chosen": {"lr_end": 1e-4, "augment": False, "model_paths": [
+                           "/x/m_seed0.keras", "/x/m_seed1.keras"]}},
+           "history": {"0.0001_0": {"0": hist, "1": hist}, "0.0001_1": {"0": hist}}}
+    path = tmp_path / "paper" / "a5_closing_the_gap" / "20261127T130400-5c67af.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(old))
+    assert convert.convert(path) is True and convert.convert(path) is False
+    f = results.runs_frame(results_dir_=tmp_path)
+    assert list(f["accuracy"]) == [92.0, 92.5, 91.0] and list(f["seed"]) == [0, 1, 0]
+    assert list(f["model_file"]) == ["m_seed0.keras", "m_seed1.keras", None]
+    assert list(f["augment"]) == [False, False, True] and set(f["model"]) == {"improved_cnn"}
+    assert list(f["val_accuracy"]) == [92.5] * 3 and f["epochs"].tolist() == [2] * 3
+    new = json.loads(path.read_text())
+    assert new["extras"]["chosen"] == {"model": "improved_cnn", "lr_end": 1e-4, "augment": False}
+    assert new["provenance"] == old["provenance"]
