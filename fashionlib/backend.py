@@ -44,6 +44,7 @@ def use_backend(name: str) -> str:
             raise BackendError(f"Keras is already imported with backend {current!r}; the backend can only "
                                f"be chosen before the first 'import keras'. Restart the kernel and set "
                                f"backend = {name!r} first.")
+    quiet_tensorflow()
     if name == "torch":
         # PyTorch's OpenMP threads spin while waiting; on a CPU shared with other busy processes that
         # made a training step about 6x slower here (measured, load average ~7 on 2 cores). Passive
@@ -67,3 +68,32 @@ def torch_before_tensorflow() -> None:
     if importlib.util.find_spec("triton") is not None:  # the library that crashes (CUDA builds of torch)
         import triton  # noqa: F401
 
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ start-up lines (oneDNN notice, absl/XLA info) before it is imported.
+
+    They say nothing about a run and would land in every executed notebook of the book. Only a
+    default: an explicit ``TF_CPP_MIN_LOG_LEVEL`` wins.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+PROGRESS_ENV = "FASHIONLIB_PROGRESS"  # set to "terminal" by the runner for the notebook's kernel
+
+
+def progress_stream():
+    """Where progress bars and per-epoch lines go, or None when they are not shown.
+
+    Interactively (Jupyter, a script) they go to ``sys.stdout``. Under ``fashionlib run`` (which sets
+    ``FASHIONLIB_PROGRESS=terminal``) they go to the terminal the runner was started from, past the
+    notebook, so the executed notebook, and the book made from it, holds no progress text; when that
+    terminal is not a TTY (a book build, CI) progress is off.
+    """
+    if os.environ.get(PROGRESS_ENV) != "terminal":
+        return sys.stdout
+    try:
+        fd = sys.stderr.fileno()  # in a kernel: the kernel process's own stderr, not the notebook's
+    except (AttributeError, OSError, ValueError):
+        return None
+    return open(fd, "w", closefd=False) if os.isatty(fd) else None

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from . import profiles, results
+from .backend import PROGRESS_ENV
 from .results import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -94,6 +95,61 @@ def is_up_to_date(output: Path, fingerprint: str) -> bool:
     except (json.JSONDecodeError, OSError):
         return False
     return meta.get("fingerprint") == fingerprint and meta.get("status") == "ok"
+
+
+# Library start-up and log lines that say nothing about a run: TensorFlow/XLA/absl C++ logging (glog
+# format "I0000 00:00:...", "2026-01-01 12:00:00.000000: I tensorflow/..."), absl's pre-init notice,
+# the oneDNN notice, Python warnings ("file.py:12: UserWarning: ...") with the source line after them.
+_LOG_LINE = re.compile(
+    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]"
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S+"
+    r"|WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|.*oneDNN custom operations are on"
+    r"|.*To enable the following instructions: .* rebuild TensorFlow"
+    r"|.*This TensorFlow binary is optimized to use available CPU instructions"
+    r"|\S+:\d+: \w*Warning: )")
+
+
+def _clean_stream(text: str, name: str) -> str:
+    """Resolve carriage returns (a progress bar's overwritten states) and drop log/warning lines."""
+    lines, skip_source = [], False
+    for line in text.split("\n"):
+        shown = line.rsplit("\r", 1)[-1]  # what a terminal shows after the last carriage return
+        if shown != line and not shown.strip():
+            continue  # a progress bar that cleared itself
+        line = shown
+        if skip_source and line.startswith("  "):
+            skip_source = False
+            continue
+        skip_source = False
+        if _LOG_LINE.match(line):
+            skip_source = name == "stderr"  # a warning is followed by its indented source line
+            continue
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def clean_outputs(nb) -> None:
+    """Make the executed notebook read cleanly in the book.
+
+    Per cell, consecutive stream outputs of the same name merge into one box, overwritten progress
+    states disappear (only the text after each line's last carriage return stays, so a cleared bar
+    leaves nothing), and library start-up/log/warning lines are dropped; a box left empty goes.
+    """
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" \
+                    and merged[-1]["name"] == out["name"]:
+                merged[-1]["text"] += out["text"]
+            else:
+                merged.append(out)
+        for out in merged:
+            if out.get("output_type") == "stream":
+                out["text"] = _clean_stream(out["text"], out["name"])
+        cell["outputs"] = [o for o in merged if o.get("output_type") != "stream" or o["text"].strip()]
 
 
 def _copy_hiding_tags(nb) -> None:
@@ -188,7 +244,8 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
     env_backup = dict(os.environ)
     if results_dir is not None:
         os.environ["FASHIONLIB_RESULTS_DIR"] = str(Path(results_dir).resolve())
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ[PROGRESS_ENV] = "terminal"  # progress to this terminal, not into the notebook (backend.py)
     os.environ["FASHIONLIB_PROFILE"] = profile  # tables of the run in progress name their profile
     os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())  # the code the run starts from
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
@@ -202,6 +259,7 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
                                    cwd=str(REPO_ROOT), log_output=log_output, progress_bar=False)
         executed = nbformat.read(tmp_out, as_version=4)
         _copy_hiding_tags(executed)
+        clean_outputs(executed)
         if out_dir.name == "paper-runs":
             as_paper_page(executed)
         executed.metadata["fashionlib"] = {"notebook": stem, "profile": profile, "parameters": params,

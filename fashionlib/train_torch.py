@@ -345,14 +345,17 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
 
     from tqdm import tqdm
 
+    from .backend import progress_stream
+
     show = cfg.progress and rank == 0
+    stream = progress_stream() if show else None  # None under a book build: the page shows one line per run
     for epoch in range(start_epoch, cfg.epochs):
         ddp_model.train()
         sampler.set_epoch(epoch)
         train_ds.set_epoch(epoch)
         sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss*n, correct, n
         bar = tqdm(train_loader, desc=f"{cfg.backbone} epoch {epoch + 1}/{cfg.epochs}", leave=False,
-                   disable=not show, mininterval=1.0, file=sys.stdout)
+                   disable=stream is None, mininterval=1.0, file=stream)
         for x, y in bar:
             x, y = _to_device(x, y, device)
             with _autocast(device):
@@ -371,10 +374,13 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
             val = evaluate(model, val_loader, device, num_classes)
             row.update({f"val_{k}": v for k, v in val.items() if k not in ("y_true", "y_pred")})
             history.append(row)
-            if show:
-                print(f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
-                      f"{row['train_acc']:.4f} | val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} "
-                      f"F1 {row['val_f1']:.4f}", flush=True)
+            line = (f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
+                    f"{row['train_acc']:.4f} | val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} "
+                    f"F1 {row['val_f1']:.4f}")
+            if stream is not None:
+                print(line, file=stream, flush=True)
+            if show and epoch + 1 == cfg.epochs and stream is not sys.stdout:  # one line per run on a page
+                print(f"{cfg.backbone}: {line}", flush=True)
             if ckpt_path is not None:
                 save_checkpoint(ckpt_path, {
                     "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),

@@ -1,9 +1,11 @@
-"""Sphinx extension for this book: drop duplicated inline scripts.
+"""Sphinx extension for this book: drop duplicated inline scripts; mark claim verdicts for CSS.
 
 With Jupyter Book 1.0.4 and Sphinx 7.4 the inline configuration scripts of sphinx-thebe and
 sphinx-togglebutton are added twice to every page; the second `const THEBE_JS_URL` declaration is a
 JavaScript SyntaxError in the browser console. The browser test (tests/test_browser.py) caught it.
 """
+
+import re
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -17,6 +19,29 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = kept
 
 
+# The verdicts of the claims table (fashionlib.report.claim_status); book/_static/fashionrepro.css
+# colours a cell whose whole text is one of them.
+VERDICTS = ("reproduced", "not reproduced", "above the paper", "reduced run", "smoke run only", "not run yet",
+            "not reproducible offline", "measured")
+_VERDICT_CELL = re.compile(r"<td>(?P<text>" + "|".join(map(re.escape, VERDICTS)) + r")</td>")
+
+
+def _verdict_class(match) -> str:
+    text = match["text"]
+    return f'<td class="verdict verdict-{text.replace(" ", "-")}">{text}</td>'
+
+
+def mark_verdicts(html: str) -> str:
+    """Give each table cell that holds exactly a verdict the classes ``verdict verdict-<words>``."""
+    return _VERDICT_CELL.sub(_verdict_class, html)
+
+
+def _mark_verdicts(app, pagename, templatename, context, doctree):
+    if "body" in context:
+        context["body"] = mark_verdicts(context["body"])
+
+
 def setup(app):
     app.connect("html-page-context", _dedupe_scripts, priority=100)
+    app.connect("html-page-context", _mark_verdicts, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
