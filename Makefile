@@ -5,13 +5,21 @@ STAMP  := $(VENV)/.fashionlib-installed
 SMOKE  := _build/smoke
 PROFILE ?= cpu
 
-.PHONY: setup test book smoke-book unit clean
+.PHONY: setup lock test book smoke-book unit clean
 
-$(STAMP): pyproject.toml .ci/setup.sh
+$(STAMP): pyproject.toml requirements-lock.txt .ci/setup.sh
 	VENV=$(VENV) bash .ci/setup.sh
 	touch $@
 
+## Install the locked environment (requirements-lock.txt) and fashionlib into $(VENV).
 setup: $(STAMP)
+
+## Re-lock: freeze $(VENV) into requirements-lock.txt (sha256 hashes via pip-tools, kept in
+## $(LOCK_TOOLS)) and environment.yml. Commit both, with the records they produced.
+LOCK_TOOLS ?= .venv-lock
+lock:
+	[ -x $(LOCK_TOOLS)/bin/pip-compile ] || { python3 -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install -q pip-tools; }
+	PIP_COMPILE=$(abspath $(LOCK_TOOLS))/bin/pip-compile $(PY) .ci/lock.py
 
 ## The whole test suite: the smoke-profile book (every notebook executed), unit tests, the browser test.
 ## No nbval pass: the sources hold no outputs to compare with (README, "Two commands").

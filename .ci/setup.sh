@@ -23,9 +23,13 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup] creating $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --upgrade pip
-# Explicit pins: a bare `torch` pulls several GB; these two are known to work together with timm.
-"$VENV/bin/python" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-"$VENV/bin/python" -m pip install -q -e ".[keras,torch,book,test]" "torch==2.14.1" "torchvision==0.29.1"
+# The locked environment: every package at the exact version that produced the committed records
+# (torch==2.14.1, torchvision==0.29.1 among them), each file checked against its sha256 in the lock.
+# Update the lock with `make lock`.
+LOCK="${LOCK:-requirements-lock.txt}"
+echo "[setup] installing the locked environment from $LOCK ($(grep -c '^[A-Za-z0-9]' "$LOCK") packages, hashes checked)"
+"$VENV/bin/python" -m pip install -q --require-hashes -r "$LOCK"
+# fashionlib itself, editable; its dependencies are already there at the locked versions.
+"$VENV/bin/python" -m pip install -q --no-deps -e .
 "$VENV/bin/python" -m pip check
 echo "[setup] done: $("$VENV/bin/python" --version), torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)')"

@@ -39,9 +39,10 @@ NOTEBOOKS = [
     "performance",
     "run_it_yourself",
     "for_teachers",
+    "execution_report",
 ]
 # Summary pages read the other notebooks' records, so they run after everything else.
-RUN_LAST = ("intro", "for_teachers")
+RUN_LAST = ("intro", "for_teachers", "execution_report")
 
 # Overrides of each notebook's defaults, per profile. The notebook's own defaults are the `cpu` profile.
 PROFILES: dict[str, dict[str, dict]] = {
@@ -49,6 +50,7 @@ PROFILES: dict[str, dict[str, dict]] = {
     "performance": {"smoke": {}, "cpu": {}, "paper": {}},
     "run_it_yourself": {"smoke": {}, "cpu": {}, "paper": {}},
     "for_teachers": {"smoke": {}, "cpu": {}, "paper": {}},
+    "execution_report": {"smoke": {}, "cpu": {}, "paper": {}},
     "a0_fashion_mnist": {
         "smoke": {"samples_per_class": 3},
         "cpu": {},

@@ -7,6 +7,7 @@ Layout: ``<results_dir>/<profile>/<notebook>/<run_id>.json``. ``results_dir`` is
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import platform
@@ -85,6 +86,40 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+LOCK_FILE = REPO_ROOT / "requirements-lock.txt"
+
+
+def locked_versions(lock_file: str | os.PathLike = LOCK_FILE) -> dict[str, str]:
+    """Package name -> pinned version of the lock file's pins that apply to this machine ({} without a lock)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    path = Path(lock_file)
+    pins = {}
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        line = line.split("#", 1)[0].rstrip(" \\").strip()
+        if not line or line.startswith("-"):
+            continue
+        req = Requirement(line)
+        if req.marker is None or req.marker.evaluate():
+            pins[canonicalize_name(req.name)] = str(req.specifier).removeprefix("==")
+    return pins
+
+
+@functools.lru_cache(maxsize=1)
+def environment_locked(lock_file: str | os.PathLike = LOCK_FILE) -> bool:
+    """True when every package pinned in the lock file is installed here at exactly its pinned version.
+
+    A missing lock file (fashionlib installed without its repository) means False: the versions
+    cannot be vouched for.
+    """
+    pins = locked_versions(lock_file)
+    try:
+        return bool(pins) and all(metadata.version(name) == version for name, version in pins.items())
+    except metadata.PackageNotFoundError:
+        return False
+
+
 def device_info() -> dict[str, object]:
     """Describe the machine; reports a CUDA device when torch (already imported) sees one."""
     info: dict[str, object] = {
@@ -119,6 +154,7 @@ def provenance(params: dict | None = None, seed: int | None = None,
         "seed": seed,
         "git_commit": git_commit(),
         "versions": library_versions(),
+        "locked": environment_locked(),  # every package at its requirements-lock.txt version
         "device": device_info(),
         "started": _dt.datetime.fromtimestamp(started or now, _dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(now - started, 3) if started else None,

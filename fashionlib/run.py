@@ -30,7 +30,7 @@ from .backend import PROGRESS_ENV
 from .results import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-BOOK_FILES = ["_config.yml", "_toc.yml", "book", "references.bib", "CITATION.cff"]
+BOOK_FILES = ["_config.yml", "_toc.yml", "book", "references.bib", "CITATION.cff", "binder", "requirements-lock.txt"]
 
 
 def notebook_path(name: str | os.PathLike) -> Path:

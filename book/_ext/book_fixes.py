@@ -6,6 +6,8 @@ JavaScript SyntaxError in the browser console. The browser test (tests/test_brow
 """
 
 import re
+import shutil
+from pathlib import Path
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -41,7 +43,19 @@ def _mark_verdicts(app, pagename, templatename, context, doctree):
         context["body"] = mark_verdicts(context["body"])
 
 
+def _publish_binder(app, exception):
+    """Put binder/ and the lock beside the pages: the launch buttons open the published tree."""
+    if exception is not None or app.builder.format != "html":
+        return
+    src, out = Path(app.srcdir), Path(app.outdir)
+    if (src / "binder").is_dir():
+        shutil.copytree(src / "binder", out / "binder", dirs_exist_ok=True)
+    if (src / "requirements-lock.txt").is_file():
+        shutil.copy2(src / "requirements-lock.txt", out / "requirements-lock.txt")
+
+
 def setup(app):
+    app.connect("build-finished", _publish_binder)
     app.connect("html-page-context", _dedupe_scripts, priority=100)
     app.connect("html-page-context", _mark_verdicts, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
