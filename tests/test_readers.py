@@ -1,0 +1,171 @@
+"""What a reader, a re-runner and a teacher get: clean pages, offline maths, launchable notebooks, exercises."""
+
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from fashionlib import backend, profiles, run
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = yaml.safe_load((REPO / "_config.yml").read_text())
+REPO_URL = CONFIG["repository"]["url"]
+STUDY_NOTEBOOKS = [n for n in profiles.NOTEBOOKS if re.match(r"[ab]\d_", n)]
+SOURCES = sorted((REPO / "notebooks").glob("*.md"))
+
+
+def _stream(text, name="stdout"):
+    return nbformat.v4.new_output("stream", name=name, text=text)
+
+
+def _cell(*outputs):
+    cell = nbformat.v4.new_code_cell("pass")
+    cell.outputs = list(outputs)
+    return cell
+
+
+# --- pages that read cleanly -------------------------------------------------------------------
+
+def test_clean_outputs_merges_streams_and_drops_progress_states():
+    bar = "\rdeit_micro epoch 1/1:   0%|          | 0/6 [00:00<?, ?it/s]\r" + " " * 40 + "\r"
+    nb = nbformat.v4.new_notebook(cells=[_cell(_stream(bar), _stream("epoch 1/1: train loss 2.07\n"),
+                                               _stream(bar), _stream("deit_micro: done\n"))])
+    run.clean_outputs(nb)
+    outs = nb.cells[0].outputs
+    assert len(outs) == 1 and outs[0].text == "epoch 1/1: train loss 2.07\ndeit_micro: done\n"
+
+
+def test_clean_outputs_drops_tensorflow_startup_and_warning_lines_but_keeps_text():
+    err = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+           "I0000 00:00:1795960861.001976    9458 port.cc:153] oneDNN custom operations are on. You may see\n"
+           "2026-11-29 14:00:01.123456: I tensorflow/core/platform/cpu_feature_guard.cc:210] This TensorFlow "
+           "binary is optimized to use available CPU instructions\n"
+           "/x/site-packages/keras/src/layers/core.py:12: UserWarning: Do not pass an `input_shape`\n"
+           "  super().__init__(**kwargs)\n")
+    nb = nbformat.v4.new_notebook(cells=[_cell(_stream(err, "stderr"), _stream("Keras 3 on tensorflow\n")),
+                                         _cell(_stream("a line with Warning: in it stays\n"))])
+    run.clean_outputs(nb)
+    assert [o.text for o in nb.cells[0].outputs] == ["Keras 3 on tensorflow\n"]
+    assert nb.cells[1].outputs[0].text == "a line with Warning: in it stays\n"
+
+
+def test_clean_outputs_leaves_rich_outputs_alone():
+    html = nbformat.v4.new_output("display_data", data={"text/html": "<table></table>"})
+    nb = nbformat.v4.new_notebook(cells=[_cell(_stream("a\n"), html, _stream("b\n"))])
+    run.clean_outputs(nb)
+    assert [o.output_type for o in nb.cells[0].outputs] == ["stream", "display_data", "stream"]
+
+
+def test_progress_goes_to_stdout_interactively_and_nowhere_under_a_runner_without_tty(monkeypatch):
+    monkeypatch.delenv(backend.PROGRESS_ENV, raising=False)
+    assert backend.progress_stream() is sys.stdout
+    monkeypatch.setenv(backend.PROGRESS_ENV, "terminal")
+    monkeypatch.setattr(backend.os, "isatty", lambda fd: False)
+    assert backend.progress_stream() is None
+
+
+def test_verdict_cells_get_css_classes():
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    import book_fixes
+
+    html = "<td>reproduced</td><td>not reproduced</td><td>reduced run</td><td>reproduced twice</td>"
+    out = book_fixes.mark_verdicts(html)
+    assert '<td class="verdict verdict-reproduced">reproduced</td>' in out
+    assert '<td class="verdict verdict-not-reproduced">not reproduced</td>' in out
+    assert '<td class="verdict verdict-reduced-run">reduced run</td>' in out
+    assert "<td>reproduced twice</td>" in out
+    css = (REPO / "book" / "_static" / "fashionrepro.css").read_text()
+    for verdict in book_fixes.VERDICTS:
+        assert f"td.verdict-{verdict.replace(' ', '-')}" in css, verdict
+
+
+def test_maths_renders_offline_and_figures_keep_the_papers_numbers():
+    sphinx = CONFIG["sphinx"]["config"]
+    assert sphinx["numfig"] is False
+    path = sphinx["mathjax_path"]
+    assert not path.startswith(("http:", "https:", "//")), "MathJax must ship with the book, not a CDN"
+    static = [REPO / p for p in sphinx["html_static_path"]]
+    assert any((s / path).is_file() for s in static), f"{path} not under {static}"
+    fonts = next(s for s in static if (s / path).is_file()) / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert len(list(fonts.glob("*.woff"))) >= 20
+
+
+# --- launch buttons that work ------------------------------------------------------------------
+
+def _code_cells(path):
+    import jupytext
+
+    return [c for c in jupytext.read(path).cells if c.cell_type == "code"]
+
+
+def test_every_notebook_starts_with_the_same_install_cell_naming_the_repository():
+    first = {p.stem: _code_cells(p)[0] for p in SOURCES}
+    reference = first["a0_fashion_mnist"].source
+    assert f'REPO_URL = "{REPO_URL}"' in reference
+    for stem, cell in first.items():
+        assert cell.source == reference, f"{stem}: first code cell differs from a0's install cell"
+        assert "parameters" not in cell.metadata.get("tags", []), stem
+        assert "remove-cell" in cell.metadata.get("tags", []), stem
+
+
+def test_repository_url_is_one_setting():
+    assert REPO_URL.startswith("https://github.com/")
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert cff["repository-code"] == REPO_URL
+    assert REPO_URL in (REPO / "README.md").read_text()
+    urls = set()
+    for p in [*SOURCES, REPO / "README.md", REPO / "CITATION.cff"]:
+        urls |= set(re.findall(r"https://github\.com/fashion-repro/[\w.-]+", p.read_text()))
+    assert urls == {REPO_URL}, f"other repository URLs than {REPO_URL}: {urls - {REPO_URL}}"
+
+
+def test_binder_folder_installs_data_and_locked_environment():
+    assert "dataset-fashion-mnist" in (REPO / "binder" / "apt.txt").read_text().split()
+    req = (REPO / "binder" / "requirements.txt").read_text().split()
+    assert req == ["-r", "../requirements-lock.txt"] and (REPO / "requirements-lock.txt").is_file()
+    assert (REPO / "binder" / "postBuild").stat().st_mode & 0o111
+
+
+def test_launch_buttons_open_the_published_executed_notebooks():
+    """The buttons point at <branch>/<path_to_book>/<page>.ipynb: Sphinx's _sources copy of each page."""
+    assert CONFIG["repository"]["path_to_book"] == "_sources"
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]] + [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
+    executed = [f for f in files if f.startswith(("book/executed/", "book/paper-runs/"))]
+    stems = {Path(f).name for f in executed}
+    assert stems >= set(profiles.NOTEBOOKS), f"notebooks missing from _toc.yml: {set(profiles.NOTEBOOKS) - stems}"
+
+
+# --- lessons that fit a class --------------------------------------------------------------------
+
+EXERCISE_CMD = re.compile(r"^python -m fashionlib run .*$", re.M)
+
+
+@pytest.mark.parametrize("stem", STUDY_NOTEBOOKS)
+def test_exercises_are_three_valid_reruns_with_hidden_solutions(stem):
+    source = REPO / "notebooks" / f"{stem}.md"
+    text = source.read_text()
+    assert "## Exercises" in text, f"{stem}: no Exercises section"
+    section = text[text.index("## Exercises"):]
+    commands = EXERCISE_CMD.findall(section)
+    solutions = re.findall(r"```\{admonition\} Solution[^\n]*\n:class: dropdown", section)
+    assert len(commands) >= 3 and len(solutions) >= len(commands), (stem, len(commands), len(solutions))
+    declared = run.declared_parameters(run.read_source(source))
+    for cmd in commands:
+        args = shlex.split(cmd)[4:]
+        assert args[0] == stem, cmd
+        pairs = [(args[i + 1], args[i + 2]) for i, a in enumerate(args) if a == "-p"]
+        assert pairs, f"{stem}: exercise without a -p change: {cmd}"
+        profiles.resolve(stem, declared, "cpu", run._parse_overrides(pairs))  # raises on a broken exercise
+
+
+def test_course_plan_has_a_row_for_every_notebook():
+    text = (REPO / "notebooks" / "for_teachers.md").read_text()
+    plan = text[text.index("PLAN = {"):text.index("\n}\n", text.index("PLAN = {"))]
+    rows = set(re.findall(r'^\s+"(\w+)": \(', plan, re.M))
+    assert set(profiles.NOTEBOOKS) <= rows, set(profiles.NOTEBOOKS) - rows
+    assert {"a6_protocol", "a7_modern_recipe", "b0_pretraining"} <= rows
