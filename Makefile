@@ -14,12 +14,10 @@ $(STAMP): pyproject.toml requirements-lock.txt .ci/setup.sh
 ## Install the locked environment (requirements-lock.txt) and fashionlib into $(VENV).
 setup: $(STAMP)
 
-## Re-lock: freeze $(VENV) into requirements-lock.txt (sha256 hashes via pip-tools, kept in
-## $(LOCK_TOOLS)) and environment.yml. Commit both, with the records they produced.
-LOCK_TOOLS ?= .venv-lock
+## Re-lock: freeze $(VENV) into requirements-lock.txt (exact versions, sha256 of each file from the
+## package index) and environment.yml (same pins). Commit both, with the records they produced.
 lock:
-	[ -x $(LOCK_TOOLS)/bin/pip-compile ] || { python3 -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install -q pip-tools; }
-	PIP_COMPILE=$(abspath $(LOCK_TOOLS))/bin/pip-compile $(PY) .ci/lock.py
+	$(PY) .ci/lock.py
 
 ## The whole test suite: the smoke-profile book (every notebook executed), unit tests, the browser test.
 ## No nbval pass: the sources hold no outputs to compare with (README, "Two commands").
