@@ -1,4 +1,4 @@
-"""Sphinx extension for this book: drop duplicated inline scripts; mark claim verdicts for CSS.
+"""Sphinx extension for this book: MathJax on every page, no duplicated inline scripts, verdicts marked for CSS.
 
 With Jupyter Book 1.0.4 and Sphinx 7.4 the inline configuration scripts of sphinx-thebe and
 sphinx-togglebutton are added twice to every page; the second `const THEBE_JS_URL` declaration is a
@@ -55,6 +55,9 @@ def _publish_binder(app, exception):
 
 
 def setup(app):
+    # Sphinx adds MathJax only to pages whose doctree it saw equations in, and it sees none in the
+    # notebooks myst-nb renders: their maths stayed raw LaTeX. Load it on every page (it is local).
+    app.set_html_assets_policy("always")
     app.connect("build-finished", _publish_binder)
     app.connect("html-page-context", _dedupe_scripts, priority=100)
     app.connect("html-page-context", _mark_verdicts, priority=600)
