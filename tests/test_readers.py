@@ -169,3 +169,14 @@ def test_course_plan_has_a_row_for_every_notebook():
     rows = set(re.findall(r'^\s+"(\w+)": \(', plan, re.M))
     assert set(profiles.NOTEBOOKS) <= rows, set(profiles.NOTEBOOKS) - rows
     assert {"a6_protocol", "a7_modern_recipe", "b0_pretraining"} <= rows
+
+
+def test_script_dedupe_keeps_the_list_sphinx_appends_mathjax_to():
+    """Replacing the page's script list (instead of editing it) had dropped MathJax from every page."""
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    import book_fixes
+
+    scripts = ["a.js", "b.js", "a.js"]
+    context = {"script_files": scripts}
+    book_fixes._dedupe_scripts(None, "page", "page.html", context, None)
+    assert context["script_files"] is scripts and scripts == ["a.js", "b.js"]

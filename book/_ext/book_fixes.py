@@ -1,4 +1,4 @@
-"""Sphinx extension for this book: MathJax on every page, no duplicated inline scripts, verdicts marked for CSS.
+"""Sphinx extension for this book: drop duplicated inline scripts; mark claim verdicts for CSS.
 
 With Jupyter Book 1.0.4 and Sphinx 7.4 the inline configuration scripts of sphinx-thebe and
 sphinx-togglebutton are added twice to every page; the second `const THEBE_JS_URL` declaration is a
@@ -18,7 +18,9 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
         if key not in seen:
             seen.add(key)
             kept.append(script)
-    context["script_files"] = kept
+    # In place, and after the other handlers (priority 900): Sphinx's MathJax handler appends its script
+    # to this same list during this event; replacing the list early had dropped MathJax from every page.
+    context.get("script_files", [])[:] = kept
 
 
 # The verdicts of the claims table (fashionlib.report.claim_status); book/_static/fashionrepro.css
@@ -55,10 +57,7 @@ def _publish_binder(app, exception):
 
 
 def setup(app):
-    # Sphinx adds MathJax only to pages whose doctree it saw equations in, and it sees none in the
-    # notebooks myst-nb renders: their maths stayed raw LaTeX. Load it on every page (it is local).
-    app.set_html_assets_policy("always")
     app.connect("build-finished", _publish_binder)
-    app.connect("html-page-context", _dedupe_scripts, priority=100)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("html-page-context", _mark_verdicts, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
