@@ -1,5 +1,6 @@
 """What a reader, a re-runner and a teacher get: clean pages, offline maths, launchable notebooks, exercises."""
 
+import os
 import re
 import shlex
 import sys
@@ -180,3 +181,20 @@ def test_script_dedupe_keeps_the_list_sphinx_appends_mathjax_to():
     context = {"script_files": scripts}
     book_fixes._dedupe_scripts(None, "page", "page.html", context, None)
     assert context["script_files"] is scripts and scripts == ["a.js", "b.js"]
+
+
+def test_built_book_holds_what_the_launch_buttons_open():
+    """Each page's Colab/Binder link names a notebook under _sources/ of the published tree, beside binder/."""
+    root = os.environ.get("FASHIONLIB_SMOKE_BOOK")
+    if not root:
+        pytest.skip("needs the built smoke book of `make test` (FASHIONLIB_SMOKE_BOOK)")
+    html = Path(root) / "_build" / "html"
+    assert (html / "binder" / "apt.txt").is_file() and (html / "requirements-lock.txt").is_file()
+    targets = []
+    for page in (html / "book").rglob("*.html"):
+        text = page.read_text()
+        targets += re.findall(r'href="https://colab\.research\.google\.com/github/[^"]+?/blob/gh-pages/([^"]+)"', text)
+        targets += re.findall(r'href="https://mybinder\.org/v2/gh/[^"]+?/gh-pages\?urlpath=tree/([^"]+)"', text)
+    assert len(targets) >= 2 * len(profiles.NOTEBOOKS), f"too few launch links: {len(targets)}"
+    missing = [t for t in targets if not (html / t).is_file()]
+    assert not missing, f"launch buttons open files the published book lacks: {missing[:5]}"
