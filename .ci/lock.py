@@ -44,6 +44,14 @@ def index_hashes(pins: list[str]) -> dict[str, list[str]] | None:
     Read through pip's own index client from the simple-index pages (which carry each file's hash), so
     nothing is downloaded; None when a pin has no hashed file there (no network, a private build).
     """
+    try:  # pip's own index client (an internal API, as pip-tools uses it); any failure: no hashes
+        return _index_hashes(pins)
+    except Exception as exc:  # noqa: BLE001 - the lock then says it has no hashes
+        print(f"lock: could not read hashes from the index ({exc})", file=sys.stderr)
+        return None
+
+
+def _index_hashes(pins: list[str]) -> dict[str, list[str]] | None:
     from pip._internal.commands import create_command
 
     cmd = create_command("download")
