@@ -79,6 +79,8 @@ def test_verdict_cells_get_css_classes():
     assert '<td class="verdict verdict-not-reproduced">not reproduced</td>' in out
     assert '<td class="verdict verdict-reduced-run">reduced run</td>' in out
     assert "<td>reproduced twice</td>" in out
+    statuses = set(re.findall(r'status"\] = "([^"]+)"', (REPO / "fashionlib" / "claims.py").read_text()))
+    assert statuses and statuses <= set(book_fixes.VERDICTS), statuses - set(book_fixes.VERDICTS)
     css = (REPO / "book" / "_static" / "fashionrepro.css").read_text()
     for verdict in book_fixes.VERDICTS:
         assert f"td.verdict-{verdict.replace(' ', '-')}" in css, verdict

@@ -23,10 +23,10 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     context.get("script_files", [])[:] = kept
 
 
-# The verdicts of the claims table (fashionlib.report.claim_status); book/_static/fashionrepro.css
+# The verdicts of the claims table (fashionlib.claims); book/_static/fashionrepro.css
 # colours a cell whose whole text is one of them.
 VERDICTS = ("reproduced", "not reproduced", "above the paper", "reduced run", "smoke run only", "not run yet",
-            "not reproducible offline", "measured")
+            "not reproducible offline", "measured", "setting not in the run", "no valid value")
 _VERDICT_CELL = re.compile(r"<td>(?P<text>" + "|".join(map(re.escape, VERDICTS)) + r")</td>")
 
 
