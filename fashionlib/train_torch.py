@@ -380,7 +380,8 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
             if stream is not None:
                 print(line, file=stream, flush=True)
             if show and epoch + 1 == cfg.epochs and stream is not sys.stdout:  # one line per run on a page
-                print(f"{cfg.backbone}: {line}", flush=True)
+                print(f"{cfg.backbone} (EdgeNet {cfg.edgenet}, balance {cfg.balance}, seed {cfg.seed}): {line}",
+                      flush=True)
             if ckpt_path is not None:
                 save_checkpoint(ckpt_path, {
                     "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
