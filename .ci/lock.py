@@ -27,10 +27,12 @@ MARKER = 'platform_system == "Linux" and platform_machine == "x86_64"'
 
 
 def frozen_pins() -> list[str]:
-    out = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True,
+    # --all: setuptools and wheel are requirements too (astunparse needs wheel), and --require-hashes
+    # refuses any requirement the lock does not pin. pip itself stays as the venv has it.
+    out = subprocess.run([sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"], check=True,
                          capture_output=True, text=True).stdout
     pins = [line.strip() for line in out.splitlines() if "==" in line and not line.startswith("#")]
-    return sorted((p for p in pins if not p.lower().startswith("fashionlib==")), key=str.lower)
+    return sorted((p for p in pins if not p.lower().startswith(("fashionlib==", "pip=="))), key=str.lower)
 
 
 def with_markers(pin: str) -> str:
