@@ -191,3 +191,52 @@ def timings_table(results_dir=None) -> pd.DataFrame:
         return pd.DataFrame(columns=["notebook", "profile", "minutes", "device", "cores"])
     df = pd.DataFrame(rows).sort_values("started").groupby(["notebook", "profile"]).last().reset_index()
     return df.drop(columns="started")
+
+
+def chance_at_least(values, target: float) -> dict:
+    """The chance that one more run reaches ``target``, estimated two ways from per-seed values.
+
+    ``empirical``: the fraction of the given runs at or above ``target`` (with n runs it can only be a
+    multiple of 1/n, and 0 says little when n is small). ``normal``: ``P(X >= target)`` for a normal
+    distribution with the runs' mean and standard deviation (ddof=1); NaN for fewer than two runs.
+    """
+    from scipy import stats
+
+    vals = np.asarray([v for v in np.atleast_1d(values) if v is not None], dtype=float)
+    if vals.size == 0:
+        raise ValueError("chance_at_least needs at least one value.")
+    sd = float(vals.std(ddof=1)) if vals.size > 1 else np.nan
+    if vals.size < 2:
+        normal = np.nan
+    elif sd == 0:
+        normal = float(vals.mean() >= target)
+    else:
+        normal = float(stats.norm.sf(target, loc=vals.mean(), scale=sd))
+    return {"empirical": float(np.mean(vals >= target)), "normal": normal, "n": int(vals.size)}
+
+
+def expected_best_of(values, k: int) -> dict:
+    """The expected best of ``k`` independent runs, from per-seed values, two ways.
+
+    ``empirical``: ``E[max]`` of ``k`` draws with replacement from the observed values (closed form over
+    the order statistics: ``sum_i x_(i) * ((i/n)^k - ((i-1)/n)^k)``), which never exceeds the best value
+    seen. ``normal``: ``mean + sd * E[max of k standard normals]`` (the latter by numerical integration),
+    which can; NaN for fewer than two runs. Both say how far "report the best of k runs" moves a number.
+    """
+    from scipy import integrate, stats
+
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be an integer >= 1 (number of runs), got {k!r}.")
+    vals = np.sort(np.asarray([v for v in np.atleast_1d(values) if v is not None], dtype=float))
+    n = vals.size
+    if n == 0:
+        raise ValueError("expected_best_of needs at least one value.")
+    i = np.arange(1, n + 1)
+    empirical = float(np.sum(vals * ((i / n) ** k - ((i - 1) / n) ** k)))
+    if n < 2:
+        normal = np.nan
+    else:
+        pdf_max = lambda z: z * k * stats.norm.pdf(z) * stats.norm.cdf(z) ** (k - 1)  # noqa: E731
+        e_max = integrate.quad(pdf_max, -np.inf, np.inf)[0]
+        normal = float(vals.mean() + vals.std(ddof=1) * e_max)
+    return {"empirical": empirical, "normal": normal, "n": int(n), "k": int(k)}
