@@ -240,3 +240,38 @@ def expected_best_of(values, k: int) -> dict:
         e_max = integrate.quad(pdf_max, -np.inf, np.inf)[0]
         normal = float(vals.mean() + vals.std(ddof=1) * e_max)
     return {"empirical": empirical, "normal": normal, "n": int(n), "k": int(k)}
+
+
+def paired_difference_same_env(frame: pd.DataFrame, metric: str, by: str, a, b, env: str = "env", **kw) -> dict:
+    """:func:`paired_difference` restricted to runs of ``a`` and ``b`` made in the same environment.
+
+    ``env``: a column naming where each run was trained (e.g. device and Keras backend); runs of the two
+    settings are paired only within one environment and over the seeds both have there (the environment
+    with the most such seeds wins; where ``a`` has several runs of a seed there, the one from a record
+    that also holds ``b`` is taken). Returns ``paired_difference``'s dict plus ``comparable=True`` and
+    ``env``; or ``{"comparable": False, "reason": ...}`` when no environment holds both with a common
+    seed -- a margin across backends or devices is then not computed at all.
+    """
+    for col in (metric, by, env):
+        if col not in frame.columns:
+            raise KeyError(f"paired_difference_same_env: no column '{col}' in the runs frame.")
+    side = {v: frame[frame[by] == v] for v in (a, b)}
+    for v, rows in side.items():
+        if rows.empty:
+            raise ValueError(f"paired_difference_same_env: no runs with {by} == {v!r}.")
+    shared = {e: sorted(set(side[a].loc[side[a][env] == e, "seed"]) & set(side[b].loc[side[b][env] == e, "seed"]))
+              for e in set(side[a][env]) & set(side[b][env])}
+    shared = {e: s for e, s in shared.items() if s}
+    if not shared:
+        return {"comparable": False, "a": a, "b": b,
+                "reason": f"{a} ran on {', '.join(sorted(map(str, set(side[a][env]))))}; {b} on "
+                          f"{', '.join(sorted(map(str, set(side[b][env]))))}: no environment and seed in common"}
+    e = max(shared, key=lambda k: (len(shared[k]), str(k)))
+    pick_b = side[b][(side[b][env] == e) & side[b]["seed"].isin(shared[e])]
+    pick_a = side[a][(side[a][env] == e) & side[a]["seed"].isin(shared[e])]
+    if "record" in frame.columns:
+        pick_a = pick_a.assign(_own=~pick_a["record"].isin(set(pick_b["record"]))).sort_values("_own", kind="stable")
+        pick_a = pick_a.drop(columns="_own")
+    pick_a = pick_a.drop_duplicates("seed", keep="first")
+    pick_b = pick_b.drop_duplicates("seed", keep="first")
+    return {**paired_difference(pd.concat([pick_a, pick_b]), metric, by, a, b, **kw), "comparable": True, "env": e}

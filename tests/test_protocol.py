@@ -153,3 +153,36 @@ def test_expected_best_of_hand_cases():
 def test_expected_best_of_bad_k(k):
     with pytest.raises(ValueError, match="k must be an integer >= 1"):
         report.expected_best_of([1.0, 2.0], k)
+
+
+# ---------------------------------------------------------------- margins on equal terms ---
+def _frame(rows):
+    f = pd.DataFrame(rows, columns=["model", "seed", "accuracy", "env", "record"])
+    return f.assign(profile="paper", device=f["env"].str.split(",").str[0], commit="abc")
+
+
+def test_margin_is_paired_within_one_environment_only():
+    f = _frame([("improved_cnn", 0, 92.0, "cpu, tensorflow", "a1"), ("improved_cnn", 1, 92.2, "cpu, tensorflow", "a1"),
+                ("cnn", 0, 90.0, "gpu, jax", "a2"), ("cnn", 1, 90.4, "gpu, jax", "a2")])
+    out = report.paired_difference_same_env(f, "accuracy", "model", "improved_cnn", "cnn")
+    assert out["comparable"] is False and "gpu, jax" in out["reason"] and "cpu, tensorflow" in out["reason"]
+    # the same baseline runs, now with improved-CNN runs from the same environment and record
+    f2 = pd.concat([f, _frame([("improved_cnn", 0, 91.0, "gpu, jax", "a2"), ("improved_cnn", 1, 91.6, "gpu, jax", "a2"),
+                               ("improved_cnn", 2, 99.0, "gpu, jax", "a2")])], ignore_index=True)
+    out = report.paired_difference_same_env(f2, "accuracy", "model", "improved_cnn", "cnn")
+    assert out["comparable"] and out["env"] == "gpu, jax" and out["n"] == 2 and out["seeds"] == [0, 1]
+    assert out["difference"] == pytest.approx(((91.0 - 90.0) + (91.6 - 90.4)) / 2)
+
+
+def test_margin_prefers_the_runs_recorded_beside_the_baseline():
+    f = _frame([("improved_cnn", 0, 50.0, "gpu, jax", "other"), ("improved_cnn", 0, 91.0, "gpu, jax", "a2"),
+                ("improved_cnn", 1, 51.0, "gpu, jax", "other"), ("improved_cnn", 1, 91.0, "gpu, jax", "a2"),
+                ("cnn", 0, 90.0, "gpu, jax", "a2"), ("cnn", 1, 90.0, "gpu, jax", "a2")])
+    out = report.paired_difference_same_env(f, "accuracy", "model", "improved_cnn", "cnn")
+    assert out["difference"] == pytest.approx(1.0)
+
+
+def test_margin_without_runs_of_a_setting_is_a_clear_error():
+    f = _frame([("cnn", 0, 90.0, "gpu, jax", "a2")])
+    with pytest.raises(ValueError, match="no runs with model == 'improved_cnn'"):
+        report.paired_difference_same_env(f, "accuracy", "model", "improved_cnn", "cnn")
