@@ -158,3 +158,24 @@ def share_after_minimum(history, key: str = "val_loss") -> float:
     """
     x, _ = _curve_pair(history, key, key)
     return float((len(x) - 1 - int(np.argmin(x))) / len(x))
+
+
+def curve_summary(history) -> dict:
+    """The per-epoch facts the paper's Figs. 4-5 text describes, for one Keras history (one run).
+
+    ``val_loss_below_train_share``: fraction of epochs with validation loss below training loss (Fig. 5:
+    all of them); ``val_acc_above_train_share``: fraction with validation accuracy above training
+    accuracy (Fig. 5: all); ``after_val_loss_min_share``: fraction of epochs after the validation loss's
+    minimum (Fig. 4's basic CNN: falls at first, then rises, so well over half); ``val_loss_min_epoch``
+    (1-based); ``accuracy_crossing_epoch`` and ``loss_crossing_epoch``: where training accuracy passes
+    validation accuracy, and validation loss passes training loss, for good (None: never).
+    """
+    val_loss = np.asarray(history["val_loss"], dtype=float)
+    return {
+        "val_loss_below_train_share": share_above(history, "loss", "val_loss"),
+        "val_acc_above_train_share": share_above(history, "val_accuracy", "accuracy"),
+        "after_val_loss_min_share": share_after_minimum(history, "val_loss"),
+        "val_loss_min_epoch": int(np.argmin(val_loss)) + 1,
+        "accuracy_crossing_epoch": crossing_epoch(history, "accuracy", "val_accuracy"),
+        "loss_crossing_epoch": crossing_epoch(history, "val_loss", "loss"),
+    }

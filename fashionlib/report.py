@@ -275,3 +275,48 @@ def paired_difference_same_env(frame: pd.DataFrame, metric: str, by: str, a, b, 
     pick_a = pick_a.drop_duplicates("seed", keep="first")
     pick_b = pick_b.drop_duplicates("seed", keep="first")
     return {**paired_difference(pd.concat([pick_a, pick_b]), metric, by, a, b, **kw), "comparable": True, "env": e}
+
+
+def curve_claims(frame: pd.DataFrame, keys) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check the paper's Fig. 4/5 descriptions (``paper.JICT_CURVE_CLAIMS[key]``) on runs' histories.
+
+    ``frame``: one row per run with columns model, seed and history (a runs_frame, or the same built
+    from a notebook's runs). Returns ``(per_run, claims)``: :func:`metrics.curve_summary` of every run
+    of the claims' models, and one row per claim -- the value the description implies, the measured mean,
+    min and max over the runs, n, whether it holds (every run at or above the implied value) and the
+    epochs where training and validation curves cross (min-max over the runs).
+    """
+    from . import metrics, paper
+
+    missing = [k for k in keys if k not in paper.JICT_CURVE_CLAIMS]
+    if missing:
+        raise KeyError(f"curve_claims: unknown claim(s) {missing}; known: {', '.join(paper.JICT_CURVE_CLAIMS)}.")
+    models = {paper.JICT_CURVE_CLAIMS[k]["model"] for k in keys}
+    runs = frame[frame["model"].isin(models)]
+    per_run = pd.DataFrame([{"model": r.model, "seed": r.seed, **metrics.curve_summary(r.history)}
+                            for r in runs.itertuples() if r.history is not None])
+
+    def span(values):
+        vals = [int(v) for v in values if v is not None and not pd.isna(v)]
+        if len(vals) < len(values):
+            return f"never in {len(values) - len(vals)} of {len(values)} runs" + (
+                f"; {min(vals)}-{max(vals)} in the others" if vals else "")
+        return f"{min(vals)}" if min(vals) == max(vals) else f"{min(vals)}-{max(vals)}"
+
+    rows = []
+    for key in keys:
+        c = paper.JICT_CURVE_CLAIMS[key]
+        mine = per_run[per_run["model"] == c["model"]] if len(per_run) else per_run
+        vals = mine[c["measure"]] if len(mine) else pd.Series(dtype=float)
+        rows.append({"claim": c["claim"], "reference": c["reference"], "implied by the text": c["paper_value"],
+                     "mean": float(vals.mean()) if len(vals) else math.nan,
+                     "min": float(vals.min()) if len(vals) else math.nan,
+                     "max": float(vals.max()) if len(vals) else math.nan, "n": int(len(vals)),
+                     "holds": ("no runs" if not len(vals) else "yes" if bool((vals >= c["paper_value"]).all())
+                               else "no"),
+                     "training passes validation accuracy (epoch)": span(list(mine["accuracy_crossing_epoch"]))
+                     if len(mine) else "",
+                     "validation loss passes training loss (epoch)": span(list(mine["loss_crossing_epoch"]))
+                     if len(mine) else "",
+                     "validation loss lowest (epoch)": span(list(mine["val_loss_min_epoch"])) if len(mine) else ""})
+    return per_run, pd.DataFrame(rows).set_index("claim")

@@ -186,3 +186,35 @@ def test_margin_without_runs_of_a_setting_is_a_clear_error():
     f = _frame([("cnn", 0, 90.0, "gpu, jax", "a2")])
     with pytest.raises(ValueError, match="no runs with model == 'improved_cnn'"):
         report.paired_difference_same_env(f, "accuracy", "model", "improved_cnn", "cnn")
+
+
+def test_curve_summary_hand_case_and_paper_claim_keys():
+    from fashionlib import paper
+
+    h = {"loss": [1.0, 0.6, 0.4, 0.3], "val_loss": [0.8, 0.5, 0.45, 0.5],
+         "accuracy": [0.5, 0.7, 0.85, 0.9], "val_accuracy": [0.6, 0.8, 0.82, 0.83]}
+    s = metrics.curve_summary(h)
+    assert s == {"val_loss_below_train_share": 0.5, "val_acc_above_train_share": 0.5, "after_val_loss_min_share": 0.25,
+                 "val_loss_min_epoch": 3, "accuracy_crossing_epoch": 3, "loss_crossing_epoch": 3}
+    for claim in paper.JICT_CURVE_CLAIMS.values():
+        assert claim["measure"] in s and 0 < claim["paper_value"] <= 1
+
+
+def test_curve_claims_table_from_runs():
+    rising = {"loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [0.5, 0.6, 0.7, 0.8],
+              "accuracy": [0.5, 0.6, 0.7, 0.8], "val_accuracy": [0.6, 0.7, 0.8, 0.9]}
+    falling = {"loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [0.9, 0.85, 0.8, 0.7],
+               "accuracy": [0.5, 0.6, 0.9, 0.95], "val_accuracy": [0.6, 0.7, 0.8, 0.9]}
+    frame = pd.DataFrame({"model": ["cnn", "cnn", "improved_cnn"], "seed": [0, 1, 0],
+                          "history": [rising, falling, rising]})
+    per_run, claims = report.curve_claims(frame, ["fig4_val_loss_rises", "fig5_val_loss_below_train",
+                                                  "fig5_train_acc_below_val"])
+    assert len(per_run) == 3
+    fig4 = claims.iloc[0]
+    assert fig4["n"] == 2 and fig4["holds"] == "no"  # the second CNN run never rises
+    assert fig4["max"] == 0.75 and fig4["validation loss lowest (epoch)"] == "1-4"
+    fig5_loss, fig5_acc = claims.iloc[1], claims.iloc[2]
+    assert fig5_loss["holds"] == "no" and fig5_loss["mean"] == 0.5  # below training loss in 2 of 4 epochs only
+    assert fig5_acc["holds"] == "yes" and fig5_acc["training passes validation accuracy (epoch)"] == "never in 1 of 1 runs"
+    with pytest.raises(KeyError, match="unknown claim"):
+        report.curve_claims(frame, ["fig9"])
