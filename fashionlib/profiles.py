@@ -96,7 +96,7 @@ PROFILES: dict[str, dict[str, dict]] = {
         "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0, 1], "models": ["improved_cnn"]},
         "cpu": {},
         "paper": {"epochs": 50, "batch_size": 128, "lr0": 0.001, "lr_end": 1e-05, "schedule": "paper",
-                  "optimizer": "adam", "seeds": [0, 1, 2, 3, 4], "train_size": None, "save_models": True,
+                  "optimizer": "adam", "seeds": [0, 1, 2, 3, 4], "train_size": 48000, "save_models": True,
                   "models": ["improved_cnn", "improved_cnn_strided"]},
     },
     # Study B (PyTorch + timm). cpu = the notebook defaults (long-tailed Fashion-MNIST at 32 px, micro
