@@ -281,8 +281,8 @@ def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: i
     of how a paper may have measured, never a way to choose. ``diagnostic_test=True`` adds the same
     per-epoch test accuracy to a ``validation="split"`` run (:class:`TestAccuracyMonitor`).
 
-    ``lr0`` defaults to Adam's usual 1e-3: the paper's literal 0.1 does not train with Adam
-    (see ``schedules`` and the a4 notebook); pass ``lr0=0.1`` to see it.
+    ``lr0`` defaults to Adam's usual 1e-3; the paper's literal 0.1 is a hundred times that (the a4
+    notebook measures what it does); pass ``lr0=0.1`` to see it.
 
     ``backup_dir``: where ``BackupAndRestore`` keeps the last finished epoch; running ``fit`` again
     with the same folder after a crash/kill resumes there (the folder is emptied after success).
