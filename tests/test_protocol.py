@@ -218,3 +218,26 @@ def test_curve_claims_table_from_runs():
     assert fig5_acc["holds"] == "yes" and fig5_acc["training passes validation accuracy (epoch)"] == "never in 1 of 1 runs"
     with pytest.raises(KeyError, match="unknown claim"):
         report.curve_claims(frame, ["fig9"])
+
+
+# ---------------------------------------------------------------- the paper-profile runs ---
+def _paper(stem):
+    from fashionlib import profiles, run
+
+    declared = run.declared_parameters(run.read_source(run.NOTEBOOK_DIR / f"{stem}.md"))
+    return profiles.resolve(stem, declared, "paper")
+
+
+def test_paper_profiles_are_the_full_settings_the_verdict_needs():
+    a6 = _paper("a6_protocol")
+    assert a6["models"] == ["improved_cnn", "improved_cnn_strided"] and len(set(a6["seeds"])) >= 5
+    assert (a6["epochs"], a6["batch_size"], a6["lr0"], a6["lr_end"], a6["schedule"], a6["optimizer"]) == \
+        (50, 128, 1e-3, 1e-5, "paper", "adam")  # A1's setting
+    assert a6["train_size"] == 48_000 and a6["save_models"]
+    a3 = _paper("a3_batch_size")
+    assert a3["batch_sizes"] == [32, 64, 128, 256, 512] and len(a3["seeds"]) >= 3 and a3["epochs"] == 50
+    assert a3["save_models"] and a3["train_size"] == 48_000
+    a4 = _paper("a4_lr_schedules")
+    assert set(a4["schedules_to_compare"]) == {"paper", "constant", "exponential", "inverse_time", "cosine"}
+    assert 0.1 in a4["lr0s"] and a4["include_sgd"] and len(a4["seeds"]) >= 3 and a4["epochs"] == 50
+    assert a4["save_models"] and a4["train_size"] == 48_000
