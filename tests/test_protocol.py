@@ -241,3 +241,25 @@ def test_paper_profiles_are_the_full_settings_the_verdict_needs():
     assert set(a4["schedules_to_compare"]) == {"paper", "constant", "exponential", "inverse_time", "cosine"}
     assert 0.1 in a4["lr0s"] and a4["include_sgd"] and len(a4["seeds"]) >= 3 and a4["epochs"] == 50
     assert a4["save_models"] and a4["train_size"] == 48_000
+
+
+def test_curve_and_margin_claims_read_histories_and_need_both_settings(tmp_path):
+    from fashionlib import claims, results
+
+    rising = {"loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [0.5, 0.6, 0.7, 0.8],
+              "accuracy": [0.5, 0.6, 0.7, 0.8], "val_accuracy": [0.6, 0.7, 0.8, 0.9]}
+    runs = [{"setting": {"model": "cnn"}, "seed": s, "metrics": {"accuracy": 90.0 + s}, "history": rising}
+            for s in (0, 1)]
+    results.write_record("nb", {"profile": "paper"}, runs, results_dir_=tmp_path)
+    curve = claims.Claim("A", "rises", "Fig. 4", "nb", "after_val_loss_min_share", 0.5, where={"model": "cnn"},
+                         from_history=True)
+    row = claims.claim_status(curve, tmp_path)
+    assert (row["status"], row["value"], row["n"]) == ("reproduced", 0.75, 2)  # lowest at epoch 1 of 4
+    margin = claims.Claim("A", "margin", "Table 2", "nb", "accuracy", 3.77, where={"model": ["improved_cnn", "cnn"]},
+                          paired=("model", "improved_cnn", "cnn", ("seed",)))
+    assert claims.claim_status(margin, tmp_path)["status"] == "setting not in the run"
+    runs = [{"setting": {"model": m}, "seed": s, "metrics": {"accuracy": acc}}
+            for m, s, acc in [("cnn", 0, 90.0), ("cnn", 1, 90.0), ("improved_cnn", 0, 92.0), ("improved_cnn", 1, 93.0)]]
+    results.write_record("nb", {"profile": "paper"}, runs, results_dir_=tmp_path)
+    row = claims.claim_status(margin, tmp_path)
+    assert (row["status"], row["value"], row["n"]) == ("not reproduced", 2.5, 2)
