@@ -112,3 +112,70 @@ def summary(y_true, proba) -> dict:
     out.update(auc_scores(y_true, proba))
     return out
 
+
+# --------------------------------------------------------------------------- training curves ----
+def _curve_pair(history, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """Two per-epoch columns of a Keras history (a DataFrame or a dict of lists), as float arrays."""
+    missing = [k for k in (a, b) if k not in history]
+    if missing:
+        raise KeyError(f"history has no {', '.join(map(repr, missing))} column; it has "
+                       f"{', '.join(map(repr, list(history)))}.")
+    x, y = np.asarray(history[a], dtype=float), np.asarray(history[b], dtype=float)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"history columns {a!r} and {b!r} must be non-empty and of equal length, "
+                         f"got {len(x)} and {len(y)}.")
+    return x, y
+
+
+def crossing_epoch(history, a: str = "accuracy", b: str = "val_accuracy") -> int | None:
+    """The first epoch (1-based) from which curve ``a`` stays above curve ``b`` to the end, or None.
+
+    None means ``a`` does not end above ``b`` (at the last epoch ``a <= b``); 1 means ``a`` was above
+    ``b`` throughout. With the defaults: the epoch at which training accuracy (measured with dropout
+    active) passes validation accuracy for good -- the paper's Fig. 5 text has training accuracy
+    below validation accuracy throughout (None). ``crossing_epoch(h, "val_loss", "loss")``: the epoch
+    from which validation loss stays above training loss (the paper: never, i.e. None).
+    """
+    x, y = _curve_pair(history, a, b)
+    above = x > y
+    if not above[-1]:
+        return None
+    below = np.flatnonzero(~above)
+    return int(below[-1]) + 2 if below.size else 1
+
+
+def share_above(history, a: str, b: str) -> float:
+    """The fraction of epochs at which curve ``a`` is strictly above curve ``b``."""
+    x, y = _curve_pair(history, a, b)
+    return float(np.mean(x > y))
+
+
+def share_after_minimum(history, key: str = "val_loss") -> float:
+    """The fraction of the epochs that come after the epoch where ``key`` is lowest (first minimum).
+
+    0 when the curve is lowest at the last epoch (still falling); close to 1 when it bottoms out early
+    and then rises -- the paper's description of its basic CNN's validation loss (Fig. 4).
+    """
+    x, _ = _curve_pair(history, key, key)
+    return float((len(x) - 1 - int(np.argmin(x))) / len(x))
+
+
+def curve_summary(history) -> dict:
+    """The per-epoch facts the paper's Figs. 4-5 text describes, for one Keras history (one run).
+
+    ``val_loss_below_train_share``: fraction of epochs with validation loss below training loss (Fig. 5:
+    all of them); ``val_acc_above_train_share``: fraction with validation accuracy above training
+    accuracy (Fig. 5: all); ``after_val_loss_min_share``: fraction of epochs after the validation loss's
+    minimum (Fig. 4's basic CNN: falls at first, then rises, so well over half); ``val_loss_min_epoch``
+    (1-based); ``accuracy_crossing_epoch`` and ``loss_crossing_epoch``: where training accuracy passes
+    validation accuracy, and validation loss passes training loss, for good (None: never).
+    """
+    val_loss = np.asarray(history["val_loss"], dtype=float)
+    return {
+        "val_loss_below_train_share": share_above(history, "loss", "val_loss"),
+        "val_acc_above_train_share": share_above(history, "val_accuracy", "accuracy"),
+        "after_val_loss_min_share": share_after_minimum(history, "val_loss"),
+        "val_loss_min_epoch": int(np.argmin(val_loss)) + 1,
+        "accuracy_crossing_epoch": crossing_epoch(history, "accuracy", "val_accuracy"),
+        "loss_crossing_epoch": crossing_epoch(history, "val_loss", "loss"),
+    }

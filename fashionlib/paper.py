@@ -2,7 +2,9 @@
 
 Nothing else in the project repeats these numbers: notebooks and the book read them from here.
 
-* ``JICT``: Journal of ICT 22(1), 2023, pp. 127-148, "improved CNN" on Fashion-MNIST
+* ``JICT``: Shin, Jo & Wang, "A Novel Method for Fashion Clothing Image Classification Based on Deep
+  Learning", Journal of Information and Communication Technology 22(1), 2023, pp. 127-148,
+  doi:10.32890/jict2023.22.1.6: the "improved CNN" on Fashion-MNIST
   (``shared/papers/jict-2023-improved-cnn-fashion-mnist.txt``).
 * ``EDGENET``: Sebastian & Negara, "Image Classification for the Fashion Industry with CNNs",
   EdgeNet + BEiT on 59 apparel classes (``shared/papers/edgenet-beit-apparel-59.md``).
@@ -11,7 +13,10 @@ Nothing else in the project repeats these numbers: notebooks and the book read t
 from __future__ import annotations
 
 # --------------------------------------------------------------------------- JICT 2023 -----
-JICT_CITATION = "Journal of ICT 22(1), 2023, pp. 127-148"
+JICT_CITATION = ("Shin, S. Y., Jo, G. & Wang, G. (2023). A Novel Method for Fashion Clothing Image Classification "
+                 "Based on Deep Learning. Journal of Information and Communication Technology, 22(1), 127-148. "
+                 "doi:10.32890/jict2023.22.1.6")
+JICT_DOI = "10.32890/jict2023.22.1.6"
 
 # Table 1: layers of the proposed CNN as printed (kernel, stride, output size, dropout).
 # The stride column contradicts the output-size column; see keras_models and the reproduction notes.
@@ -100,6 +105,43 @@ JICT_HEADLINE = {
     "abstract_gain_over_cnn": 4.6,      # Abstract: "4.6 percent higher than ... the basic CNN"
     "conclusion_gains": (4.5, 5.7, 6.9),  # Conclusion: vs CNN, LeNet, LSTM/BiLSTM (three numbers, four models)
     "max_gain": 6.9,                    # Results: "increased by a maximum of 6.9 percent"
+}
+# The improved CNN's margin over the basic CNN as Table 2 gives it (92.87 - 89.10 = 3.77 points), beside
+# the abstract's 4.6 (``JICT_HEADLINE["abstract_gain_over_cnn"]``) and the conclusion's 4.5.
+JICT_HEADLINE["table2_gain_over_cnn"] = round(JICT_TABLE2["improved_cnn"]["accuracy"]
+                                              - JICT_TABLE2["cnn"]["accuracy"], 2)
+
+# What the text says about Figs. 4 and 5 ("The Accuracy of the Improved Model"), as checkable statements
+# about the per-epoch curves. ``measure`` is a key of ``metrics.curve_summary`` (mean over seeds);
+# ``paper_value`` is the value the description implies (our reading; the figures have no numbers):
+# Fig. 5's "less than the loss rate of training" at every epoch -> 1.0; Fig. 4's "decreased at the
+# beginning ... then gradually increased" -> the minimum in the first half, so at least half of the
+# epochs after it -> 0.5. The claim holds when the measured value is at least ``paper_value``.
+JICT_CURVE_CLAIMS = {
+    "fig4_val_loss_rises": {
+        "claim": "Basic CNN: validation loss falls, then rises (share of epochs after its minimum)",
+        "measure": "after_val_loss_min_share", "paper_value": 0.5,
+        "reference": "Fig. 4 and its text",
+        "model": "cnn",
+        "quote": "the loss factor (rate) of the CNN model decreased at the beginning of training and then "
+                 "gradually increased, indicating that the model did not converge",
+    },
+    "fig5_val_loss_below_train": {
+        "claim": "Improved CNN: validation loss below training loss (share of epochs)",
+        "measure": "val_loss_below_train_share", "paper_value": 1.0,
+        "reference": "Fig. 5 and its text",
+        "model": "improved_cnn",
+        "quote": "the loss rate of the improved model steadily decreased since the beginning of training, "
+                 "and it was less than the loss rate of training",
+    },
+    "fig5_train_acc_below_val": {
+        "claim": "Improved CNN: training accuracy below validation accuracy (share of epochs)",
+        "measure": "val_acc_above_train_share", "paper_value": 1.0,
+        "reference": "Figs. 4-5 and their text",
+        "model": "improved_cnn",
+        "quote": "As the number of training iterations increased, the model's validation accuracy "
+                 "gradually kept matching the training accuracy",
+    },
 }
 
 # Figures described in text only (the figure images are not part of the stored paper text).

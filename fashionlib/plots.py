@@ -4,7 +4,8 @@ Each function returns a ``matplotlib.figure.Figure`` with a title saying which p
 reproduces, so notebooks can ``glue`` it and the book can caption it.
 
 Study A (JICT 2023): :func:`fig2_learning_rate`, :func:`fig45_curves`, :func:`fig6_confusion`,
-:func:`fig7_roc_average`, :func:`fig8_roc_per_class`, :func:`bar_paper_vs_reproduced`.
+:func:`fig7_roc_average`, :func:`fig8_roc_per_class`, :func:`bar_paper_vs_reproduced`,
+:func:`protocol_strip` (the a6 protocol page).
 Study B appends its functions at the end of this file.
 """
 
@@ -133,6 +134,25 @@ def bar_paper_vs_reproduced(table: pd.DataFrame, value: str = "mean", error: str
     ax.grid(axis="y", alpha=0.3)
     return fig
 
+
+
+def protocol_strip(long: pd.DataFrame, paper_value: float, value: str = "accuracy", protocol: str = "protocol",
+                   hue: str | None = "reading", title: str = "How could the paper's number have been measured?"):
+    """One row per protocol, one dot per run (seed), coloured by ``hue``; the paper's value as a line.
+
+    ``long``: one row per (protocol, run) with columns ``protocol``, ``value`` and optionally ``hue``.
+    """
+    order = list(dict.fromkeys(long[protocol]))
+    fig, ax = _fig((7.5, 0.55 * len(order) + 1.6))
+    sns.stripplot(data=long, x=value, y=protocol, hue=hue, order=order, dodge=hue is not None, jitter=0.15,
+                  size=6, alpha=0.8, ax=ax)
+    ax.axvline(paper_value, color="tab:red", ls="--", lw=1.2, label=f"paper ({paper_value:.2f})")
+    ax.set_xlabel("accuracy (%)")
+    ax.set_ylabel("")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
 
 # ============================================================================ Study B =========
 # (Study B appends its figure functions below this line.)

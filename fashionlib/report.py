@@ -191,3 +191,132 @@ def timings_table(results_dir=None) -> pd.DataFrame:
         return pd.DataFrame(columns=["notebook", "profile", "minutes", "device", "cores"])
     df = pd.DataFrame(rows).sort_values("started").groupby(["notebook", "profile"]).last().reset_index()
     return df.drop(columns="started")
+
+
+def chance_at_least(values, target: float) -> dict:
+    """The chance that one more run reaches ``target``, estimated two ways from per-seed values.
+
+    ``empirical``: the fraction of the given runs at or above ``target`` (with n runs it can only be a
+    multiple of 1/n, and 0 says little when n is small). ``normal``: ``P(X >= target)`` for a normal
+    distribution with the runs' mean and standard deviation (ddof=1); NaN for fewer than two runs.
+    """
+    from scipy import stats
+
+    vals = np.asarray([v for v in np.atleast_1d(values) if v is not None], dtype=float)
+    if vals.size == 0:
+        raise ValueError("chance_at_least needs at least one value.")
+    sd = float(vals.std(ddof=1)) if vals.size > 1 else np.nan
+    if vals.size < 2:
+        normal = np.nan
+    elif sd == 0:
+        normal = float(vals.mean() >= target)
+    else:
+        normal = float(stats.norm.sf(target, loc=vals.mean(), scale=sd))
+    return {"empirical": float(np.mean(vals >= target)), "normal": normal, "n": int(vals.size)}
+
+
+def expected_best_of(values, k: int) -> dict:
+    """The expected best of ``k`` independent runs, from per-seed values, two ways.
+
+    ``empirical``: ``E[max]`` of ``k`` draws with replacement from the observed values (closed form over
+    the order statistics: ``sum_i x_(i) * ((i/n)^k - ((i-1)/n)^k)``), which never exceeds the best value
+    seen. ``normal``: ``mean + sd * E[max of k standard normals]`` (the latter by numerical integration),
+    which can; NaN for fewer than two runs. Both say how far "report the best of k runs" moves a number.
+    """
+    from scipy import integrate, stats
+
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be an integer >= 1 (number of runs), got {k!r}.")
+    vals = np.sort(np.asarray([v for v in np.atleast_1d(values) if v is not None], dtype=float))
+    n = vals.size
+    if n == 0:
+        raise ValueError("expected_best_of needs at least one value.")
+    i = np.arange(1, n + 1)
+    empirical = float(np.sum(vals * ((i / n) ** k - ((i - 1) / n) ** k)))
+    if n < 2:
+        normal = np.nan
+    else:
+        pdf_max = lambda z: z * k * stats.norm.pdf(z) * stats.norm.cdf(z) ** (k - 1)  # noqa: E731
+        e_max = integrate.quad(pdf_max, -np.inf, np.inf)[0]
+        normal = float(vals.mean() + vals.std(ddof=1) * e_max)
+    return {"empirical": empirical, "normal": normal, "n": int(n), "k": int(k)}
+
+
+def paired_difference_same_env(frame: pd.DataFrame, metric: str, by: str, a, b, env: str = "env", **kw) -> dict:
+    """:func:`paired_difference` restricted to runs of ``a`` and ``b`` made in the same environment.
+
+    ``env``: a column naming where each run was trained (e.g. device and Keras backend); runs of the two
+    settings are paired only within one environment and over the seeds both have there (the environment
+    with the most such seeds wins; where ``a`` has several runs of a seed there, the one from a record
+    that also holds ``b`` is taken). Returns ``paired_difference``'s dict plus ``comparable=True`` and
+    ``env``; or ``{"comparable": False, "reason": ...}`` when no environment holds both with a common
+    seed -- a margin across backends or devices is then not computed at all.
+    """
+    for col in (metric, by, env):
+        if col not in frame.columns:
+            raise KeyError(f"paired_difference_same_env: no column '{col}' in the runs frame.")
+    side = {v: frame[frame[by] == v] for v in (a, b)}
+    for v, rows in side.items():
+        if rows.empty:
+            raise ValueError(f"paired_difference_same_env: no runs with {by} == {v!r}.")
+    shared = {e: sorted(set(side[a].loc[side[a][env] == e, "seed"]) & set(side[b].loc[side[b][env] == e, "seed"]))
+              for e in set(side[a][env]) & set(side[b][env])}
+    shared = {e: s for e, s in shared.items() if s}
+    if not shared:
+        return {"comparable": False, "a": a, "b": b,
+                "reason": f"{a} ran on {', '.join(sorted(map(str, set(side[a][env]))))}; {b} on "
+                          f"{', '.join(sorted(map(str, set(side[b][env]))))}: no environment and seed in common"}
+    e = max(shared, key=lambda k: (len(shared[k]), str(k)))
+    pick_b = side[b][(side[b][env] == e) & side[b]["seed"].isin(shared[e])]
+    pick_a = side[a][(side[a][env] == e) & side[a]["seed"].isin(shared[e])]
+    if "record" in frame.columns:
+        pick_a = pick_a.assign(_own=~pick_a["record"].isin(set(pick_b["record"]))).sort_values("_own", kind="stable")
+        pick_a = pick_a.drop(columns="_own")
+    pick_a = pick_a.drop_duplicates("seed", keep="first")
+    pick_b = pick_b.drop_duplicates("seed", keep="first")
+    return {**paired_difference(pd.concat([pick_a, pick_b]), metric, by, a, b, **kw), "comparable": True, "env": e}
+
+
+def curve_claims(frame: pd.DataFrame, keys) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check the paper's Fig. 4/5 descriptions (``paper.JICT_CURVE_CLAIMS[key]``) on runs' histories.
+
+    ``frame``: one row per run with columns model, seed and history (a runs_frame, or the same built
+    from a notebook's runs). Returns ``(per_run, claims)``: :func:`metrics.curve_summary` of every run
+    of the claims' models, and one row per claim -- the value the description implies, the measured mean,
+    min and max over the runs, n, whether it holds (every run at or above the implied value) and the
+    epochs where training and validation curves cross (min-max over the runs).
+    """
+    from . import metrics, paper
+
+    missing = [k for k in keys if k not in paper.JICT_CURVE_CLAIMS]
+    if missing:
+        raise KeyError(f"curve_claims: unknown claim(s) {missing}; known: {', '.join(paper.JICT_CURVE_CLAIMS)}.")
+    models = {paper.JICT_CURVE_CLAIMS[k]["model"] for k in keys}
+    runs = frame[frame["model"].isin(models)]
+    per_run = pd.DataFrame([{"model": r.model, "seed": r.seed, **metrics.curve_summary(r.history)}
+                            for r in runs.itertuples() if r.history is not None])
+
+    def span(values):
+        vals = [int(v) for v in values if v is not None and not pd.isna(v)]
+        if len(vals) < len(values):
+            return f"never in {len(values) - len(vals)} of {len(values)} runs" + (
+                f"; {min(vals)}-{max(vals)} in the others" if vals else "")
+        return f"{min(vals)}" if min(vals) == max(vals) else f"{min(vals)}-{max(vals)}"
+
+    rows = []
+    for key in keys:
+        c = paper.JICT_CURVE_CLAIMS[key]
+        mine = per_run[per_run["model"] == c["model"]] if len(per_run) else per_run
+        vals = mine[c["measure"]] if len(mine) else pd.Series(dtype=float)
+        rows.append({"claim": c["claim"], "reference": c["reference"], "implied by the text": c["paper_value"],
+                     "mean": float(vals.mean()) if len(vals) else math.nan,
+                     "min": float(vals.min()) if len(vals) else math.nan,
+                     "max": float(vals.max()) if len(vals) else math.nan, "n": int(len(vals)),
+                     "holds": ("no runs" if not len(vals) else "yes" if bool((vals >= c["paper_value"]).all())
+                               else "no"),
+                     "training passes validation accuracy (epoch)": span(list(mine["accuracy_crossing_epoch"]))
+                     if len(mine) else "",
+                     "validation loss passes training loss (epoch)": span(list(mine["loss_crossing_epoch"]))
+                     if len(mine) else "",
+                     "validation loss lowest (epoch)": span(list(mine["val_loss_min_epoch"])) if len(mine) else ""})
+    return per_run, pd.DataFrame(rows).set_index("claim")
