@@ -65,7 +65,8 @@ class TrainConfig:
     label_column: str = "label"
     imbalance_factor: float = 100.0      # fmnist_lt only
     n_max: int = 600                     # fmnist_lt: images of the largest class
-    min_images_per_class: int = 3
+    min_images_per_class: int = 1       # keep every class (a class of one image included) ...
+    small_classes: str = "train"         # ... and train classes under 3 images on the training split only
     val_size: float = 0.15
     test_size: float = 0.15
     image_size: int = 32
@@ -160,7 +161,7 @@ def make_splits(cfg: TrainConfig, source: apparel.ImageSource | None = None) -> 
     """Split, then balance the training split only (validation and test stay as drawn)."""
     source = source if source is not None else load_source(cfg)
     tr, va, te = apparel.split_indices(source.labels, cfg.val_size, cfg.test_size, seed=cfg.seed,
-                                       class_names=source.class_names)
+                                       class_names=source.class_names, small_classes=cfg.small_classes)
     if cfg.balance == "resample":
         pos, copies = balance.balance_indices(source.labels[tr], cfg.balance_target, seed=cfg.seed)
         train_idx, augment = tr[pos], copies
@@ -213,13 +214,20 @@ def make_optimizer(cfg: TrainConfig, params):
 
 # ------------------------------------------------------------------------------- evaluation -----
 def classification_metrics(y_true, y_pred, num_classes: int) -> dict:
-    """Accuracy and macro precision / recall / F1 (scikit-learn, zero_division=0)."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+    """Accuracy and balanced accuracy in percent; macro precision / recall / F1 as fractions.
 
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=list(range(num_classes)),
-                                                 average="macro", zero_division=0)
-    return {"acc": float(accuracy_score(y_true, y_pred)), "precision": float(p), "recall": float(r),
-            "f1": float(f)}
+    Macro averages and balanced accuracy run over the classes present in ``y_true`` (a class kept
+    in the training split only, see ``small_classes``, cannot be measured; predicting it is still
+    an error). scikit-learn, ``zero_division=0``.
+    """
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support, recall_score
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    present = np.unique(y_true).tolist()
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average="macro", zero_division=0)
+    bal = recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+    return {"acc": 100.0 * float(accuracy_score(y_true, y_pred)), "balanced_acc": 100.0 * float(bal),
+            "precision": float(p), "recall": float(r), "f1": float(f)}
 
 
 @torch.no_grad()
@@ -369,13 +377,13 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
                                  torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
         if distributed:
             torch.distributed.all_reduce(sums)
-        row = {"epoch": epoch + 1, "train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2])}
+        row = {"epoch": epoch + 1, "train_loss": float(sums[0] / sums[2]), "train_acc": 100.0 * float(sums[1] / sums[2])}
         if rank == 0:
             val = evaluate(model, val_loader, device, num_classes)
             row.update({f"val_{k}": v for k, v in val.items() if k not in ("y_true", "y_pred")})
             history.append(row)
             line = (f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
-                    f"{row['train_acc']:.4f} | val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} "
+                    f"{row['train_acc']:.2f}% | val loss {row['val_loss']:.4f} acc {row['val_acc']:.2f}% "
                     f"F1 {row['val_f1']:.4f}")
             if stream is not None:
                 print(line, file=stream, flush=True)
