@@ -174,9 +174,10 @@ def create_backbone(name: str, image_size: int | None = None, pretrained: bool =
             raise WeightsNotFoundError(
                 f"backbone {name!r} is a CPU micro variant with no pretrained weights; use "
                 f"pretrained=False, or one of {', '.join(PAPER_BACKBONES)}.")
-        _require_cached(spec["timm"], allow_download)
+        _require_cached(name, allow_download)
         try:
-            return timm.create_model(spec["timm"], pretrained=True, num_classes=0, **kwargs)
+            return timm.create_model(spec["timm"], pretrained=True, num_classes=0, cache_dir=hub_cache_dir(),
+                                     **kwargs)
         except Exception as exc:  # network errors, hub errors: say how to get the weights
             raise WeightsNotFoundError(
                 f"pretrained weights for {name!r} could not be loaded ({exc.__class__.__name__}: {exc}). "
@@ -195,6 +196,19 @@ def _hub_files(timm_name: str) -> tuple[str | None, list[str]]:
     return hub_id, ["model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"]
 
 
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache, read from the environment *now*: ``$HF_HUB_CACHE``, else
+    ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``.
+
+    ``huggingface_hub`` reads these variables once, when it is imported; resolving them at each
+    call lets a notebook or test point at a copied cache after the import.
+    """
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
 def pretrained_available(name: str) -> bool:
     """True when timm's pretrained weights for backbone ``name`` are in the local Hugging Face cache."""
     spec = _check_backbone(name)
@@ -206,22 +220,23 @@ def pretrained_available(name: str) -> bool:
     if not hub_id:
         return False
     hub_id = hub_id.split("@")[0]
-    return any(isinstance(try_to_load_from_cache(hub_id, f), str) for f in files)
+    return any(isinstance(try_to_load_from_cache(hub_id, f, cache_dir=hub_cache_dir()), str) for f in files)
 
 
 def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
 
 
-def _require_cached(timm_name: str, allow_download: bool) -> None:
-    name = next(k for k, v in BACKBONES.items() if v["timm"] == timm_name and v["paper"])
+def _require_cached(name: str, allow_download: bool) -> None:
+    timm_name = BACKBONES[name]["timm"]
     if pretrained_available(name):
         return
     if allow_download and not _offline():
         return  # timm will try the hub; failures become WeightsNotFoundError
     hub_id, _ = _hub_files(timm_name)
     raise WeightsNotFoundError(
-        f"pretrained weights for backbone {name!r} ({hub_id}) are not in the local Hugging Face cache"
+        f"pretrained weights for backbone {name!r} ({hub_id}) are not in the local Hugging Face cache "
+        f"({hub_cache_dir()})"
         f"{' and downloads are off' if not allow_download or _offline() else ''}. "
         + HOW_TO_GET_WEIGHTS.format(timm=timm_name))
 
