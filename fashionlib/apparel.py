@@ -298,6 +298,31 @@ def load_fashion_product_images(root: str | os.PathLike, preset: str = "apparel5
                               min_images_per_class, on_bad, verify, query)
 
 
+def require_data(dataset: str, data_root=None) -> None:
+    """Stop before any work when ``dataset`` needs files that are not there (message says how to get them).
+
+    ``fashion_product_images`` needs ``data_root/styles.csv`` and ``data_root/images/``; ``folder``
+    needs ``data_root`` to be a folder. ``fmnist_lt`` needs nothing here (Fashion-MNIST is checked
+    when loaded).
+    """
+    if dataset == "fmnist_lt":
+        return
+    if not data_root:
+        raise ValueError(f"dataset={dataset!r} needs data_root= (a folder). Fix: pass -p data_root <folder>.")
+    root = Path(data_root).expanduser().resolve()
+    if dataset == "fashion_product_images":
+        missing = [p for p in (root / "styles.csv", root / "images") if not p.exists()]
+        if missing:
+            raise FileNotFoundError(
+                f"dataset='fashion_product_images': {', '.join(map(str, missing))} not found (data_root="
+                f"{data_root!r}). Fix: download Kaggle's 'Fashion Product Images' (styles.csv + images/), unzip "
+                f"it to {root}, or pass -p data_root <its folder>; offline, use the stand-in dataset='fmnist_lt' "
+                "(profile cpu).")
+    elif not root.is_dir():
+        raise FileNotFoundError(f"dataset={dataset!r}: data_root {root} is not a folder. Fix: pass the folder "
+                                "that holds one sub-folder of images per class.")
+
+
 # A small stand-in of the real layout: (subCategory, articleType, images). Eight apparel
 # sub-categories, a long tail down to one image, and rows that the apparel59 preset leaves out.
 SYNTHETIC_FPI_CLASSES = (

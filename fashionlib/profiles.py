@@ -44,6 +44,10 @@ NOTEBOOKS = [
 # Summary pages read the other notebooks' records, so they run after everything else.
 RUN_LAST = ("intro", "for_teachers", "execution_report")
 
+# The paper's data (inferred: Kaggle's Fashion Product Images, apparel59 preset), unzipped under the
+# repository root; the paper profile of study B trains on it and stops with a clear error without it.
+PAPER_DATA = {"dataset": "fashion_product_images", "data_root": "data/fashion-product-images"}
+
 # Overrides of each notebook's defaults, per profile. The notebook's own defaults are the `cpu` profile.
 PROFILES: dict[str, dict[str, dict]] = {
     "intro": {"smoke": {}, "cpu": {}, "paper": {}},
@@ -91,13 +95,13 @@ PROFILES: dict[str, dict[str, dict]] = {
     "b1_apparel_data": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "samples_per_class": 2},
         "cpu": {},
-        "paper": {"image_size": 224, "backbone": "beit_base_patch16_224", "n_max": 5000, "balance_target": 500},
+        "paper": {"image_size": 224, "backbone": "beit_base_patch16_224", "balance_target": 500, **PAPER_DATA},
     },
     "b2_backbones": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 1,
                   "backbones": ["deit_micro", "swinv2_micro"], "batch_size": 32},
         "cpu": {},
-        "paper": {"torch_threads": 8, "image_size": 224, "n_max": 5000, "balance_target": 500, "epochs": 30, "batch_size": 32,
+        "paper": {**PAPER_DATA, "torch_threads": 8, "image_size": 224, "balance_target": 500, "epochs": 30, "batch_size": 32,
                   "backbones": ["beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224",
                                 "vit_base_patch16_224"], "lr": 0.0001, "pretrained": True, "trainable_blocks": 4},
     },
@@ -105,13 +109,13 @@ PROFILES: dict[str, dict[str, dict]] = {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16,
                   "epoch_fraction": 0.02, "rows": [1, 2]},
         "cpu": {},
-        "paper": {"torch_threads": 8, "image_size": 224, "n_max": 5000, "balance_target": 500, "epoch_fraction": 1.0,
+        "paper": {**PAPER_DATA, "torch_threads": 8, "image_size": 224, "balance_target": 500, "epoch_fraction": 1.0,
                   "backbone": "beit_base_patch16_224", "pretrained": True, "trainable_blocks": 4},
     },
     "b4_curves": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 2},
         "cpu": {},
-        "paper": {"torch_threads": 8, "image_size": 224, "n_max": 5000, "balance_target": 500, "epochs": 76, "lr": 0.0001,
+        "paper": {**PAPER_DATA, "torch_threads": 8, "image_size": 224, "balance_target": 500, "epochs": 76, "lr": 0.0001,
                   "backbone": "beit_base_patch16_224", "pretrained": True, "trainable_blocks": 4},
     },
 }
@@ -119,6 +123,37 @@ PROFILES: dict[str, dict[str, dict]] = {
 
 class ParameterError(ValueError):
     """A notebook parameter is unknown, of the wrong type, or out of range."""
+
+
+# Study B: a parameter that only means something for some datasets -> the datasets it serves.
+# Setting it for another dataset would be silently ignored, so that is an error (check_ignored).
+USED_ONLY_WITH_DATASET = {
+    "data_root": ("folder", "csv", "fashion_product_images"),
+    "imbalance_factor": ("fmnist_lt",),
+    "n_max": ("fmnist_lt",),
+}
+
+
+def check_ignored(params: dict, given=(), where: str = "") -> None:
+    """Raise ParameterError for a parameter the chosen ``dataset`` would ignore, naming both.
+
+    ``given`` names the parameters set explicitly (profile preset or ``-p``); ``data_root`` also
+    counts as set whenever it is not None. A dataset that needs ``data_root`` and lacks it is an
+    error too.
+    """
+    if "dataset" not in params:
+        return
+    dataset = params["dataset"]
+    for name, datasets in USED_ONLY_WITH_DATASET.items():
+        if name in params and dataset not in datasets and (
+                name in given or (name == "data_root" and params[name] is not None)):
+            raise ParameterError(
+                f"{where}parameter {name!r}={params[name]!r} is ignored with dataset={dataset!r} (it is used "
+                f"only with dataset {' / '.join(map(repr, datasets))}). Fix: drop {name!r}, or choose a "
+                "dataset that uses it.")
+    if dataset in USED_ONLY_WITH_DATASET["data_root"] and "data_root" in params and not params["data_root"]:
+        raise ParameterError(f"{where}dataset={dataset!r} needs parameter 'data_root' (the folder of the "
+                             "images). Fix: pass -p data_root <folder>.")
 
 
 def _positive_int(v):
@@ -255,6 +290,7 @@ def resolve(notebook: str, declared: dict, profile: str = "cpu", overrides: dict
         params["profile"] = profile
     for name, value in params.items():
         check_value(name, value, declared[name], where)
+    check_ignored(params, set(preset) | set(overrides), where)
     return params
 
 
@@ -264,4 +300,5 @@ def validate(notebook: str, namespace: dict, names) -> dict:
     for name, value in params.items():
         if name in RULES:
             check_value(name, value, None, f"{notebook}: ")
+    check_ignored(params, (), f"{notebook}: ")
     return params
