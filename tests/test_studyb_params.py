@@ -57,5 +57,7 @@ def test_paper_profile_notebook_stops_before_training(tmp_path):
                            "-p", "data_root", str(tmp_path / "absent"), "--out", str(out),
                            "--results-dir", str(tmp_path / "r")], capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0
-    assert "styles.csv" in proc.stdout + proc.stderr and "Fashion Product Images" in proc.stdout + proc.stderr
+    text = proc.stdout + proc.stderr
+    assert "styles.csv" in text and "Fashion Product Images" in text
+    assert "require_data" in text, "the check in the first cell after validation, before any model is built"
     assert not list((tmp_path / "r").rglob("*.json")), "no record may be written"
