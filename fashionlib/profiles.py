@@ -290,7 +290,8 @@ def resolve(notebook: str, declared: dict, profile: str = "cpu", overrides: dict
         params["profile"] = profile
     for name, value in params.items():
         check_value(name, value, declared[name], where)
-    check_ignored(params, set(preset) | set(overrides), where)
+    # a profile's stand-in knobs do not count against a dataset chosen with -p (they follow the profile)
+    check_ignored(params, set(overrides) | (set() if "dataset" in overrides else set(preset)), where)
     return params
 
 

@@ -61,3 +61,13 @@ def test_paper_profile_notebook_stops_before_training(tmp_path):
     assert "styles.csv" in text and "Fashion Product Images" in text
     assert "require_data" in text, "the check in the first cell after validation, before any model is built"
     assert not list((tmp_path / "r").rglob("*.json")), "no record may be written"
+
+
+def test_smoke_profile_on_another_dataset_chosen_with_p(tmp_path):
+    """The smoke preset sets the stand-in's n_max; choosing the real data with -p is still allowed."""
+    p = profiles.resolve("b2_backbones", _declared("b2_backbones"), "smoke",
+                         {"dataset": "fashion_product_images", "data_root": str(tmp_path)})
+    assert p["dataset"] == "fashion_product_images"
+    with pytest.raises(ParameterError, match="'n_max'"):
+        profiles.resolve("b2_backbones", _declared("b2_backbones"), "smoke",
+                         {"dataset": "fashion_product_images", "data_root": str(tmp_path), "n_max": 5})
