@@ -21,7 +21,7 @@ DATASETS_B = ("fmnist_lt", "folder", "csv", "fashion_product_images")
 # Study B backbones (fashionlib.torch_models.BACKBONES holds their timm specs; a test keeps both equal).
 BACKBONES_B = ("beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224", "vit_base_patch16_224",
                "beit_micro", "swinv2_micro", "deit_micro", "vit_micro")
-BALANCE_METHODS = ("none", "resample", "class_weights", "logit_adjust")
+BALANCE_METHODS = ("none", "resample", "oversample", "class_weights", "logit_adjust")
 
 # Notebooks in reading order: the book's table of contents follows this list.
 NOTEBOOKS = [

@@ -162,8 +162,9 @@ def make_splits(cfg: TrainConfig, source: apparel.ImageSource | None = None) -> 
     source = source if source is not None else load_source(cfg)
     tr, va, te = apparel.split_indices(source.labels, cfg.val_size, cfg.test_size, seed=cfg.seed,
                                        class_names=source.class_names, small_classes=cfg.small_classes)
-    if cfg.balance == "resample":
-        pos, copies = balance.balance_indices(source.labels[tr], cfg.balance_target, seed=cfg.seed)
+    if cfg.balance in ("resample", "oversample"):  # oversample: every class up to the largest, no image dropped
+        target = "max" if cfg.balance == "oversample" else cfg.balance_target
+        pos, copies = balance.balance_indices(source.labels[tr], target, seed=cfg.seed)
         train_idx, augment = tr[pos], copies
     else:
         train_idx, augment = tr, np.zeros(len(tr), bool)
@@ -478,3 +479,22 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def as_run(result: dict, setting: dict, model_file: str | None = None) -> dict:
+    """One run of a results record (``results.write_record``) from a :func:`fit` result.
+
+    Metrics (accuracies in percent): ``accuracy``, ``balanced_accuracy``, ``macro_f1``, ``loss`` and
+    many/medium/few-shot accuracy on the test split; ``val_accuracy``, ``best_val_accuracy``,
+    ``val_macro_f1``, ``val_loss``, ``train_accuracy``, ``train_loss`` of the last epoch. ``history``:
+    the per-epoch values as lists.
+    """
+    hist = result["history"]
+    last, test = hist[-1], result["test"]
+    metrics = {"accuracy": test["acc"], "balanced_accuracy": test["balanced_acc"], "macro_f1": test["f1"],
+               "loss": test["loss"], "val_accuracy": last["val_acc"],
+               "best_val_accuracy": max(h["val_acc"] for h in hist), "val_macro_f1": last["val_f1"],
+               "val_loss": last["val_loss"], "train_accuracy": last["train_acc"], "train_loss": last["train_loss"],
+               **balance.shot_accuracy(test["y_true"], test["y_pred"], result["counts"]["train_before"])}
+    return {"setting": dict(setting), "seed": int(result["config"]["seed"]), "metrics": metrics,
+            "model_file": model_file, "history": {k: [h[k] for h in hist] for k in hist[0]}}

@@ -80,3 +80,22 @@ def test_augmentation_changes_copies_only_and_is_seeded(fmnist_dir):
     assert torch.equal(a1, ds[1][0])  # same (seed, epoch, entry) -> same augmentation
     ds.set_epoch(1)
     assert not torch.equal(a1, ds[1][0])
+
+
+def test_oversample_keeps_every_training_image(fmnist_dir):
+    base = dict(dataset="fmnist_lt", imbalance_factor=20.0, n_max=120, seed=0)
+    over = make_splits(TrainConfig(balance="oversample", **base))
+    assert set(over.train_idx) == set(over.train_idx_original)  # nothing dropped
+    counts = np.bincount(over.source.labels[over.train_idx])
+    assert set(counts.tolist()) == {np.bincount(over.source.labels[over.train_idx_original]).max()}
+    assert over.train_augment.sum() == len(over.train_idx) - len(over.train_idx_original)
+
+
+def test_shot_groups_and_accuracy():
+    counts = [500, 150, 100, 50, 20, 19, 3]
+    assert balance.shot_groups(counts).tolist() == ["many", "many", "medium", "medium", "medium", "few", "few"]
+    y_true = np.array([0, 0, 3, 3, 6, 6])
+    y_pred = np.array([0, 1, 3, 3, 6, 0])
+    acc = balance.shot_accuracy(y_true, y_pred, counts)
+    assert acc == {"many_shot_accuracy": 50.0, "medium_shot_accuracy": 100.0, "few_shot_accuracy": 50.0}
+    assert np.isnan(balance.shot_accuracy([0], [0], [500])["few_shot_accuracy"])
