@@ -99,11 +99,13 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "b2_backbones": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 1,
-                  "backbones": ["deit_micro", "swinv2_micro"], "batch_size": 32},
+                  "backbones": ["deit_micro", "swinv2_micro"], "batch_size": 32, "seeds": [0, 1],
+                  "balances": ["none", "resample"]},
         "cpu": {},
         "paper": {**PAPER_DATA, "torch_threads": 8, "image_size": 224, "balance_target": 500, "epochs": 30, "batch_size": 32,
                   "backbones": ["beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224",
-                                "vit_base_patch16_224"], "lr": 0.0001, "pretrained": True, "trainable_blocks": 4},
+                                "vit_base_patch16_224"], "lr": 0.0001, "pretrained": True, "trainable_blocks": 4,
+                  "seeds": [0, 1, 2, 3, 4]},
     },
     "b3_hyperparameters": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16,
