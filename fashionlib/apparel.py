@@ -399,18 +399,51 @@ def write_synthetic_fashion_product_images(root: str | os.PathLike, seed: int = 
     return truth
 
 
+# The Fashion-MNIST training set is cut once, per class, into two fixed halves: half A is the
+# source of B0's pretraining, half B of every long-tailed fine-tuning set. The cut does not depend
+# on any run's seed, so no image used for pretraining is ever seen again later.
+FMNIST_HALVES_SEED = 20231101
+
+
+def fmnist_halves(labels) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of halves A and B of the Fashion-MNIST training set: disjoint, each half of every class."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(FMNIST_HALVES_SEED)
+    a, b = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        a.append(idx[: len(idx) // 2])
+        b.append(idx[len(idx) // 2:])
+    return np.sort(np.concatenate(a)), np.sort(np.concatenate(b))
+
+
+def fmnist_pretraining_set(per_class: int = 3000, path=None) -> ImageSource:
+    """B0's source: ``per_class`` images of every class from half A (balanced; at most 3,000 each)."""
+    if not (isinstance(per_class, int) and 1 <= per_class <= 3000):
+        raise ValueError(f"per_class must be an integer in 1..3000 (half A has 3,000 per class), got {per_class!r}.")
+    fm = data.load_fashion_mnist(path)
+    half_a, _ = fmnist_halves(fm.y_train)
+    keep = np.sort(np.concatenate([half_a[fm.y_train[half_a] == c][:per_class] for c in range(10)]))
+    return ImageSource(fm.y_train[keep].astype(np.int64), list(data.CLASS_NAMES), arrays=fm.x_train[keep],
+                       name=f"Fashion-MNIST half A, {per_class} per class (B0 pretraining)")
+
+
 def fmnist_long_tailed(imbalance_factor: float = 100.0, n_max: int = 600, seed: int = 0,
                        path=None) -> ImageSource:
-    """The offline stand-in: a long-tailed subset of the Fashion-MNIST training images.
+    """The offline stand-in: a long-tailed subset of half B of the Fashion-MNIST training images.
 
     Class ``c`` keeps ``n_max * imbalance_factor ** (-c / 9)`` images (exponential profile as in
-    CIFAR-10-LT), so T-shirt/top is the head class and Ankle boot the rarest. Seeded: the same seed
+    CIFAR-10-LT), so T-shirt/top is the head class and Ankle boot the rarest. Drawn from half B only
+    (:func:`fmnist_halves`), so B0's pretraining images never appear here. Seeded: the same seed
     gives the same images on every machine.
     """
     if not (isinstance(imbalance_factor, (int, float)) and imbalance_factor >= 1):
         raise ValueError(f"imbalance_factor must be a number >= 1 (1 = balanced), got {imbalance_factor!r}.")
+    if not (isinstance(n_max, int) and 1 <= n_max <= 3000):
+        raise ValueError(f"n_max must be an integer in 1..3000 (half B has 3,000 images per class), got {n_max!r}.")
     fm = data.load_fashion_mnist(path)
-    idx = data.long_tailed_indices(fm.y_train, imbalance_factor, seed=seed, n_max=n_max)
+    _, half_b = fmnist_halves(fm.y_train)
+    idx = half_b[data.long_tailed_indices(fm.y_train[half_b], imbalance_factor, seed=seed, n_max=n_max)]
     return ImageSource(fm.y_train[idx].astype(np.int64), list(data.CLASS_NAMES), arrays=fm.x_train[idx],
                        name=f"Fashion-MNIST long-tailed (imbalance {imbalance_factor:g}, n_max {n_max})")
 

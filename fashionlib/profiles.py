@@ -32,6 +32,7 @@ NOTEBOOKS = [
     "a3_batch_size",
     "a4_lr_schedules",
     "a5_closing_the_gap",
+    "b0_pretraining",
     "b1_apparel_data",
     "b2_backbones",
     "b3_hyperparameters",
@@ -92,6 +93,14 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     # Study B (PyTorch + timm). cpu = the notebook defaults (long-tailed Fashion-MNIST at 32 px, micro
     # backbones, random init); smoke = seconds; paper = 224 px, the real backbones, the paper's epochs (GPU).
+    # B0 pretrains the micro backbones on half A of Fashion-MNIST (weights + manifests beside its record).
+    # cpu: 300 per class, 3 epochs; paper: the stand-in's full setting (all 3,000 per class), sized for
+    # about an hour of the two-hour stand-in budget on 2 CPU cores (not measured yet).
+    "b0_pretraining": {
+        "smoke": {"per_class": 20, "image_size": 16, "epochs": 1, "backbones": ["deit_micro", "swinv2_micro"]},
+        "cpu": {},
+        "paper": {"per_class": 3000, "epochs": 5, "torch_threads": 2},
+    },
     "b1_apparel_data": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "samples_per_class": 2},
         "cpu": {},
@@ -105,7 +114,7 @@ PROFILES: dict[str, dict[str, dict]] = {
         "paper": {**PAPER_DATA, "torch_threads": 8, "image_size": 224, "balance_target": 500, "epochs": 30, "batch_size": 32,
                   "backbones": ["beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224",
                                 "vit_base_patch16_224"], "lr": 0.0001, "pretrained": True, "trainable_blocks": 4,
-                  "seeds": [0, 1, 2, 3, 4]},
+                  "seeds": [0, 1, 2, 3, 4], "weights_dir": "none", "scratch_control": False},
     },
     "b3_hyperparameters": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16,
@@ -226,6 +235,10 @@ RULES = {
              "a non-empty list of row numbers 1..4 of the paper's table"),
     "logit_tau": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0"),
     "torch_threads": (_positive_int, "an integer >= 1 (CPU threads for torch)"),
+    "per_class": (lambda v: _positive_int(v) and v <= 3000, "an integer in 1..3000 (images per class from half A)"),
+    "weights_dir": (lambda v: isinstance(v, str) and v != "",
+                    "'b0' (this profile's B0 weights), 'none', or a folder of <backbone>.safetensors"),
+    "scratch_control": (lambda v: isinstance(v, bool), "True or False"),
     "jobs": (_positive_int, "an integer >= 1 (training runs side by side in worker processes; 1 = in the kernel)"),
     "lr_ends": (lambda v: isinstance(v, list) and v and all(_positive_number(x) for x in v),
                 "a non-empty list of numbers > 0"),

@@ -302,6 +302,77 @@ def load_model_weights(model: EdgeNetClassifier, path) -> None:
     _load_checked(model, read_weights_file(path), path, f"the composed model ({model.backbone_name})")
 
 
+MANIFEST_SUFFIX = ".manifest"  # JSON, but not *.json: records are the only *.json beside it
+
+
+def file_sha256(path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_backbone_weights(backbone: nn.Module, path, *, name: str, recipe: dict, record: str | None = None) -> Path:
+    """Save a backbone as safetensors plus a manifest (``<stem>.manifest``, JSON); return the weights path.
+
+    The manifest holds the file's SHA-256, the backbone name, the recipe (how the weights were made),
+    the git commit and the results record that describes the run, so that :func:`verify_weights`
+    can check a file before it is loaded through ``weights_file``.
+    """
+    import json
+
+    from safetensors.torch import save_file
+
+    from .results import atomic_write_text, git_commit
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    save_file({k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}, str(tmp))
+    os.replace(tmp, path)
+    manifest = {"file": path.name, "sha256": file_sha256(path), "backbone": name, "recipe": recipe,
+                "commit": git_commit(), "record": record}
+    atomic_write_text(path.with_name(path.stem + MANIFEST_SUFFIX), json.dumps(manifest, indent=1) + "\n")
+    return path
+
+
+def verify_weights(path) -> dict:
+    """The manifest of a weights file after checking its SHA-256; :class:`WeightsError` if it does not match."""
+    import json
+
+    path = Path(path)
+    mpath = path.with_name(path.stem + MANIFEST_SUFFIX)
+    if not path.is_file():
+        raise WeightsNotFoundError(f"weights file {path} does not exist. Fix: run the notebook that makes it "
+                                   "(B0 for the stand-in's pretrained weights) or pass another weights_file.")
+    if not mpath.is_file():
+        raise WeightsError(f"weights file {path} has no manifest {mpath.name}. Fix: keep the manifest beside the "
+                           "weights (it records their SHA-256, recipe and commit).")
+    manifest = json.loads(mpath.read_text())
+    digest = file_sha256(path)
+    if digest != manifest.get("sha256"):
+        raise WeightsError(f"weights file {path} does not match its manifest (SHA-256 {digest[:12]}... vs "
+                           f"{str(manifest.get('sha256'))[:12]}...). Fix: restore the file or re-run the notebook "
+                           "that made it.")
+    return manifest
+
+
+def annotate_manifest(path, **fields) -> dict:
+    """Add fields (e.g. the record that describes the run) to the manifest of a weights file."""
+    import json
+
+    from .results import atomic_write_text
+
+    path = Path(path)
+    mpath = path.with_name(path.stem + MANIFEST_SUFFIX)
+    manifest = {**json.loads(mpath.read_text()), **fields}
+    atomic_write_text(mpath, json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
 def build_model(backbone: str, num_classes: int, image_size: int | None = None, edgenet: bool = True,
                 dropout: float = 0.0, pretrained: bool = False, weights_file=None,
                 trainable_blocks: int = -1, allow_download: bool = True,
