@@ -448,6 +448,13 @@ def fmnist_long_tailed(imbalance_factor: float = 100.0, n_max: int = 600, seed: 
                        name=f"Fashion-MNIST long-tailed (imbalance {imbalance_factor:g}, n_max {n_max})")
 
 
+def fmnist_official_test(path=None) -> ImageSource:
+    """The official Fashion-MNIST test set (10,000 images, 1,000 per class): the stand-in's test split."""
+    fm = data.load_fashion_mnist(path)
+    return ImageSource(fm.y_test.astype(np.int64), list(data.CLASS_NAMES), arrays=fm.x_test,
+                       name="Fashion-MNIST official test set")
+
+
 # ----------------------------------------------------------------------------- report, split -----
 def class_counts(source_or_labels, class_names=None):
     """A table of images per class, largest first, with share and cumulative share."""
@@ -481,33 +488,37 @@ def split_indices(labels, val_size: float = 0.15, test_size: float = 0.15, seed:
     from sklearn.model_selection import train_test_split
 
     labels = np.asarray(labels)
-    if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
-        raise ValueError(f"val_size and test_size must be fractions in (0, 1) with sum < 1, got "
-                         f"{val_size} and {test_size}.")
+    if not (0 < val_size < 1 and 0 <= test_size < 1 and val_size + test_size < 1):
+        raise ValueError(f"val_size and test_size must be fractions in (0, 1) ([0, 1) for test_size: 0 when the "
+                         f"test set is a separate one) with sum < 1, got {val_size} and {test_size}.")
+    need = 3 if test_size > 0 else 2
     if small_classes not in SMALL_CLASS_POLICIES:
         raise ValueError(f"small_classes must be one of {', '.join(map(repr, SMALL_CLASS_POLICIES))}, "
                          f"got {small_classes!r}.")
     classes, counts = np.unique(labels, return_counts=True)
-    small = [(str(class_names[c]) if class_names else int(c), int(n)) for c, n in zip(classes, counts) if n < 3]
+    small = [(str(class_names[c]) if class_names else int(c), int(n)) for c, n in zip(classes, counts) if n < need]
     if small and small_classes == "error":
         desc = ", ".join(f"{c!r} ({n} image{'s' if n != 1 else ''})" for c, n in small)
         raise DatasetError(
-            f"a stratified train/validation/test split needs at least 3 images per class; "
+            f"a stratified train/validation/test split needs at least {need} images per class; "
             f"{desc} {'has' if len(small) == 1 else 'have'} fewer. Fix: add images, keep them in the "
             "training split only with small_classes='train', or drop small classes with "
             "min_images_per_class=3.")
-    small_ids = classes[counts < 3]
+    small_ids = classes[counts < need]
     train_only = np.flatnonzero(np.isin(labels, small_ids))
     idx = np.flatnonzero(~np.isin(labels, small_ids))
     if len(idx) == 0:
         raise DatasetError(f"no class has the 3 images a train/validation/test split needs (counts: "
                            f"{counts.tolist()}). Fix: use more images.")
-    big = classes[counts >= 3]
+    big = classes[counts >= need]
     n = len(idx)
-    n_test = max(len(big), int(round(test_size * n)))
+    n_test = max(len(big), int(round(test_size * n))) if test_size > 0 else 0
     n_val = max(len(big), int(round(val_size * n)))
     try:
-        rest, test = train_test_split(idx, test_size=n_test, stratify=labels[idx], random_state=seed)
+        if n_test:
+            rest, test = train_test_split(idx, test_size=n_test, stratify=labels[idx], random_state=seed)
+        else:
+            rest, test = idx, idx[:0]
         train, val = train_test_split(rest, test_size=n_val, stratify=labels[rest], random_state=seed)
     except ValueError as exc:
         raise DatasetError(f"cannot split {n} images of {len(big)} classes into train/validation/"

@@ -137,6 +137,11 @@ class Splits:
     val_idx: np.ndarray
     test_idx: np.ndarray
     class_names: list[str] = field(default_factory=list)
+    test_source: apparel.ImageSource | None = None  # a separate test set (the stand-in's official one)
+
+    @property
+    def test_labels(self) -> np.ndarray:
+        return (self.test_source or self.source).labels[self.test_idx]
 
 
 def load_source(cfg: TrainConfig) -> apparel.ImageSource:
@@ -158,17 +163,24 @@ def _required(cfg, name):
 
 
 def make_splits(cfg: TrainConfig, source: apparel.ImageSource | None = None) -> Splits:
-    """Split, then balance the training split only (validation and test stay as drawn)."""
+    """Split, then balance the training split only (validation and test stay as drawn).
+
+    The stand-in (``fmnist_lt``) is tested on the official, balanced Fashion-MNIST test set: its
+    long-tailed set is split into training and validation only (``test_size`` does not apply).
+    """
     source = source if source is not None else load_source(cfg)
-    tr, va, te = apparel.split_indices(source.labels, cfg.val_size, cfg.test_size, seed=cfg.seed,
-                                       class_names=source.class_names, small_classes=cfg.small_classes)
+    test_source = apparel.fmnist_official_test() if cfg.dataset == "fmnist_lt" else None
+    tr, va, te = apparel.split_indices(source.labels, cfg.val_size, 0.0 if test_source else cfg.test_size,
+                                       seed=cfg.seed, class_names=source.class_names, small_classes=cfg.small_classes)
+    if test_source is not None:
+        te = np.arange(len(test_source))
     if cfg.balance in ("resample", "oversample"):  # oversample: every class up to the largest, no image dropped
         target = "max" if cfg.balance == "oversample" else cfg.balance_target
         pos, copies = balance.balance_indices(source.labels[tr], target, seed=cfg.seed)
         train_idx, augment = tr[pos], copies
     else:
         train_idx, augment = tr, np.zeros(len(tr), bool)
-    return Splits(source, train_idx, augment, tr, va, te, list(source.class_names))
+    return Splits(source, train_idx, augment, tr, va, te, list(source.class_names), test_source)
 
 
 def make_datasets(cfg: TrainConfig, splits: Splits, model) -> tuple:
@@ -178,7 +190,7 @@ def make_datasets(cfg: TrainConfig, splits: Splits, model) -> tuple:
     train = apparel.TorchImageDataset(splits.source, splits.train_idx, augment=splits.train_augment,
                                       augmentation=balance.augmentation(cfg.image_size), **common)
     val = apparel.TorchImageDataset(splits.source, splits.val_idx, **common)
-    test = apparel.TorchImageDataset(splits.source, splits.test_idx, **common)
+    test = apparel.TorchImageDataset(splits.test_source or splits.source, splits.test_idx, **common)
     return train, val, test
 
 
@@ -411,7 +423,7 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
                   "train_after": np.bincount(train_labels, minlength=num_classes).tolist(),
                   "train_augmented_copies": int(splits.train_augment.sum()),
                   "val": np.bincount(splits.source.labels[splits.val_idx], minlength=num_classes).tolist(),
-                  "test": np.bincount(splits.source.labels[splits.test_idx], minlength=num_classes).tolist()}}
+                  "test": np.bincount(splits.test_labels, minlength=num_classes).tolist()}}
     if rank == 0:
         result["test"] = evaluate(model, test_loader, device, num_classes)
     if distributed:

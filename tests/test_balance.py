@@ -48,7 +48,8 @@ def test_balancing_never_changes_validation_or_test(fmnist_dir):
     assert np.array_equal(plain.val_idx, bal.val_idx) and np.array_equal(plain.test_idx, bal.test_idx)
     assert np.array_equal(plain.train_idx_original, bal.train_idx_original)
     assert set(bal.train_idx) <= set(plain.train_idx)  # only training images, repeated or dropped
-    assert not set(bal.train_idx) & (set(bal.val_idx) | set(bal.test_idx))
+    assert not set(bal.train_idx) & set(bal.val_idx)
+    assert bal.test_source is not None and bal.test_source is not bal.source  # the official test set
     assert set(np.bincount(bal.source.labels[bal.train_idx]).tolist()) == {30}
 
 
@@ -99,3 +100,10 @@ def test_shot_groups_and_accuracy():
     acc = balance.shot_accuracy(y_true, y_pred, counts)
     assert acc == {"many_shot_accuracy": 50.0, "medium_shot_accuracy": 100.0, "few_shot_accuracy": 50.0}
     assert np.isnan(balance.shot_accuracy([0], [0], [500])["few_shot_accuracy"])
+
+
+def test_stand_in_is_tested_on_the_official_balanced_test_set(fmnist_dir, fmnist):
+    sp = make_splits(TrainConfig(dataset="fmnist_lt", imbalance_factor=100.0, n_max=300, balance="none", seed=1))
+    assert np.bincount(sp.test_labels).tolist() == [1000] * 10
+    assert np.array_equal(sp.test_source.arrays, fmnist.x_test)
+    assert len(sp.train_idx_original) + len(sp.val_idx) == len(sp.source)  # the long-tailed set: train + val only
