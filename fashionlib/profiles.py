@@ -108,7 +108,7 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "b2_backbones": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 1,
-                  "backbones": ["deit_micro", "swinv2_micro"], "batch_size": 32, "seeds": [0, 1],
+                  "backbones": ["deit_micro", "swinv2_micro"], "batch_size": 32, "seeds": [0, 1], "test_per_class": 20,
                   "balances": ["none", "resample"]},
         "cpu": {},
         "paper": {**PAPER_DATA, "torch_threads": 8, "image_size": 224, "balance_target": 500, "epochs": 30, "batch_size": 32,
@@ -142,6 +142,7 @@ USED_ONLY_WITH_DATASET = {
     "data_root": ("folder", "csv", "fashion_product_images"),
     "imbalance_factor": ("fmnist_lt",),
     "n_max": ("fmnist_lt",),
+    "test_per_class": ("fmnist_lt",),
 }
 
 
@@ -239,6 +240,8 @@ RULES = {
     "weights_dir": (lambda v: isinstance(v, str) and v != "",
                     "'b0' (this profile's B0 weights), 'none', or a folder of <backbone>.safetensors"),
     "scratch_control": (lambda v: isinstance(v, bool), "True or False"),
+    "test_per_class": (lambda v: _positive_int(v) and v <= 1000,
+                       "an integer in 1..1000 (images per class of the official test set)"),
     "jobs": (_positive_int, "an integer >= 1 (training runs side by side in worker processes; 1 = in the kernel)"),
     "lr_ends": (lambda v: isinstance(v, list) and v and all(_positive_number(x) for x in v),
                 "a non-empty list of numbers > 0"),

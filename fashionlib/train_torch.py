@@ -68,6 +68,7 @@ class TrainConfig:
     min_images_per_class: int = 1       # keep every class (a class of one image included) ...
     small_classes: str = "train"         # ... and train classes under 3 images on the training split only
     val_size: float = 0.15
+    test_per_class: int | None = None   # fmnist_lt: the first N per class of the official test set (None: all 1,000)
     test_size: float = 0.15
     image_size: int = 32
     # balancing (training split only)
@@ -138,6 +139,7 @@ class Splits:
     test_idx: np.ndarray
     class_names: list[str] = field(default_factory=list)
     test_source: apparel.ImageSource | None = None  # a separate test set (the stand-in's official one)
+    eval_cache: dict = field(default_factory=dict, repr=False)  # validation/test datasets, reused across runs
 
     @property
     def test_labels(self) -> np.ndarray:
@@ -174,6 +176,9 @@ def make_splits(cfg: TrainConfig, source: apparel.ImageSource | None = None) -> 
                                        seed=cfg.seed, class_names=source.class_names, small_classes=cfg.small_classes)
     if test_source is not None:
         te = np.arange(len(test_source))
+        if cfg.test_per_class is not None:  # the same images for every seed and run: a fixed, balanced subset
+            te = np.sort(np.concatenate([te[test_source.labels == c][:cfg.test_per_class]
+                                         for c in range(len(test_source.class_names))]))
     if cfg.balance in ("resample", "oversample"):  # oversample: every class up to the largest, no image dropped
         target = "max" if cfg.balance == "oversample" else cfg.balance_target
         pos, copies = balance.balance_indices(source.labels[tr], target, seed=cfg.seed)
@@ -189,8 +194,11 @@ def make_datasets(cfg: TrainConfig, splits: Splits, model) -> tuple:
                   interpolation=dc.get("interpolation", "bilinear"))
     train = apparel.TorchImageDataset(splits.source, splits.train_idx, augment=splits.train_augment,
                                       augmentation=balance.augmentation(cfg.image_size), **common)
-    val = apparel.TorchImageDataset(splits.source, splits.val_idx, **common)
-    test = apparel.TorchImageDataset(splits.test_source or splits.source, splits.test_idx, **common)
+    key = (cfg.image_size, tuple(dc["mean"]), tuple(dc["std"]), common["interpolation"])
+    if key not in splits.eval_cache:  # resized once per split and size: a grid reuses them in every run
+        splits.eval_cache[key] = (apparel.TorchImageDataset(splits.source, splits.val_idx, **common),
+                                  apparel.TorchImageDataset(splits.test_source or splits.source, splits.test_idx, **common))
+    val, test = splits.eval_cache[key]
     return train, val, test
 
 

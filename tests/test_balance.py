@@ -107,3 +107,10 @@ def test_stand_in_is_tested_on_the_official_balanced_test_set(fmnist_dir, fmnist
     assert np.bincount(sp.test_labels).tolist() == [1000] * 10
     assert np.array_equal(sp.test_source.arrays, fmnist.x_test)
     assert len(sp.train_idx_original) + len(sp.val_idx) == len(sp.source)  # the long-tailed set: train + val only
+
+
+def test_official_test_subset_is_balanced_and_fixed(fmnist_dir):
+    a = make_splits(TrainConfig(dataset="fmnist_lt", n_max=300, balance="none", seed=0, test_per_class=30))
+    b = make_splits(TrainConfig(dataset="fmnist_lt", n_max=300, balance="none", seed=1, test_per_class=30))
+    assert np.bincount(a.test_labels).tolist() == [30] * 10
+    assert np.array_equal(a.test_idx, b.test_idx)
