@@ -186,6 +186,12 @@ def load_csv(csv_path: str | os.PathLike, path_column: str = "path", label_colum
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DatasetError(f"CSV file {csv_path} cannot be parsed ({exc}). Fix: check that it is a "
                            "comma-separated file with a header row.") from exc
+    return _source_from_frame(df, csv_path, path_column, label_column, image_root, path_template,
+                              min_images_per_class, on_bad, verify, query)
+
+
+def _source_from_frame(df, csv_path: Path, path_column: str, label_column: str, image_root, path_template: str,
+                       min_images_per_class: int, on_bad: str, verify: bool, query) -> ImageSource:
     for col in (path_column, label_column):
         if col not in df.columns:
             raise DatasetError(f"CSV file {csv_path} has no column {col!r} (columns: "
@@ -202,7 +208,7 @@ def load_csv(csv_path: str | os.PathLike, path_column: str = "path", label_colum
             msg = f"{f} (listed in {csv_path}) does not exist."
             if on_bad == "error":
                 raise DatasetError(msg + " Fix: restore the file or remove its row (or on_bad='warn').")
-            warnings.warn("skipping " + msg, BadImageWarning, stacklevel=2)
+            warnings.warn("skipping " + msg, BadImageWarning, stacklevel=3)
             skipped.append(str(f))
             continue
         if verify and not _check_readable(f, on_bad):
@@ -213,6 +219,57 @@ def load_csv(csv_path: str | os.PathLike, path_column: str = "path", label_colum
     return _finish(paths, names, f"CSV {csv_path}", min_images_per_class, skipped)
 
 
+# The columns of Kaggle's Fashion Product Images ``styles.csv``, in order.
+FPI_COLUMNS = ("id", "gender", "masterCategory", "subCategory", "articleType", "baseColour", "season",
+               "year", "usage", "productDisplayName")
+
+
+def read_styles_csv(csv_path: str | os.PathLike):
+    """Kaggle's ``styles.csv`` as a DataFrame of strings, keeping the rows a plain CSV reader drops.
+
+    A few rows of the real file carry an *unquoted* comma inside ``productDisplayName`` (the last
+    column), so they have more than 10 fields: ``pandas.read_csv`` stops on them (or, with
+    ``on_bad_lines``, silently loses those images). Here the extra fields are joined back into
+    ``productDisplayName``. Quoted fields are read as CSV quotes them. A row with *fewer* fields
+    than the header, or a header without the columns the preset needs, is a :class:`DatasetError`
+    naming the line.
+    """
+    import csv
+
+    import pandas as pd
+
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"{csv_path} does not exist. Fix: pass the folder that holds Kaggle's "
+                                "styles.csv and images/ (the unzipped Fashion Product Images dataset).")
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                raise DatasetError(f"{csv_path} is empty. Fix: download styles.csv again.")
+            header = [h.strip() for h in header]
+            needed = [c for c in ("id", "subCategory", "articleType") if c not in header]
+            if needed:
+                raise DatasetError(f"{csv_path} has no column(s) {', '.join(map(repr, needed))} (columns: "
+                                   f"{', '.join(header)}). Fix: pass the styles.csv of Fashion Product Images.")
+            n = len(header)
+            rows = []
+            for row in reader:
+                if not row or all(not f.strip() for f in row):
+                    continue
+                if len(row) > n:  # unquoted commas in the last column (productDisplayName)
+                    row = row[:n - 1] + [",".join(row[n - 1:])]
+                elif len(row) < n:
+                    raise DatasetError(f"{csv_path}, line {reader.line_num}: {len(row)} fields, the header has "
+                                       f"{n}. Fix: repair or delete that line.")
+                rows.append(row)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{csv_path} is not UTF-8 text ({exc}). Fix: download styles.csv again.") from exc
+    df = pd.DataFrame(rows, columns=header, dtype=str)
+    return df.replace("", np.nan)
+
+
 def load_fashion_product_images(root: str | os.PathLike, preset: str = "apparel59",
                                  min_images_per_class: int = 1, on_bad: str = "warn",
                                  verify: bool = True) -> ImageSource:
@@ -221,36 +278,181 @@ def load_fashion_product_images(root: str | os.PathLike, preset: str = "apparel5
     ``preset="apparel59"`` is our *inferred* match for the paper's 59 classes: the ``articleType``s
     whose ``subCategory`` is one of :data:`fashionlib.paper.FPI_APPAREL_SUBCATEGORIES` (the paper
     names neither the dataset nor the classes). ``preset="all"`` keeps every articleType.
+    ``styles.csv`` is read by :func:`read_styles_csv` (rows with unquoted commas kept); rows whose
+    image is missing follow ``on_bad`` (the real download lacks a few).
     """
     if preset not in ("apparel59", "all"):
         raise ValueError(f"preset must be 'apparel59' or 'all', got {preset!r}.")
     root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"Fashion Product Images folder {root} does not exist. Fix: download Kaggle's 'Fashion Product "
+            "Images' (styles.csv + images/), unzip it and pass that folder as data_root.")
     query = None
     if preset == "apparel59":
         def query(df):
-            if "subCategory" not in df.columns:
-                raise DatasetError(f"{root / 'styles.csv'} has no column 'subCategory' (columns: "
-                                   f"{', '.join(df.columns)}); the apparel59 preset needs it.")
             return df["subCategory"].isin(paper.FPI_APPAREL_SUBCATEGORIES)
-    return load_csv(root / "styles.csv", path_column="id", label_column="articleType",
-                    image_root=root / "images", path_template="{}.jpg", query=query,
-                    min_images_per_class=min_images_per_class, on_bad=on_bad, verify=verify)
+    csv_path = root / "styles.csv"
+    df = read_styles_csv(csv_path)
+    return _source_from_frame(df, csv_path, "id", "articleType", root / "images", "{}.jpg",
+                              min_images_per_class, on_bad, verify, query)
+
+
+def require_data(dataset: str, data_root=None) -> None:
+    """Stop before any work when ``dataset`` needs files that are not there (message says how to get them).
+
+    ``fashion_product_images`` needs ``data_root/styles.csv`` and ``data_root/images/``; ``folder``
+    needs ``data_root`` to be a folder. ``fmnist_lt`` needs nothing here (Fashion-MNIST is checked
+    when loaded).
+    """
+    if dataset == "fmnist_lt":
+        return
+    if not data_root:
+        raise ValueError(f"dataset={dataset!r} needs data_root= (a folder). Fix: pass -p data_root <folder>.")
+    root = Path(data_root).expanduser().resolve()
+    if dataset == "fashion_product_images":
+        missing = [p for p in (root / "styles.csv", root / "images") if not p.exists()]
+        if missing:
+            raise FileNotFoundError(
+                f"dataset='fashion_product_images': {', '.join(map(str, missing))} not found (data_root="
+                f"{data_root!r}). Fix: download Kaggle's 'Fashion Product Images' (styles.csv + images/), unzip "
+                f"it to {root}, or pass -p data_root <its folder>; offline, use the stand-in dataset='fmnist_lt' "
+                "(profile cpu).")
+    elif not root.is_dir():
+        raise FileNotFoundError(f"dataset={dataset!r}: data_root {root} is not a folder. Fix: pass the folder "
+                                "that holds one sub-folder of images per class.")
+
+
+# A small stand-in of the real layout: (subCategory, articleType, images). Eight apparel
+# sub-categories, a long tail down to one image, and rows that the apparel59 preset leaves out.
+SYNTHETIC_FPI_CLASSES = (
+    ("Topwear", "Tshirts", 24), ("Topwear", "Shirts", 16), ("Bottomwear", "Jeans", 12),
+    ("Innerwear", "Briefs", 9), ("Dress", "Dresses", 7), ("Loungewear and Nightwear", "Nightdress", 6),
+    ("Saree", "Sarees", 5), ("Socks", "Socks", 4), ("Apparel Set", "Clothing Set", 3),
+    ("Bottomwear", "Rain Trousers", 2), ("Innerwear", "Shapewear", 1),
+    # not apparel: the preset drops these
+    ("Shoes", "Casual Shoes", 5), ("Watches", "Watches", 3),
+)
+
+
+def write_synthetic_fashion_product_images(root: str | os.PathLike, seed: int = 0, image_size=(60, 80),
+                                           classes=SYNTHETIC_FPI_CLASSES, missing_images: int = 3):
+    """Write a small dataset in the exact layout of Kaggle's Fashion Product Images; return its truth.
+
+    ``root/styles.csv`` has the real ten columns (:data:`FPI_COLUMNS`); some ``productDisplayName``s
+    hold a quoted comma and some an *unquoted* one (extra fields, as in the real file), one row has
+    no ``year``. ``root/images/<id>.jpg`` are small JPEGs (``image_size`` = width, height as the
+    real 60x80 version) drawn per class (a coloured garment-like block whose shape depends on the
+    class), and ``missing_images`` ids listed in ``styles.csv`` have no image (as in the real
+    download), taken from the largest apparel class. For tests and offline smoke runs of the
+    real-data path; never a source of results.
+
+    Returns a dict: ``apparel_counts`` (articleType -> readable images the apparel59 preset must
+    find), ``missing`` (ids without image), ``unquoted_comma_ids`` and ``rows`` (rows written).
+    """
+    from PIL import Image, ImageDraw
+
+    root = Path(root)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    w, h = image_size
+    lines = [",".join(FPI_COLUMNS)]
+    truth = {"apparel_counts": {}, "missing": [], "unquoted_comma_ids": [], "rows": 0}
+    largest = max((c for c in classes if c[0] in paper.FPI_APPAREL_SUBCATEGORIES), key=lambda c: c[2])
+    next_id = 1001
+    for k, (sub, article, n) in enumerate(classes):
+        master = "Apparel" if sub in paper.FPI_APPAREL_SUBCATEGORIES else (
+            "Footwear" if sub == "Shoes" else "Accessories")
+        colour = np.array([(37 * k) % 200 + 40, (91 * k) % 200 + 40, (53 * k) % 200 + 40])
+        for i in range(n):
+            pid = next_id
+            next_id += int(rng.integers(1, 40))  # ids are not contiguous in the real file
+            gender = ("Men", "Women", "Boys", "Girls", "Unisex")[int(rng.integers(5))]
+            year = "" if (k == 0 and i == 1) else str(2010 + int(rng.integers(9)))
+            name = f"{gender} {article} {i}"
+            if i % 5 == 2:
+                name = f'"{name}, Pack of 2"'  # a quoted comma: valid CSV
+            elif i % 5 == 3:
+                name = f"{name}, Solid Colour"  # an unquoted comma: one field too many
+                truth["unquoted_comma_ids"].append(pid)
+            lines.append(",".join([str(pid), gender, master, sub, article, "Blue", "Summer", year, "Casual", name]))
+            truth["rows"] += 1
+            if article == largest[1] and len(truth["missing"]) < missing_images and i >= n - missing_images:
+                truth["missing"].append(pid)
+                continue
+            img = Image.new("RGB", (w, h), (255, 255, 255))
+            draw = ImageDraw.Draw(img)
+            jitter = rng.integers(-4, 5, size=4)
+            top, bottom = 8 + 3 * (k % 5) + jitter[0], h - 8 - 2 * (k % 4) + jitter[1]
+            left, right = 6 + 2 * (k % 6) + jitter[2], w - 6 - 2 * (k % 3) + jitter[3]
+            fill = tuple(int(v) for v in np.clip(colour + rng.integers(-20, 21, 3), 0, 255))
+            if k % 3 == 0:
+                draw.rectangle([left, top, right, bottom], fill=fill)
+            elif k % 3 == 1:
+                draw.ellipse([left, top, right, bottom], fill=fill)
+            else:
+                draw.polygon([(w // 2, top), (right, bottom), (left, bottom)], fill=fill)
+            img.save(root / "images" / f"{pid}.jpg", quality=90)
+            if sub in paper.FPI_APPAREL_SUBCATEGORIES:
+                truth["apparel_counts"][article] = truth["apparel_counts"].get(article, 0) + 1
+    (root / "styles.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return truth
+
+
+# The Fashion-MNIST training set is cut once, per class, into two fixed halves: half A is the
+# source of B0's pretraining, half B of every long-tailed fine-tuning set. The cut does not depend
+# on any run's seed, so no image used for pretraining is ever seen again later.
+FMNIST_HALVES_SEED = 20231101
+
+
+def fmnist_halves(labels) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of halves A and B of the Fashion-MNIST training set: disjoint, each half of every class."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(FMNIST_HALVES_SEED)
+    a, b = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        a.append(idx[: len(idx) // 2])
+        b.append(idx[len(idx) // 2:])
+    return np.sort(np.concatenate(a)), np.sort(np.concatenate(b))
+
+
+def fmnist_pretraining_set(per_class: int = 3000, path=None) -> ImageSource:
+    """B0's source: ``per_class`` images of every class from half A (balanced; at most 3,000 each)."""
+    if not (isinstance(per_class, int) and 1 <= per_class <= 3000):
+        raise ValueError(f"per_class must be an integer in 1..3000 (half A has 3,000 per class), got {per_class!r}.")
+    fm = data.load_fashion_mnist(path)
+    half_a, _ = fmnist_halves(fm.y_train)
+    keep = np.sort(np.concatenate([half_a[fm.y_train[half_a] == c][:per_class] for c in range(10)]))
+    return ImageSource(fm.y_train[keep].astype(np.int64), list(data.CLASS_NAMES), arrays=fm.x_train[keep],
+                       name=f"Fashion-MNIST half A, {per_class} per class (B0 pretraining)")
 
 
 def fmnist_long_tailed(imbalance_factor: float = 100.0, n_max: int = 600, seed: int = 0,
                        path=None) -> ImageSource:
-    """The offline stand-in: a long-tailed subset of the Fashion-MNIST training images.
+    """The offline stand-in: a long-tailed subset of half B of the Fashion-MNIST training images.
 
     Class ``c`` keeps ``n_max * imbalance_factor ** (-c / 9)`` images (exponential profile as in
-    CIFAR-10-LT), so T-shirt/top is the head class and Ankle boot the rarest. Seeded: the same seed
+    CIFAR-10-LT), so T-shirt/top is the head class and Ankle boot the rarest. Drawn from half B only
+    (:func:`fmnist_halves`), so B0's pretraining images never appear here. Seeded: the same seed
     gives the same images on every machine.
     """
     if not (isinstance(imbalance_factor, (int, float)) and imbalance_factor >= 1):
         raise ValueError(f"imbalance_factor must be a number >= 1 (1 = balanced), got {imbalance_factor!r}.")
+    if not (isinstance(n_max, int) and 1 <= n_max <= 3000):
+        raise ValueError(f"n_max must be an integer in 1..3000 (half B has 3,000 images per class), got {n_max!r}.")
     fm = data.load_fashion_mnist(path)
-    idx = data.long_tailed_indices(fm.y_train, imbalance_factor, seed=seed, n_max=n_max)
+    _, half_b = fmnist_halves(fm.y_train)
+    idx = half_b[data.long_tailed_indices(fm.y_train[half_b], imbalance_factor, seed=seed, n_max=n_max)]
     return ImageSource(fm.y_train[idx].astype(np.int64), list(data.CLASS_NAMES), arrays=fm.x_train[idx],
                        name=f"Fashion-MNIST long-tailed (imbalance {imbalance_factor:g}, n_max {n_max})")
+
+
+def fmnist_official_test(path=None) -> ImageSource:
+    """The official Fashion-MNIST test set (10,000 images, 1,000 per class): the stand-in's test split."""
+    fm = data.load_fashion_mnist(path)
+    return ImageSource(fm.y_test.astype(np.int64), list(data.CLASS_NAMES), arrays=fm.x_test,
+                       name="Fashion-MNIST official test set")
 
 
 # ----------------------------------------------------------------------------- report, split -----
@@ -270,38 +472,64 @@ def class_counts(source_or_labels, class_names=None):
     return df.reset_index(drop=True)
 
 
+SMALL_CLASS_POLICIES = ("train", "error")
+
+
 def split_indices(labels, val_size: float = 0.15, test_size: float = 0.15, seed: int = 0,
-                  class_names=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  class_names=None, small_classes: str = "error") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Seeded stratified train/validation/test indices (each class in every split).
 
-    Needs at least 3 images per class (one per split). A class with fewer raises
-    :class:`DatasetError` naming it.
+    A stratified split needs at least 3 images per class (one per split). For a class with fewer:
+    ``small_classes="error"`` raises :class:`DatasetError` naming it; ``"train"`` puts all its
+    images in the training split (the model keeps an output for it; validation and test cannot
+    measure it: see :func:`small_class_names`). Study B uses ``"train"`` so that the 59-class preset
+    trains 59 classes, as the paper's 59-neuron head does, although one class has a single image.
     """
     from sklearn.model_selection import train_test_split
 
     labels = np.asarray(labels)
-    if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
-        raise ValueError(f"val_size and test_size must be fractions in (0, 1) with sum < 1, got "
-                         f"{val_size} and {test_size}.")
+    if not (0 < val_size < 1 and 0 <= test_size < 1 and val_size + test_size < 1):
+        raise ValueError(f"val_size and test_size must be fractions in (0, 1) ([0, 1) for test_size: 0 when the "
+                         f"test set is a separate one) with sum < 1, got {val_size} and {test_size}.")
+    need = 3 if test_size > 0 else 2
+    if small_classes not in SMALL_CLASS_POLICIES:
+        raise ValueError(f"small_classes must be one of {', '.join(map(repr, SMALL_CLASS_POLICIES))}, "
+                         f"got {small_classes!r}.")
     classes, counts = np.unique(labels, return_counts=True)
-    small = [(str(class_names[c]) if class_names else int(c), int(n)) for c, n in zip(classes, counts) if n < 3]
-    if small:
+    small = [(str(class_names[c]) if class_names else int(c), int(n)) for c, n in zip(classes, counts) if n < need]
+    if small and small_classes == "error":
         desc = ", ".join(f"{c!r} ({n} image{'s' if n != 1 else ''})" for c, n in small)
         raise DatasetError(
-            f"a stratified train/validation/test split needs at least 3 images per class; "
-            f"{desc} {'has' if len(small) == 1 else 'have'} fewer. Fix: add images, or drop small "
-            "classes with min_images_per_class=3.")
-    idx = np.arange(len(labels))
-    n = len(labels)
-    n_test = max(len(classes), int(round(test_size * n)))
-    n_val = max(len(classes), int(round(val_size * n)))
+            f"a stratified train/validation/test split needs at least {need} images per class; "
+            f"{desc} {'has' if len(small) == 1 else 'have'} fewer. Fix: add images, keep them in the "
+            "training split only with small_classes='train', or drop small classes with "
+            "min_images_per_class=3.")
+    small_ids = classes[counts < need]
+    train_only = np.flatnonzero(np.isin(labels, small_ids))
+    idx = np.flatnonzero(~np.isin(labels, small_ids))
+    if len(idx) == 0:
+        raise DatasetError(f"no class has the 3 images a train/validation/test split needs (counts: "
+                           f"{counts.tolist()}). Fix: use more images.")
+    big = classes[counts >= need]
+    n = len(idx)
+    n_test = max(len(big), int(round(test_size * n))) if test_size > 0 else 0
+    n_val = max(len(big), int(round(val_size * n)))
     try:
-        rest, test = train_test_split(idx, test_size=n_test, stratify=labels, random_state=seed)
+        if n_test:
+            rest, test = train_test_split(idx, test_size=n_test, stratify=labels[idx], random_state=seed)
+        else:
+            rest, test = idx, idx[:0]
         train, val = train_test_split(rest, test_size=n_val, stratify=labels[rest], random_state=seed)
     except ValueError as exc:
-        raise DatasetError(f"cannot split {n} images of {len(classes)} classes into train/validation/"
+        raise DatasetError(f"cannot split {n} images of {len(big)} classes into train/validation/"
                            f"test ({exc}). Fix: use more images or fewer classes.") from exc
-    return np.sort(train), np.sort(val), np.sort(test)
+    return np.sort(np.concatenate([train, train_only])), np.sort(val), np.sort(test)
+
+
+def small_class_names(labels, class_names) -> list[str]:
+    """Classes with fewer than 3 images: with ``small_classes="train"`` they are trained, never evaluated."""
+    counts = np.bincount(np.asarray(labels), minlength=len(class_names))
+    return [class_names[c] for c in range(len(class_names)) if 0 < counts[c] < 3]
 
 
 # -------------------------------------------------------------------------------- transforms -----
@@ -377,7 +605,7 @@ class TorchImageDataset:
             uniq, images = self._cache
             x = images[int(np.searchsorted(uniq, i))].float().div_(255.0)
         else:
-            x = self._resize(torch.from_numpy(np.ascontiguousarray(self.source.image(i)))[None])[0]
+            x = self._resize(torch.from_numpy(np.require(self.source.image(i), requirements=["C", "W"]))[None])[0]
         if self.augment[k] and self.augmentation is not None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(hash((self.seed, self.epoch, int(k))) & 0x7FFFFFFF)

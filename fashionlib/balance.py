@@ -10,7 +10,9 @@ pixel-identical. The default target is the median class count.
 Functions here take training labels and return training indices; validation and test sets never
 pass through them.
 
-Beyond the paper (options for comparison): a class-weighted loss (``class_weights``) and logit
+Beyond the paper (options for comparison): oversampling only (``balance="oversample"``: every
+class copied up to the largest, so no image is dropped and the comparison with "none" is not
+confounded with a loss of data), a class-weighted loss (``class_weights``) and logit
 adjustment (Menon et al. 2021, "Long-tail learning via logit adjustment", the logit-adjusted loss:
 add ``tau * log(prior)`` to the logits during training only).
 """
@@ -112,3 +114,24 @@ def counts_before_after(labels, balanced_idx, class_names) -> "pd.DataFrame":  #
     before = np.bincount(labels, minlength=len(class_names))
     after = np.bincount(labels[balanced_idx], minlength=len(class_names))
     return pd.DataFrame({"class": class_names, "before": before, "after": after})
+
+
+# Shot groups as in the long-tail literature (Liu et al. 2019, "Large-scale long-tailed recognition
+# in an open world"): a class is many-shot with more than 100 training images, few-shot with fewer
+# than 20, medium-shot in between. Counted on the training split *before* balancing.
+SHOT_THRESHOLDS = {"many": 100, "few": 20}
+
+
+def shot_groups(train_counts, many: int = SHOT_THRESHOLDS["many"], few: int = SHOT_THRESHOLDS["few"]) -> np.ndarray:
+    """'many' / 'medium' / 'few' for each class from its training count (before balancing)."""
+    c = np.asarray(train_counts)
+    return np.where(c > many, "many", np.where(c < few, "few", "medium"))
+
+
+def shot_accuracy(y_true, y_pred, train_counts, **thresholds) -> dict:
+    """Accuracy in percent on the test images of many-, medium- and few-shot classes (NaN: no such class)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    groups = shot_groups(train_counts, **thresholds)[y_true]
+    return {f"{g}_shot_accuracy": (100.0 * float((y_pred[groups == g] == y_true[groups == g]).mean())
+                                   if (groups == g).any() else float("nan"))
+            for g in ("many", "medium", "few")}

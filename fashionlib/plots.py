@@ -6,7 +6,8 @@ reproduces, so notebooks can ``glue`` it and the book can caption it.
 Study A (JICT 2023): :func:`fig2_learning_rate`, :func:`fig45_curves`, :func:`fig6_confusion`,
 :func:`fig7_roc_average`, :func:`fig8_roc_per_class`, :func:`bar_paper_vs_reproduced`,
 :func:`protocol_strip` (the a6 protocol page).
-Study B appends its functions at the end of this file.
+Study B: :func:`class_counts_bar`, :func:`balance_before_after`, :func:`study_b_history` (for
+:func:`fig45_curves`), :func:`prf_per_epoch`, :func:`edge_maps` (B1 and B4), :func:`paired_differences`.
 """
 
 from __future__ import annotations
@@ -156,3 +157,96 @@ def protocol_strip(long: pd.DataFrame, paper_value: float, value: str = "accurac
 
 # ============================================================================ Study B =========
 # (Study B appends its figure functions below this line.)
+
+
+def class_counts_bar(counts: pd.DataFrame, title: str = "Images per class", log: bool = True):
+    """Images per class (``apparel.class_counts`` table: columns class, images), largest first."""
+    fig, ax = _fig((max(6.0, 0.25 * len(counts) + 3), 3.4))
+    sns.barplot(data=counts, x="class", y="images", color="tab:blue", ax=ax)
+    if log:
+        ax.set_yscale("log")
+    ax.tick_params(axis="x", rotation=60 if len(counts) > 12 else 40, labelsize=7 if len(counts) > 12 else 9)
+    ax.set_xlabel("")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def balance_before_after(table: pd.DataFrame, target: int | None = None,
+                         title: str = "Training images per class before and after balancing"):
+    """Grouped bars from ``balance.counts_before_after`` (columns class, before, after); a line at ``target``."""
+    long = table.melt(id_vars="class", value_vars=["before", "after"], var_name="training split", value_name="images")
+    fig, ax = _fig((max(6.0, 0.3 * len(table) + 3), 3.4))
+    sns.barplot(data=long, x="class", y="images", hue="training split", ax=ax)
+    if target is not None:
+        ax.axhline(target, color="k", lw=0.8, ls="--")
+    ax.tick_params(axis="x", rotation=60 if len(table) > 12 else 40, labelsize=7 if len(table) > 12 else 9)
+    ax.set_xlabel("")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def study_b_history(history) -> pd.DataFrame:
+    """A study-B ``fit`` history (list of per-epoch dicts) in the column names of :func:`fig45_curves`.
+
+    Accuracy stays in percent; ``epoch`` counts from 0 as Keras histories do.
+    """
+    h = pd.DataFrame(history)
+    return pd.DataFrame({"epoch": h["epoch"] - 1, "accuracy": h["train_acc"], "loss": h["train_loss"],
+                         "val_accuracy": h["val_acc"], "val_loss": h["val_loss"]})
+
+
+def prf_per_epoch(history, title: str = "Validation precision / recall / F1 per epoch (reproduced)"):
+    """Macro precision, recall and F1 on validation per epoch, from a study-B ``fit`` history."""
+    h = pd.DataFrame(history)
+    fig, ax = _fig((7.0, 3.6))
+    for key, style in (("precision", "-o"), ("recall", "-s"), ("f1", "-^")):
+        ax.plot(h["epoch"], h[f"val_{key}"], style, label=f"macro {key}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation score")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def edge_maps(edgenet, dataset, picks, class_names, enhanced: bool = True,
+              title: str = "EdgeNet: image, edge map, enhanced image"):
+    """Images of ``dataset`` (a ``TorchImageDataset``) at entries ``picks``, EdgeNet's edge map and,
+    with ``enhanced``, the image the backbone receives. One function for B1 (at initialisation) and
+    B4 (after training)."""
+    import torch
+
+    rows = 3 if enhanced else 2
+    fig, axes = plt.subplots(rows, len(picks), figsize=(1.7 * len(picks), 1.8 * rows + 0.4), squeeze=False,
+                             layout="constrained")
+    edgenet = edgenet.eval()
+    with torch.no_grad():
+        for j, k in enumerate(picks):
+            x, y = dataset[int(k)]
+            panels = [(dataset.raw(int(k)).permute(1, 2, 0).numpy(), class_names[y], None),
+                      (edgenet.edge_map(x[None])[0, 0].numpy(), "edge map", "magma")]
+            if enhanced:
+                out = (edgenet(x[None])[0] * dataset.std + dataset.mean).clamp(0, 1)
+                panels.append((out.permute(1, 2, 0).numpy(), "enhanced", None))
+            for r, (img, label, cmap) in enumerate(panels):
+                axes[r, j].imshow(img, cmap=cmap)
+                axes[r, j].set_title(label, fontsize=8)
+                axes[r, j].axis("off")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def paired_differences(table: pd.DataFrame, title: str = "Paired differences over seeds (95% CI)",
+                       xlabel: str = "difference (percentage points)"):
+    """Horizontal error bars of paired differences (rows of ``report.paired_difference`` dicts, index = label)."""
+    fig, ax = _fig((7.0, 0.4 * len(table) + 1.4))
+    y = np.arange(len(table))
+    ci = table["ci95"].astype(float).fillna(0)
+    ax.errorbar(table["difference"].astype(float), y, xerr=ci, fmt="o", capsize=3, color="tab:blue")
+    ax.axvline(0, color="grey", lw=0.8, ls=":")
+    ax.set_yticks(y, [str(i) for i in table.index], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return fig

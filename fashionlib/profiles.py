@@ -21,7 +21,7 @@ DATASETS_B = ("fmnist_lt", "folder", "csv", "fashion_product_images")
 # Study B backbones (fashionlib.torch_models.BACKBONES holds their timm specs; a test keeps both equal).
 BACKBONES_B = ("beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224", "vit_base_patch16_224",
                "beit_micro", "swinv2_micro", "deit_micro", "vit_micro")
-BALANCE_METHODS = ("none", "resample", "class_weights", "logit_adjust")
+BALANCE_METHODS = ("none", "resample", "oversample", "class_weights", "logit_adjust")
 
 # Notebooks in reading order: the book's table of contents follows this list.
 NOTEBOOKS = [
@@ -33,6 +33,7 @@ NOTEBOOKS = [
     "a4_lr_schedules",
     "a5_closing_the_gap",
     "a6_protocol",
+    "b0_pretraining",
     "b1_apparel_data",
     "b2_backbones",
     "b3_hyperparameters",
@@ -44,6 +45,10 @@ NOTEBOOKS = [
 ]
 # Summary pages read the other notebooks' records, so they run after everything else.
 RUN_LAST = ("intro", "for_teachers", "execution_report")
+
+# The paper's data (inferred: Kaggle's Fashion Product Images, apparel59 preset), unzipped under the
+# repository root; the paper profile of study B trains on it and stops with a clear error without it.
+PAPER_DATA = {"dataset": "fashion_product_images", "data_root": "data/fashion-product-images"}
 
 # Overrides of each notebook's defaults, per profile. The notebook's own defaults are the `cpu` profile.
 PROFILES: dict[str, dict[str, dict]] = {
@@ -101,30 +106,40 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     # Study B (PyTorch + timm). cpu = the notebook defaults (long-tailed Fashion-MNIST at 32 px, micro
     # backbones, random init); smoke = seconds; paper = 224 px, the real backbones, the paper's epochs (GPU).
+    # B0 pretrains the micro backbones on half A of Fashion-MNIST (weights + manifests beside its record).
+    # cpu: 300 per class, 3 epochs; paper: the stand-in's full setting (all 3,000 per class), sized for
+    # about an hour of the two-hour stand-in budget on 2 CPU cores (not measured yet).
+    "b0_pretraining": {
+        "smoke": {"per_class": 20, "image_size": 16, "epochs": 1, "backbones": ["deit_micro", "swinv2_micro"]},
+        "cpu": {},
+        "paper": {"per_class": 3000, "epochs": 5, "torch_threads": 2},
+    },
     "b1_apparel_data": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "samples_per_class": 2},
         "cpu": {},
-        "paper": {"image_size": 224, "backbone": "beit_base_patch16_224", "n_max": 5000, "balance_target": 500},
+        "paper": {"image_size": 224, "backbone": "beit_base_patch16_224", "balance_target": 500, **PAPER_DATA},
     },
     "b2_backbones": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 1,
-                  "backbones": ["deit_micro", "swinv2_micro"], "batch_size": 32},
+                  "backbones": ["deit_micro", "swinv2_micro"], "batch_size": 32, "seeds": [0, 1], "test_per_class": 20,
+                  "balances": ["none", "resample"]},
         "cpu": {},
-        "paper": {"torch_threads": 8, "image_size": 224, "n_max": 5000, "balance_target": 500, "epochs": 30, "batch_size": 32,
+        "paper": {**PAPER_DATA, "torch_threads": 8, "image_size": 224, "balance_target": 500, "epochs": 30, "batch_size": 32,
                   "backbones": ["beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224",
-                                "vit_base_patch16_224"], "lr": 0.0001, "pretrained": True, "trainable_blocks": 4},
+                                "vit_base_patch16_224"], "lr": 0.0001, "pretrained": True, "trainable_blocks": 4,
+                  "seeds": [0, 1, 2, 3, 4], "weights_dir": "none", "scratch_control": False},
     },
     "b3_hyperparameters": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16,
                   "epoch_fraction": 0.02, "rows": [1, 2]},
         "cpu": {},
-        "paper": {"torch_threads": 8, "image_size": 224, "n_max": 5000, "balance_target": 500, "epoch_fraction": 1.0,
+        "paper": {**PAPER_DATA, "torch_threads": 8, "image_size": 224, "balance_target": 500, "epoch_fraction": 1.0,
                   "backbone": "beit_base_patch16_224", "pretrained": True, "trainable_blocks": 4},
     },
     "b4_curves": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 2},
         "cpu": {},
-        "paper": {"torch_threads": 8, "image_size": 224, "n_max": 5000, "balance_target": 500, "epochs": 76, "lr": 0.0001,
+        "paper": {**PAPER_DATA, "torch_threads": 8, "image_size": 224, "balance_target": 500, "epochs": 76, "lr": 0.0001,
                   "backbone": "beit_base_patch16_224", "pretrained": True, "trainable_blocks": 4},
     },
 }
@@ -132,6 +147,38 @@ PROFILES: dict[str, dict[str, dict]] = {
 
 class ParameterError(ValueError):
     """A notebook parameter is unknown, of the wrong type, or out of range."""
+
+
+# Study B: a parameter that only means something for some datasets -> the datasets it serves.
+# Setting it for another dataset would be silently ignored, so that is an error (check_ignored).
+USED_ONLY_WITH_DATASET = {
+    "data_root": ("folder", "csv", "fashion_product_images"),
+    "imbalance_factor": ("fmnist_lt",),
+    "n_max": ("fmnist_lt",),
+    "test_per_class": ("fmnist_lt",),
+}
+
+
+def check_ignored(params: dict, given=(), where: str = "") -> None:
+    """Raise ParameterError for a parameter the chosen ``dataset`` would ignore, naming both.
+
+    ``given`` names the parameters set explicitly (profile preset or ``-p``); ``data_root`` also
+    counts as set whenever it is not None. A dataset that needs ``data_root`` and lacks it is an
+    error too.
+    """
+    if "dataset" not in params:
+        return
+    dataset = params["dataset"]
+    for name, datasets in USED_ONLY_WITH_DATASET.items():
+        if name in params and dataset not in datasets and (
+                name in given or (name == "data_root" and params[name] is not None)):
+            raise ParameterError(
+                f"{where}parameter {name!r}={params[name]!r} is ignored with dataset={dataset!r} (it is used "
+                f"only with dataset {' / '.join(map(repr, datasets))}). Fix: drop {name!r}, or choose a "
+                "dataset that uses it.")
+    if dataset in USED_ONLY_WITH_DATASET["data_root"] and "data_root" in params and not params["data_root"]:
+        raise ParameterError(f"{where}dataset={dataset!r} needs parameter 'data_root' (the folder of the "
+                             "images). Fix: pass -p data_root <folder>.")
 
 
 def _positive_int(v):
@@ -202,6 +249,12 @@ RULES = {
              "a non-empty list of row numbers 1..4 of the paper's table"),
     "logit_tau": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0"),
     "torch_threads": (_positive_int, "an integer >= 1 (CPU threads for torch)"),
+    "per_class": (lambda v: _positive_int(v) and v <= 3000, "an integer in 1..3000 (images per class from half A)"),
+    "weights_dir": (lambda v: isinstance(v, str) and v != "",
+                    "'b0' (this profile's B0 weights), 'none', or a folder of <backbone>.safetensors"),
+    "scratch_control": (lambda v: isinstance(v, bool), "True or False"),
+    "test_per_class": (lambda v: _positive_int(v) and v <= 1000,
+                       "an integer in 1..1000 (images per class of the official test set)"),
     "jobs": (_positive_int, "an integer >= 1 (training runs side by side in worker processes; 1 = in the kernel)"),
     "lr_ends": (lambda v: isinstance(v, list) and v and all(_positive_number(x) for x in v),
                 "a non-empty list of numbers > 0"),
@@ -268,6 +321,8 @@ def resolve(notebook: str, declared: dict, profile: str = "cpu", overrides: dict
         params["profile"] = profile
     for name, value in params.items():
         check_value(name, value, declared[name], where)
+    # a profile's stand-in knobs do not count against a dataset chosen with -p (they follow the profile)
+    check_ignored(params, set(overrides) | (set() if "dataset" in overrides else set(preset)), where)
     return params
 
 
@@ -277,4 +332,5 @@ def validate(notebook: str, namespace: dict, names) -> dict:
     for name, value in params.items():
         if name in RULES:
             check_value(name, value, None, f"{notebook}: ")
+    check_ignored(params, (), f"{notebook}: ")
     return params

@@ -174,9 +174,10 @@ def create_backbone(name: str, image_size: int | None = None, pretrained: bool =
             raise WeightsNotFoundError(
                 f"backbone {name!r} is a CPU micro variant with no pretrained weights; use "
                 f"pretrained=False, or one of {', '.join(PAPER_BACKBONES)}.")
-        _require_cached(spec["timm"], allow_download)
+        _require_cached(name, allow_download)
         try:
-            return timm.create_model(spec["timm"], pretrained=True, num_classes=0, **kwargs)
+            return timm.create_model(spec["timm"], pretrained=True, num_classes=0, cache_dir=hub_cache_dir(),
+                                     **kwargs)
         except Exception as exc:  # network errors, hub errors: say how to get the weights
             raise WeightsNotFoundError(
                 f"pretrained weights for {name!r} could not be loaded ({exc.__class__.__name__}: {exc}). "
@@ -195,6 +196,19 @@ def _hub_files(timm_name: str) -> tuple[str | None, list[str]]:
     return hub_id, ["model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"]
 
 
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache, read from the environment *now*: ``$HF_HUB_CACHE``, else
+    ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``.
+
+    ``huggingface_hub`` reads these variables once, when it is imported; resolving them at each
+    call lets a notebook or test point at a copied cache after the import.
+    """
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
 def pretrained_available(name: str) -> bool:
     """True when timm's pretrained weights for backbone ``name`` are in the local Hugging Face cache."""
     spec = _check_backbone(name)
@@ -206,22 +220,23 @@ def pretrained_available(name: str) -> bool:
     if not hub_id:
         return False
     hub_id = hub_id.split("@")[0]
-    return any(isinstance(try_to_load_from_cache(hub_id, f), str) for f in files)
+    return any(isinstance(try_to_load_from_cache(hub_id, f, cache_dir=hub_cache_dir()), str) for f in files)
 
 
 def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
 
 
-def _require_cached(timm_name: str, allow_download: bool) -> None:
-    name = next(k for k, v in BACKBONES.items() if v["timm"] == timm_name and v["paper"])
+def _require_cached(name: str, allow_download: bool) -> None:
+    timm_name = BACKBONES[name]["timm"]
     if pretrained_available(name):
         return
     if allow_download and not _offline():
         return  # timm will try the hub; failures become WeightsNotFoundError
     hub_id, _ = _hub_files(timm_name)
     raise WeightsNotFoundError(
-        f"pretrained weights for backbone {name!r} ({hub_id}) are not in the local Hugging Face cache"
+        f"pretrained weights for backbone {name!r} ({hub_id}) are not in the local Hugging Face cache "
+        f"({hub_cache_dir()})"
         f"{' and downloads are off' if not allow_download or _offline() else ''}. "
         + HOW_TO_GET_WEIGHTS.format(timm=timm_name))
 
@@ -285,6 +300,77 @@ def load_backbone_weights(backbone: nn.Module, path, name: str = "the backbone")
 def load_model_weights(model: EdgeNetClassifier, path) -> None:
     """Load a whole composed model's state dict (as saved by ``model.state_dict()``)."""
     _load_checked(model, read_weights_file(path), path, f"the composed model ({model.backbone_name})")
+
+
+MANIFEST_SUFFIX = ".manifest"  # JSON, but not *.json: records are the only *.json beside it
+
+
+def file_sha256(path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_backbone_weights(backbone: nn.Module, path, *, name: str, recipe: dict, record: str | None = None) -> Path:
+    """Save a backbone as safetensors plus a manifest (``<stem>.manifest``, JSON); return the weights path.
+
+    The manifest holds the file's SHA-256, the backbone name, the recipe (how the weights were made),
+    the git commit and the results record that describes the run, so that :func:`verify_weights`
+    can check a file before it is loaded through ``weights_file``.
+    """
+    import json
+
+    from safetensors.torch import save_file
+
+    from .results import atomic_write_text, git_commit
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    save_file({k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}, str(tmp))
+    os.replace(tmp, path)
+    manifest = {"file": path.name, "sha256": file_sha256(path), "backbone": name, "recipe": recipe,
+                "commit": git_commit(), "record": record}
+    atomic_write_text(path.with_name(path.stem + MANIFEST_SUFFIX), json.dumps(manifest, indent=1) + "\n")
+    return path
+
+
+def verify_weights(path) -> dict:
+    """The manifest of a weights file after checking its SHA-256; :class:`WeightsError` if it does not match."""
+    import json
+
+    path = Path(path)
+    mpath = path.with_name(path.stem + MANIFEST_SUFFIX)
+    if not path.is_file():
+        raise WeightsNotFoundError(f"weights file {path} does not exist. Fix: run the notebook that makes it "
+                                   "(B0 for the stand-in's pretrained weights) or pass another weights_file.")
+    if not mpath.is_file():
+        raise WeightsError(f"weights file {path} has no manifest {mpath.name}. Fix: keep the manifest beside the "
+                           "weights (it records their SHA-256, recipe and commit).")
+    manifest = json.loads(mpath.read_text())
+    digest = file_sha256(path)
+    if digest != manifest.get("sha256"):
+        raise WeightsError(f"weights file {path} does not match its manifest (SHA-256 {digest[:12]}... vs "
+                           f"{str(manifest.get('sha256'))[:12]}...). Fix: restore the file or re-run the notebook "
+                           "that made it.")
+    return manifest
+
+
+def annotate_manifest(path, **fields) -> dict:
+    """Add fields (e.g. the record that describes the run) to the manifest of a weights file."""
+    import json
+
+    from .results import atomic_write_text
+
+    path = Path(path)
+    mpath = path.with_name(path.stem + MANIFEST_SUFFIX)
+    manifest = {**json.loads(mpath.read_text()), **fields}
+    atomic_write_text(mpath, json.dumps(manifest, indent=1) + "\n")
+    return manifest
 
 
 def build_model(backbone: str, num_classes: int, image_size: int | None = None, edgenet: bool = True,

@@ -65,8 +65,10 @@ class TrainConfig:
     label_column: str = "label"
     imbalance_factor: float = 100.0      # fmnist_lt only
     n_max: int = 600                     # fmnist_lt: images of the largest class
-    min_images_per_class: int = 3
+    min_images_per_class: int = 1       # keep every class (a class of one image included) ...
+    small_classes: str = "train"         # ... and train classes under 3 images on the training split only
     val_size: float = 0.15
+    test_per_class: int | None = None   # fmnist_lt: the first N per class of the official test set (None: all 1,000)
     test_size: float = 0.15
     image_size: int = 32
     # balancing (training split only)
@@ -136,6 +138,12 @@ class Splits:
     val_idx: np.ndarray
     test_idx: np.ndarray
     class_names: list[str] = field(default_factory=list)
+    test_source: apparel.ImageSource | None = None  # a separate test set (the stand-in's official one)
+    eval_cache: dict = field(default_factory=dict, repr=False)  # validation/test datasets, reused across runs
+
+    @property
+    def test_labels(self) -> np.ndarray:
+        return (self.test_source or self.source).labels[self.test_idx]
 
 
 def load_source(cfg: TrainConfig) -> apparel.ImageSource:
@@ -157,16 +165,27 @@ def _required(cfg, name):
 
 
 def make_splits(cfg: TrainConfig, source: apparel.ImageSource | None = None) -> Splits:
-    """Split, then balance the training split only (validation and test stay as drawn)."""
+    """Split, then balance the training split only (validation and test stay as drawn).
+
+    The stand-in (``fmnist_lt``) is tested on the official, balanced Fashion-MNIST test set: its
+    long-tailed set is split into training and validation only (``test_size`` does not apply).
+    """
     source = source if source is not None else load_source(cfg)
-    tr, va, te = apparel.split_indices(source.labels, cfg.val_size, cfg.test_size, seed=cfg.seed,
-                                       class_names=source.class_names)
-    if cfg.balance == "resample":
-        pos, copies = balance.balance_indices(source.labels[tr], cfg.balance_target, seed=cfg.seed)
+    test_source = apparel.fmnist_official_test() if cfg.dataset == "fmnist_lt" else None
+    tr, va, te = apparel.split_indices(source.labels, cfg.val_size, 0.0 if test_source else cfg.test_size,
+                                       seed=cfg.seed, class_names=source.class_names, small_classes=cfg.small_classes)
+    if test_source is not None:
+        te = np.arange(len(test_source))
+        if cfg.test_per_class is not None:  # the same images for every seed and run: a fixed, balanced subset
+            te = np.sort(np.concatenate([te[test_source.labels == c][:cfg.test_per_class]
+                                         for c in range(len(test_source.class_names))]))
+    if cfg.balance in ("resample", "oversample"):  # oversample: every class up to the largest, no image dropped
+        target = "max" if cfg.balance == "oversample" else cfg.balance_target
+        pos, copies = balance.balance_indices(source.labels[tr], target, seed=cfg.seed)
         train_idx, augment = tr[pos], copies
     else:
         train_idx, augment = tr, np.zeros(len(tr), bool)
-    return Splits(source, train_idx, augment, tr, va, te, list(source.class_names))
+    return Splits(source, train_idx, augment, tr, va, te, list(source.class_names), test_source)
 
 
 def make_datasets(cfg: TrainConfig, splits: Splits, model) -> tuple:
@@ -175,8 +194,11 @@ def make_datasets(cfg: TrainConfig, splits: Splits, model) -> tuple:
                   interpolation=dc.get("interpolation", "bilinear"))
     train = apparel.TorchImageDataset(splits.source, splits.train_idx, augment=splits.train_augment,
                                       augmentation=balance.augmentation(cfg.image_size), **common)
-    val = apparel.TorchImageDataset(splits.source, splits.val_idx, **common)
-    test = apparel.TorchImageDataset(splits.source, splits.test_idx, **common)
+    key = (cfg.image_size, tuple(dc["mean"]), tuple(dc["std"]), common["interpolation"])
+    if key not in splits.eval_cache:  # resized once per split and size: a grid reuses them in every run
+        splits.eval_cache[key] = (apparel.TorchImageDataset(splits.source, splits.val_idx, **common),
+                                  apparel.TorchImageDataset(splits.test_source or splits.source, splits.test_idx, **common))
+    val, test = splits.eval_cache[key]
     return train, val, test
 
 
@@ -213,13 +235,20 @@ def make_optimizer(cfg: TrainConfig, params):
 
 # ------------------------------------------------------------------------------- evaluation -----
 def classification_metrics(y_true, y_pred, num_classes: int) -> dict:
-    """Accuracy and macro precision / recall / F1 (scikit-learn, zero_division=0)."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+    """Accuracy and balanced accuracy in percent; macro precision / recall / F1 as fractions.
 
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=list(range(num_classes)),
-                                                 average="macro", zero_division=0)
-    return {"acc": float(accuracy_score(y_true, y_pred)), "precision": float(p), "recall": float(r),
-            "f1": float(f)}
+    Macro averages and balanced accuracy run over the classes present in ``y_true`` (a class kept
+    in the training split only, see ``small_classes``, cannot be measured; predicting it is still
+    an error). scikit-learn, ``zero_division=0``.
+    """
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support, recall_score
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    present = np.unique(y_true).tolist()
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average="macro", zero_division=0)
+    bal = recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+    return {"acc": 100.0 * float(accuracy_score(y_true, y_pred)), "balanced_acc": 100.0 * float(bal),
+            "precision": float(p), "recall": float(r), "f1": float(f)}
 
 
 @torch.no_grad()
@@ -369,13 +398,13 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
                                  torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
         if distributed:
             torch.distributed.all_reduce(sums)
-        row = {"epoch": epoch + 1, "train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2])}
+        row = {"epoch": epoch + 1, "train_loss": float(sums[0] / sums[2]), "train_acc": 100.0 * float(sums[1] / sums[2])}
         if rank == 0:
             val = evaluate(model, val_loader, device, num_classes)
             row.update({f"val_{k}": v for k, v in val.items() if k not in ("y_true", "y_pred")})
             history.append(row)
             line = (f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
-                    f"{row['train_acc']:.4f} | val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} "
+                    f"{row['train_acc']:.2f}% | val loss {row['val_loss']:.4f} acc {row['val_acc']:.2f}% "
                     f"F1 {row['val_f1']:.4f}")
             if stream is not None:
                 print(line, file=stream, flush=True)
@@ -402,7 +431,7 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
                   "train_after": np.bincount(train_labels, minlength=num_classes).tolist(),
                   "train_augmented_copies": int(splits.train_augment.sum()),
                   "val": np.bincount(splits.source.labels[splits.val_idx], minlength=num_classes).tolist(),
-                  "test": np.bincount(splits.source.labels[splits.test_idx], minlength=num_classes).tolist()}}
+                  "test": np.bincount(splits.test_labels, minlength=num_classes).tolist()}}
     if rank == 0:
         result["test"] = evaluate(model, test_loader, device, num_classes)
     if distributed:
@@ -470,3 +499,22 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def as_run(result: dict, setting: dict, model_file: str | None = None) -> dict:
+    """One run of a results record (``results.write_record``) from a :func:`fit` result.
+
+    Metrics (accuracies in percent): ``accuracy``, ``balanced_accuracy``, ``macro_f1``, ``loss`` and
+    many/medium/few-shot accuracy on the test split; ``val_accuracy``, ``best_val_accuracy``,
+    ``val_macro_f1``, ``val_loss``, ``train_accuracy``, ``train_loss`` of the last epoch. ``history``:
+    the per-epoch values as lists.
+    """
+    hist = result["history"]
+    last, test = hist[-1], result["test"]
+    metrics = {"accuracy": test["acc"], "balanced_accuracy": test["balanced_acc"], "macro_f1": test["f1"],
+               "loss": test["loss"], "val_accuracy": last["val_acc"],
+               "best_val_accuracy": max(h["val_acc"] for h in hist), "val_macro_f1": last["val_f1"],
+               "val_loss": last["val_loss"], "train_accuracy": last["train_acc"], "train_loss": last["train_loss"],
+               **balance.shot_accuracy(test["y_true"], test["y_pred"], result["counts"]["train_before"])}
+    return {"setting": dict(setting), "seed": int(result["config"]["seed"]), "metrics": metrics,
+            "model_file": model_file, "history": {k: [h[k] for h in hist] for k in hist[0]}}

@@ -48,7 +48,8 @@ def test_balancing_never_changes_validation_or_test(fmnist_dir):
     assert np.array_equal(plain.val_idx, bal.val_idx) and np.array_equal(plain.test_idx, bal.test_idx)
     assert np.array_equal(plain.train_idx_original, bal.train_idx_original)
     assert set(bal.train_idx) <= set(plain.train_idx)  # only training images, repeated or dropped
-    assert not set(bal.train_idx) & (set(bal.val_idx) | set(bal.test_idx))
+    assert not set(bal.train_idx) & set(bal.val_idx)
+    assert bal.test_source is not None and bal.test_source is not bal.source  # the official test set
     assert set(np.bincount(bal.source.labels[bal.train_idx]).tolist()) == {30}
 
 
@@ -80,3 +81,36 @@ def test_augmentation_changes_copies_only_and_is_seeded(fmnist_dir):
     assert torch.equal(a1, ds[1][0])  # same (seed, epoch, entry) -> same augmentation
     ds.set_epoch(1)
     assert not torch.equal(a1, ds[1][0])
+
+
+def test_oversample_keeps_every_training_image(fmnist_dir):
+    base = dict(dataset="fmnist_lt", imbalance_factor=20.0, n_max=120, seed=0)
+    over = make_splits(TrainConfig(balance="oversample", **base))
+    assert set(over.train_idx) == set(over.train_idx_original)  # nothing dropped
+    counts = np.bincount(over.source.labels[over.train_idx])
+    assert set(counts.tolist()) == {np.bincount(over.source.labels[over.train_idx_original]).max()}
+    assert over.train_augment.sum() == len(over.train_idx) - len(over.train_idx_original)
+
+
+def test_shot_groups_and_accuracy():
+    counts = [500, 150, 100, 50, 20, 19, 3]
+    assert balance.shot_groups(counts).tolist() == ["many", "many", "medium", "medium", "medium", "few", "few"]
+    y_true = np.array([0, 0, 3, 3, 6, 6])
+    y_pred = np.array([0, 1, 3, 3, 6, 0])
+    acc = balance.shot_accuracy(y_true, y_pred, counts)
+    assert acc == {"many_shot_accuracy": 50.0, "medium_shot_accuracy": 100.0, "few_shot_accuracy": 50.0}
+    assert np.isnan(balance.shot_accuracy([0], [0], [500])["few_shot_accuracy"])
+
+
+def test_stand_in_is_tested_on_the_official_balanced_test_set(fmnist_dir, fmnist):
+    sp = make_splits(TrainConfig(dataset="fmnist_lt", imbalance_factor=100.0, n_max=300, balance="none", seed=1))
+    assert np.bincount(sp.test_labels).tolist() == [1000] * 10
+    assert np.array_equal(sp.test_source.arrays, fmnist.x_test)
+    assert len(sp.train_idx_original) + len(sp.val_idx) == len(sp.source)  # the long-tailed set: train + val only
+
+
+def test_official_test_subset_is_balanced_and_fixed(fmnist_dir):
+    a = make_splits(TrainConfig(dataset="fmnist_lt", n_max=300, balance="none", seed=0, test_per_class=30))
+    b = make_splits(TrainConfig(dataset="fmnist_lt", n_max=300, balance="none", seed=1, test_per_class=30))
+    assert np.bincount(a.test_labels).tolist() == [30] * 10
+    assert np.array_equal(a.test_idx, b.test_idx)

@@ -1,0 +1,67 @@
+"""B0: disjoint pretraining / fine-tuning halves, and weights saved with a manifest that is checked."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fashionlib import apparel, data
+from fashionlib import torch_models as tm
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_halves_are_disjoint_balanced_and_fixed(fmnist):
+    a, b = apparel.fmnist_halves(fmnist.y_train)
+    assert not set(a) & set(b) and len(a) + len(b) == len(fmnist.y_train)
+    assert np.bincount(fmnist.y_train[a]).tolist() == [3000] * 10
+    a2, _ = apparel.fmnist_halves(fmnist.y_train)
+    assert np.array_equal(a, a2)
+
+
+def _rows(arrays):
+    return {bytes(x) for x in arrays.reshape(len(arrays), -1)}
+
+
+def test_pretraining_images_never_reach_fine_tuning(fmnist_dir):
+    pre = apparel.fmnist_pretraining_set(300)
+    assert np.bincount(pre.labels).tolist() == [300] * 10
+    for seed in (0, 1):
+        lt = apparel.fmnist_long_tailed(10, n_max=600, seed=seed)
+        assert not _rows(pre.arrays) & _rows(lt.arrays)
+    fm = data.load_fashion_mnist()
+    assert not _rows(pre.arrays) & _rows(fm.x_test)
+
+
+def test_bad_sizes():
+    with pytest.raises(ValueError, match="per_class"):
+        apparel.fmnist_pretraining_set(4000)
+    with pytest.raises(ValueError, match="n_max"):
+        apparel.fmnist_long_tailed(10, n_max=5000)
+
+
+def test_saved_weights_verify_and_load_exactly(tmp_path):
+    torch.manual_seed(3)
+    src = tm.create_backbone("vit_micro", image_size=16)
+    path = tm.save_backbone_weights(src, tmp_path / "vit_micro.safetensors", name="vit_micro", recipe={"epochs": 1})
+    manifest = tm.verify_weights(path)
+    assert manifest["backbone"] == "vit_micro" and manifest["recipe"] == {"epochs": 1} and len(manifest["sha256"]) == 64
+    assert tm.annotate_manifest(path, record="r.json")["record"] == "r.json"
+    model = tm.build_model("vit_micro", 10, image_size=16, weights_file=path, trainable_blocks=2)
+    assert all(torch.equal(model.backbone.state_dict()[k], v) for k, v in src.state_dict().items())
+
+
+def test_changed_weights_file_fails_its_manifest(tmp_path):
+    src = tm.create_backbone("deit_micro", image_size=16)
+    path = tm.save_backbone_weights(src, tmp_path / "w.safetensors", name="deit_micro", recipe={})
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(tm.WeightsError, match="does not match its manifest"):
+        tm.verify_weights(path)
+    (tmp_path / "w.manifest").unlink()
+    with pytest.raises(tm.WeightsError, match="no manifest"):
+        tm.verify_weights(path)
+    with pytest.raises(tm.WeightsNotFoundError, match="B0"):
+        tm.verify_weights(tmp_path / "absent.safetensors")
