@@ -173,15 +173,24 @@ class LearningRateLogger(keras.callbacks.Callback):
         self.steps: list[int] = []
         self.rates: list[float] = []
         self._next_step = None
+        self._epoch_first_step = None
         self._pending: list[int] = []
 
     def on_train_begin(self, logs=None):
         self._next_step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
-    def on_train_batch_begin(self, batch, logs=None):
-        step, self._next_step = self._next_step, self._next_step + 1
-        if step % self.every == 0:
-            self._pending.append(step)
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_first_step = self._next_step
+
+    def on_train_batch_end(self, batch, logs=None):
+        # ``batch``: index (in the epoch) of the last step this call ran; with ``steps_per_execution``
+        # > 1 Keras calls once per execution, so count every step up to it (the last call of an
+        # epoch may run fewer steps than ``steps_per_execution``).
+        n_steps = (self.params or {}).get("steps")
+        last = min(batch, n_steps - 1) if n_steps else batch
+        end = self._epoch_first_step + last + 1
+        self._pending.extend(t for t in range(self._next_step, end) if t % self.every == 0)
+        self._next_step = max(self._next_step, end)
 
     def on_epoch_end(self, epoch, logs=None):
         self.flush()

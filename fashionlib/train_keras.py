@@ -90,6 +90,7 @@ class EpochShuffledBatches(keras.utils.PyDataset):
     def __init__(self, x, y, batch_size: int, seed: int = 0):
         super().__init__(workers=1, use_multiprocessing=False)
         self.x, self.y, self.batch_size, self.seed = x, y, int(batch_size), int(seed)
+        self._epoch_x = getattr(self, "_epoch_x", None)
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -100,8 +101,29 @@ class EpochShuffledBatches(keras.utils.PyDataset):
         return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, i):
-        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        if self._epoch_x is not None:  # device-resident: a slice of this epoch's gathered copy
+            return self._epoch_x[sl], self._epoch_y[sl]
+        idx = self.order[sl]
         return self.x[idx], self.y[idx]
+
+
+class DeviceEpochBatches(EpochShuffledBatches):
+    """The same batches as :class:`EpochShuffledBatches`, with the arrays held once on the backend's
+    device (JAX/torch): each epoch is one gather on the device (``keras.ops.take``) and every batch a
+    slice of it, so no image crosses from the host after the start (the GPU fast path).
+    """
+
+    def __init__(self, x, y, batch_size: int, seed: int = 0):
+        self._epoch_x = None
+        self.x_dev, self.y_dev = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)
+        super().__init__(x, y, batch_size, seed)
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        order = keras.ops.convert_to_tensor(self.order.astype("int32"))
+        self._epoch_x = keras.ops.take(self.x_dev, order, axis=0)
+        self._epoch_y = keras.ops.take(self.y_dev, order, axis=0)
 
 
 # --------------------------------------------------------------------------- callbacks ------
@@ -254,10 +276,11 @@ def make_optimizer(name: str, learning_rate, momentum: float = 0.0):
 
 
 def compile_model(model, schedule, lr0, steps_per_epoch, epochs, lr_end=DEFAULT_LR_END,
-                  optimizer: str = "adam", momentum: float = 0.0):
+                  optimizer: str = "adam", momentum: float = 0.0, steps_per_execution: int = 1):
     lr = make_schedule(schedule, lr0=lr0, steps_per_epoch=steps_per_epoch, epochs=epochs, lr_end=lr_end)
     model.compile(optimizer=make_optimizer(optimizer, lr, momentum),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=steps_per_execution)
     return model
 
 
@@ -265,12 +288,34 @@ VALIDATION_MODES = ("split", "test")
 DIAGNOSTIC_TEST_KEY = "diagnostic_test_accuracy"
 
 
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+
+
+def _check_speed_options(steps_per_execution, device_data, eval_batch_size, dtype_policy) -> None:
+    """Reject a bad speed option before any work, naming the parameter and the accepted values."""
+    spe = steps_per_execution
+    if spe != "epoch" and (isinstance(spe, bool) or not isinstance(spe, int) or spe < 1):
+        raise ValueError(f"steps_per_execution must be an integer >= 1 or 'epoch', got {spe!r}.")
+    if not isinstance(device_data, bool):
+        raise ValueError(f"device_data must be True or False, got {device_data!r}.")
+    if device_data and keras.backend.backend() == "tensorflow":
+        raise ValueError("device_data=True holds the arrays on a JAX/torch device; on the TensorFlow backend "
+                         "it would change nothing. Use backend 'jax' (or 'torch'), or device_data=False.")
+    if eval_batch_size is not None and (isinstance(eval_batch_size, bool) or not isinstance(eval_batch_size, int)
+                                        or eval_batch_size < 1):
+        raise ValueError(f"eval_batch_size must be an integer >= 1 or None, got {eval_batch_size!r}.")
+    if dtype_policy not in DTYPE_POLICIES:
+        raise ValueError(f"unknown dtype_policy {dtype_policy!r}; choose one of {', '.join(map(repr, DTYPE_POLICIES))}.")
+
+
 def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: int = 128,
         lr0: float = 1e-3, schedule: str = "paper", seed: int = 0, lr_end: float = DEFAULT_LR_END,
         optimizer: str = "adam", momentum: float = 0.0, augment: bool = False,
         validation: str = "split", diagnostic_test: bool = False,
         backup_dir: str | os.PathLike | None = None, callbacks: list | None = None,
-        verbose: int = 0, lr_log_every: int = 1) -> FitResult:
+        verbose: int = 0, lr_log_every: int = 1, steps_per_execution: int | str = 1,
+        device_data: bool = False, eval_batch_size: int | None = None,
+        dtype_policy: str = "float32") -> FitResult:
     """Train ``model`` on ``data`` (from :func:`prepare_data`) and return a :class:`FitResult`.
 
     ``validation="split"`` (ours): Keras validates on ``data``'s validation split after each epoch.
@@ -287,7 +332,20 @@ def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: i
     ``backup_dir``: where ``BackupAndRestore`` keeps the last finished epoch; running ``fit`` again
     with the same folder after a crash/kill resumes there (the folder is emptied after success).
     ``None`` uses a temporary folder (no resume across processes).
+
+    Speed options (none changes what is trained; see ``benchmarks/bench_peer_a.py``):
+
+    * ``steps_per_execution``: training steps per compiled call (an integer, or ``"epoch"`` for a
+      whole epoch per call): fewer Python round trips and callback calls; the same updates.
+    * ``device_data`` (JAX/torch backends): hold the arrays on the device once and gather each
+      epoch there (:class:`DeviceEpochBatches`); the same batches. With ``steps_per_execution="epoch"``
+      this is the GPU fast path.
+    * ``eval_batch_size``: batch of the per-epoch validation pass (default ``max(batch_size, 1024)``);
+      it changes only how many images a validation step holds.
+    * ``dtype_policy``: ``"float32"`` (the published runs) or ``"mixed_bfloat16"`` (bf16 compute,
+      float32 weights): faster where the hardware has bf16 units, different numbers, never a default.
     """
+    _check_speed_options(steps_per_execution, device_data, eval_batch_size, dtype_policy)
     if validation not in VALIDATION_MODES:
         raise ValueError(f"unknown validation {validation!r} (parameter 'validation'); choose one of "
                          f"{', '.join(map(repr, VALIDATION_MODES))}.")
@@ -304,10 +362,17 @@ def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: i
                          "is already recorded as diagnostic_test_accuracy); pass diagnostic_test=False.")
     t0 = time.perf_counter()
     set_determinism(seed)
-    net = build_model(model, augment=augment)
+    prev_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype_policy)
+    try:
+        net = build_model(model, augment=augment)
+    finally:
+        keras.config.set_dtype_policy(prev_policy)
     steps = math.ceil(len(data["x_train"]) / batch_size)
-    compile_model(net, schedule, lr0, steps, epochs, lr_end, optimizer, momentum)
-    batches = EpochShuffledBatches(data["x_train"], data["y_train"], batch_size, seed=seed)
+    compile_model(net, schedule, lr0, steps, epochs, lr_end, optimizer, momentum,
+                  steps_per_execution=steps if steps_per_execution == "epoch" else steps_per_execution)
+    batch_cls = DeviceEpochBatches if device_data else EpochShuffledBatches
+    batches = batch_cls(data["x_train"], data["y_train"], batch_size, seed=seed)
     tmp = None
     if backup_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="fashionlib-backup-")
@@ -325,7 +390,7 @@ def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: i
         # shuffle=False: the batches are already permuted per epoch; Keras' own shuffle of a PyDataset
         # reorders whole batches with Python's `random`, which a restarted process does not replay.
         # Validation in batches of 1,024 whatever the training batch: the same numbers, far fewer steps.
-        net.fit(batches, validation_data=val_data, validation_batch_size=max(batch_size, 1024),
+        net.fit(batches, validation_data=val_data, validation_batch_size=eval_batch_size or max(batch_size, 1024),
                 epochs=epochs, shuffle=False, callbacks=cbs, verbose=verbose)
         (Path(backup_dir) / HISTORY_FILE).unlink(missing_ok=True)  # finished: nothing to resume
     finally:
@@ -336,7 +401,9 @@ def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: i
     params = {"model": model, "epochs": epochs, "batch_size": batch_size, "lr0": lr0,
               "schedule": schedule, "seed": seed, "lr_end": lr_end, "optimizer": optimizer, "momentum": momentum,
               "augment": augment, "validation": validation, "diagnostic_test": diagnostic_test,
-              "train_images": len(data["x_train"]), "backend": keras.backend.backend()}
+              "train_images": len(data["x_train"]), "backend": keras.backend.backend(),
+              "steps_per_execution": steps_per_execution, "device_data": device_data,
+              "eval_batch_size": eval_batch_size, "dtype_policy": dtype_policy}
     history = pd.DataFrame(history_cb.epochs)
     if validation == "test":  # Keras calls them val_*, but they were measured on the test set
         history = history.rename(columns={"val_accuracy": DIAGNOSTIC_TEST_KEY, "val_loss": "diagnostic_test_loss"})
