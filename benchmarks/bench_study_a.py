@@ -101,6 +101,7 @@ def main() -> int:
                    help="OMP_WAIT_POLICY for the torch worker ('' keeps the environment's); PASSIVE avoids "
                         "spinning threads that slow torch badly on a shared, busy CPU")
     p.add_argument("--profile", default="cpu", help="results profile folder (smoke / cpu / paper)")
+    p.add_argument("--results-dir", default=None, help="default: book/results")
     args = p.parse_args()
     args.schedule_epochs = args.schedule_epochs or args.max_epochs
     if args.worker:
@@ -153,9 +154,16 @@ def main() -> int:
               "time to 92.87% (s)": round(r["time_to_target_s"]) if r["reached_target"] else None,
               "epoch reached": r["epoch_reached"], "best test acc (%)": round(r["best_test_accuracy"], 2),
               "epochs run": r["epochs_run"], "load avg before": r["load_avg_before"][0]} for r in rows]
-    params = {k: v for k, v in vars(args).items() if k != "worker"}
-    path = results.write_record("bench_study_a", params, [], started=started,
-                                extras={"backends": table, "details": rows, "skipped": skipped,
+    params = {k: v for k, v in vars(args).items() if k not in ("worker", "results_dir")}
+    hist_keys = ("test_accuracy_per_epoch", "elapsed_s_per_epoch", "train_seconds_per_epoch")
+    runs = [{"setting": {"backend": r["backend"], "train_images": r["n_train"], "batch_size": args.batch_size},
+             "seed": 0,
+             "metrics": {k: v for k, v in r.items() if k not in hist_keys and k not in ("backend", "n_train")
+                         and not isinstance(v, (list, dict))},
+             "history": {k: r[k] for k in hist_keys}} for r in rows]
+    path = results.write_record("bench_study_a", params, runs, started=started, results_dir_=args.results_dir,
+                                extras={"backends": table, "skipped": skipped,
+                                        "load_avg_before": {r["backend"]: r["load_avg_before"] for r in rows},
                                         "goal": "time to 92.87% test accuracy <= 180 s on 2 CPU cores"})
     print(json.dumps(table, indent=1))
     print(f"[bench_study_a] wrote {path}")

@@ -149,6 +149,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda" if cuda else "cpu")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--profile", default=None, help="results profile (default: paper on a GPU, else cpu)")
+    ap.add_argument("--results-dir", default=None, help="default: book/results")
     args = ap.parse_args(argv)
 
     started = time.time()
@@ -165,15 +167,18 @@ def main(argv=None) -> int:
             rows.append(row)
             print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
 
-    params = {"profile": "cpu" if args.device == "cpu" else "paper", "backbones": args.backbones,
+    params = {"profile": args.profile or ("cpu" if args.device == "cpu" else "paper"), "backbones": args.backbones,
               "image_size": args.image_size, "batch_size": args.batch_size, "steps": args.steps,
               "warmup": args.warmup, "compile": args.compile, "device": args.device,
               "torch_threads": args.threads or torch.get_num_threads()}
     if not args.no_record:
-        import torch  # noqa: F401  (device_info reads torch from sys.modules)
-
-        path = results.write_record("bench_study_b", params, [], started=started,
-                                    extras={"rows": rows, "load_average_1_5_15": os.getloadavg(),
+        setting_keys = ("backbone", "edgenet", "image_size", "batch_size", "steps", "threads", "device", "gpu")
+        runs = [{"setting": {k: r[k] for k in setting_keys if k in r},
+                 "seed": 0,
+                 "metrics": {k: v for k, v in r.items() if k not in setting_keys and v is not None
+                             and not isinstance(v, (list, dict))}} for r in rows]
+        path = results.write_record("bench_study_b", params, runs, started=started, results_dir_=args.results_dir,
+                                    extras={"load_average_1_5_15": list(os.getloadavg()),
                                             "note": "random-init weights, random data; throughput of full "
                                                     "training steps (forward+backward+Adam)"})
         print("wrote", path)
