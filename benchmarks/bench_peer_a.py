@@ -19,8 +19,10 @@ the paper's network (Table 1, default reading) with
 Both sides use the TensorFlow backend, batch 128, the same split and the same validation set, and are
 timed the same way: an epoch runs from its start to the next epoch's start (validation, checkpoints and
 logging included). The first epoch (tracing) is left out; "seconds per epoch" is the mean of the rest.
-The ratio of a variant is the median over rounds of (variant / peer of the same round). The 1-minute
-load average is recorded before every process: other processes on a shared CPU slow every number.
+The ratio of a variant is the median over rounds of (variant / peer of the same round), for wall-clock
+seconds and for the process's CPU seconds (``time.process_time``, all its threads): on a CPU shared with
+other busy processes the wall clock mostly measures the others, CPU time much less so (it still moves
+with cache and memory contention). The 1-minute load average is recorded before every process.
 Results: one record ``bench_study_a_peer`` (one run per process; the summary in ``extras``).
 Timing runs are short on purpose (``--train-size 12000``: a quarter of the paper's epoch) so that a shared
 2-core machine can repeat them; ``--train-size 0`` uses all 48,000 images.
@@ -89,17 +91,22 @@ def project_worker(args) -> None:
 
     class Clock(keras.callbacks.Callback):
         ticks: list = []
+        cpu: list = []
 
         def on_epoch_begin(self, epoch, logs=None):
             self.ticks.append(time.perf_counter())
+            self.cpu.append(time.process_time())
 
         def on_train_end(self, logs=None):
             self.ticks.append(time.perf_counter())
+            self.cpu.append(time.process_time())
 
     res = train_keras.fit(d, model="improved_cnn", epochs=args.epochs, batch_size=args.batch_size, lr0=args.lr0,
                           lr_end=args.lr_end, schedule="paper", seed=0, callbacks=[Clock()], **fit_kwargs(opts))
     seconds = [b - a for a, b in zip(Clock.ticks, Clock.ticks[1:])]
-    print(WORKER_TAG + json.dumps({"epoch_seconds": seconds, "n_train": len(d["x_train"]),
+    cpu_seconds = [b - a for a, b in zip(Clock.cpu, Clock.cpu[1:])]
+    print(WORKER_TAG + json.dumps({"epoch_seconds": seconds, "epoch_cpu_seconds": cpu_seconds,
+                                   "n_train": len(d["x_train"]),
                                    "val_accuracy": res.history["val_accuracy"].tolist()}), flush=True)
 
 
@@ -126,7 +133,9 @@ def run_variant(variant: str, args) -> dict:
         raise RuntimeError(f"{variant} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     out = json.loads(lines[-1][len(WORKER_TAG):])
     steady = out["epoch_seconds"][1:] or out["epoch_seconds"]
-    out.update(seconds_per_epoch=statistics.mean(steady), load_1min_before=round(load, 2),
+    steady_cpu = out["epoch_cpu_seconds"][1:] or out["epoch_cpu_seconds"]
+    out.update(seconds_per_epoch=statistics.mean(steady), cpu_seconds_per_epoch=statistics.mean(steady_cpu),
+               load_1min_before=round(load, 2),
                load_1min_after=round(os.getloadavg()[0], 2))
     return out
 
@@ -136,17 +145,19 @@ def summarise(rows: list[dict], variants: list[str]) -> list[dict]:
     table = []
     for v in variants:
         mine = [r for r in rows if r["variant"] == v]
-        ratios = []
-        for r in mine:
-            peer = [p for p in rows if p["variant"] == "peer" and p["round"] == r["round"]]
-            if peer:
-                ratios.append(r["seconds_per_epoch"] / peer[0]["seconds_per_epoch"])
-        table.append({"variant": v, "rounds": len(mine),
-                      "seconds_per_epoch_median": round(statistics.median(x["seconds_per_epoch"] for x in mine), 3),
-                      "ratio_to_peer_median": round(statistics.median(ratios), 3) if ratios else None,
-                      "ratio_to_peer_min": round(min(ratios), 3) if ratios else None,
-                      "ratio_to_peer_max": round(max(ratios), 3) if ratios else None,
-                      "load_1min_median": round(statistics.median(x["load_1min_before"] for x in mine), 2)})
+        row = {"variant": v, "rounds": len(mine)}
+        for key, label in (("seconds_per_epoch", ""), ("cpu_seconds_per_epoch", "cpu_")):
+            ratios = []
+            for r in mine:
+                peer = [p for p in rows if p["variant"] == "peer" and p["round"] == r["round"]]
+                if peer:
+                    ratios.append(r[key] / peer[0][key])
+            row.update({f"{key}_median": round(statistics.median(x[key] for x in mine), 3),
+                        f"{label}ratio_to_peer_median": round(statistics.median(ratios), 3) if ratios else None,
+                        f"{label}ratio_to_peer_min": round(min(ratios), 3) if ratios else None,
+                        f"{label}ratio_to_peer_max": round(max(ratios), 3) if ratios else None})
+        row["load_1min_median"] = round(statistics.median(x["load_1min_before"] for x in mine), 2)
+        table.append(row)
     return table
 
 
@@ -186,16 +197,19 @@ def main(argv=None) -> int:
         for v in order:
             row = {"variant": v, "round": rnd, **run_variant(v, args)}
             rows.append(row)
-            print(f"[bench_peer_a] round {rnd} {v}: {row['seconds_per_epoch']:.2f} s/epoch "
+            print(f"[bench_peer_a] round {rnd} {v}: {row['seconds_per_epoch']:.2f} s/epoch, "
+                  f"{row['cpu_seconds_per_epoch']:.2f} CPU s/epoch "
                   f"(epochs {[round(s, 2) for s in row['epoch_seconds']]}, load {row['load_1min_before']})", flush=True)
     table = summarise(rows, args.variants)
     runs = [{"setting": {"variant": r["variant"], "round": r["round"], "train_images": r["n_train"],
                          "epochs": args.epochs, "batch_size": args.batch_size, "backend": "tensorflow"},
              "seed": 0,
              "metrics": {"seconds_per_epoch": r["seconds_per_epoch"], "first_epoch_s": r["epoch_seconds"][0],
+                         "cpu_seconds_per_epoch": r["cpu_seconds_per_epoch"],
                          "val_accuracy_last": 100 * r["val_accuracy"][-1],
                          "load_1min_before": r["load_1min_before"], "load_1min_after": r["load_1min_after"]},
-             "history": {"epoch_seconds": r["epoch_seconds"], "val_accuracy": r["val_accuracy"]}} for r in rows]
+             "history": {"epoch_seconds": r["epoch_seconds"], "epoch_cpu_seconds": r["epoch_cpu_seconds"],
+                         "val_accuracy": r["val_accuracy"]}} for r in rows]
     params = {k: v for k, v in vars(args).items() if k not in ("worker", "results_dir")}
     path = results.write_record("bench_study_a_peer", params, runs, started=started, results_dir_=args.results_dir,
                                 extras={"summary": table, "load_average_end": list(os.getloadavg()),
