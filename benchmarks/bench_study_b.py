@@ -12,7 +12,10 @@ writes one results record (``notebook="bench_study_b"``):
   (no fvcore), and on a GPU the model FLOPs utilisation: achieved FLOP/s / the GPU's peak dense
   bf16 rate (the project's goal for BEiT-base fine-tuning: >= 40%).
 
-GPU steps use bf16 autocast, channels-last and fused Adam (``--compile`` adds ``torch.compile``).
+Only the trainable parameters get gradients and AdamW updates, so the counted FLOPs are those actually
+computed: the forward pass through every block, the backward pass as far back as the first trainable
+block (``--trainable-blocks``: -1 every block, 4 the last four). GPU steps use bf16 autocast,
+channels-last and fused AdamW (``--compile`` adds ``torch.compile``).
 
     nice -n 10 python benchmarks/bench_study_b.py                 # CPU: batch 2, few steps
     python benchmarks/bench_study_b.py --batch-size 128 --steps 30 --compile   # GPU
@@ -51,7 +54,7 @@ def _rss_mb() -> float:
 
 
 def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, steps: int, warmup: int,
-            compile_: bool, device_name: str, threads: int | None = None) -> dict:
+            compile_: bool, device_name: str, threads: int | None = None, trainable_blocks: int = -1) -> dict:
     import torch
     import torch.nn.functional as F
 
@@ -64,11 +67,13 @@ def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, step
     device = torch.device(device_name)
     torch.manual_seed(0)
     rss_before = _rss_mb()
-    model = torch_models.build_model(backbone, 59, image_size=image_size, edgenet=edgenet, dropout=0.05)
+    model = torch_models.build_model(backbone, 59, image_size=image_size, edgenet=edgenet, dropout=0.05,
+                                     trainable_blocks=trainable_blocks)
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, **({"fused": True} if device.type == "cuda" else {}))
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=1e-4, **({"fused": True} if device.type == "cuda" else {}))
     x = torch.randn(batch_size, 3, image_size, image_size, device=device)
     if device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
@@ -106,7 +111,9 @@ def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, step
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - t)
     step_s = statistics.median(times)
-    out = {"backbone": backbone, "edgenet": edgenet, "image_size": image_size, "batch_size": batch_size,
+    out = {"backbone": backbone, "edgenet": edgenet, "trainable_blocks": trainable_blocks,
+           "trainable_params": sum(p.numel() for p in trainable),
+           "image_size": image_size, "batch_size": batch_size,
            "threads": torch.get_num_threads(),
            "steps": steps, "images_per_s": batch_size / step_s, "step_s_median": step_s,
            "params": sum(p.numel() for p in model.parameters()),
@@ -146,6 +153,9 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=20 if cuda else 3)
     ap.add_argument("--warmup", type=int, default=5 if cuda else 1)
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--trainable-blocks", type=int, nargs="+", default=[-1, 4],
+                    help="settings to measure: -1 trains every block, 4 the last four (plus EdgeNet and head)")
+    ap.add_argument("--edgenet", choices=["both", "with", "without"], default="both")
     ap.add_argument("--device", default="cuda" if cuda else "cpu")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--no-record", action="store_true")
@@ -156,11 +166,12 @@ def main(argv=None) -> int:
     started = time.time()
     rows = []
     ctx = mp.get_context("spawn")  # a fresh process per configuration: clean peak-memory numbers
-    for name in args.backbones:
-        for edgenet in (False, True):
+    edgenets = {"both": (False, True), "with": (True,), "without": (False,)}[args.edgenet]
+    for name, tb in [(n, t) for n in args.backbones for t in args.trainable_blocks]:
+        for edgenet in edgenets:
             q = ctx.Queue()
             p = ctx.Process(target=_child, args=((name, edgenet, args.image_size, args.batch_size, args.steps,
-                                                  args.warmup, args.compile, args.device, args.threads), q))
+                                                  args.warmup, args.compile, args.device, args.threads, tb), q))
             p.start()
             row = q.get()
             p.join()
@@ -172,8 +183,10 @@ def main(argv=None) -> int:
               "warmup": args.warmup, "compile": args.compile, "device": args.device,
               "torch_threads": args.threads or torch.get_num_threads()}
     if not args.no_record:
-        setting_keys = ("backbone", "edgenet", "image_size", "batch_size", "steps", "threads", "device", "gpu")
-        runs = [{"setting": {k: r[k] for k in setting_keys if k in r},
+        setting_keys = ("backbone", "edgenet", "trainable_blocks", "image_size", "batch_size", "steps", "threads",
+                        "device", "gpu")
+        renamed = {"device": "torch_device"}  # "device" is a column of every results frame already
+        runs = [{"setting": {renamed.get(k, k): r[k] for k in setting_keys if k in r},
                  "seed": 0,
                  "metrics": {k: v for k, v in r.items() if k not in setting_keys and v is not None
                              and not isinstance(v, (list, dict))}} for r in rows]
