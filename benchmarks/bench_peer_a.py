@@ -14,7 +14,9 @@ the paper's network (Table 1, default reading) with
 * ``project:<options>``: the same with speed levers, comma-separated: ``spe=N|epoch``
   (``steps_per_execution``), ``eval=N`` (validation batch), ``bf16`` (``dtype_policy="mixed_bfloat16"``),
   ``intra=N`` / ``inter=N`` (TensorFlow's thread pools, through ``TF_NUM_INTRAOP_THREADS`` /
-  ``TF_NUM_INTEROP_THREADS``), ``nodet`` (TensorFlow op determinism off: only to measure what it costs).
+  ``TF_NUM_INTEROP_THREADS``), ``nodet`` (TensorFlow op determinism off: only to measure what it costs),
+  ``jit`` (XLA on the CPU, ``jit_compile=True``; implies ``nodet``, since Keras turns XLA off under op
+  determinism). A variant that fails is recorded as failed; the others still run.
 
 Both sides use the TensorFlow backend, batch 128, the same split and the same validation set, and are
 timed the same way: an epoch runs from its start to the next epoch's start (validation, checkpoints and
@@ -43,7 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 WORKER_TAG = "BENCH_RESULT "
-OPTION_KEYS = ("spe", "eval", "bf16", "intra", "inter", "nodet")
+OPTION_KEYS = ("spe", "eval", "bf16", "intra", "inter", "nodet", "jit")
 
 
 def parse_options(variant: str) -> dict:
@@ -82,11 +84,17 @@ def project_worker(args) -> None:
 
     from fashionlib import data, train_keras
 
-    if opts.get("nodet"):  # measure what TensorFlow's op determinism costs (never a project setting)
-        import tensorflow as tf
+    if opts.get("nodet") or opts.get("jit"):  # what op determinism costs / XLA (never project settings)
+        train_keras.set_determinism = lambda seed: keras.utils.set_random_seed(int(seed))
+    if opts.get("jit"):  # Keras turns XLA off while TensorFlow's op determinism is on, hence "nodet" too
+        compile_model = train_keras.compile_model
 
-        train_keras.set_determinism = lambda seed: (keras.utils.set_random_seed(int(seed)),
-                                                    tf.config.experimental.disable_op_determinism())
+        def compile_with_xla(model, *a, **kw):
+            compile_model(model, *a, **kw)
+            model.jit_compile = True
+            return model
+
+        train_keras.compile_model = compile_with_xla
     d = train_keras.prepare_data(data.load_fashion_mnist(), train_size=args.train_size or None)
 
     class Clock(keras.callbacks.Callback):
@@ -130,7 +138,8 @@ def run_variant(variant: str, args) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(WORKER_TAG)]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{variant} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        print(proc.stderr[-3000:], file=sys.stderr)
+        return {"failed": f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"}
     out = json.loads(lines[-1][len(WORKER_TAG):])
     steady = out["epoch_seconds"][1:] or out["epoch_seconds"]
     steady_cpu = out["epoch_cpu_seconds"][1:] or out["epoch_cpu_seconds"]
@@ -191,16 +200,20 @@ def main(argv=None) -> int:
 
     os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())  # the code the run starts from
     started = time.time()
-    rows = []
+    rows, failed = [], []
     for rnd in range(args.rounds):
         order = args.variants if rnd % 2 == 0 else args.variants[::-1]  # alternate who goes first
         for v in order:
             row = {"variant": v, "round": rnd, **run_variant(v, args)}
+            if "failed" in row:
+                failed.append(row)
+                print(f"[bench_peer_a] round {rnd} {v}: FAILED {row['failed']}", flush=True)
+                continue
             rows.append(row)
             print(f"[bench_peer_a] round {rnd} {v}: {row['seconds_per_epoch']:.2f} s/epoch, "
                   f"{row['cpu_seconds_per_epoch']:.2f} CPU s/epoch "
                   f"(epochs {[round(s, 2) for s in row['epoch_seconds']]}, load {row['load_1min_before']})", flush=True)
-    table = summarise(rows, args.variants)
+    table = summarise(rows, [v for v in args.variants if any(r["variant"] == v for r in rows)])
     runs = [{"setting": {"variant": r["variant"], "round": r["round"], "train_images": r["n_train"],
                          "epochs": args.epochs, "batch_size": args.batch_size, "backend": "tensorflow"},
              "seed": 0,
@@ -212,7 +225,7 @@ def main(argv=None) -> int:
                          "val_accuracy": r["val_accuracy"]}} for r in rows]
     params = {k: v for k, v in vars(args).items() if k not in ("worker", "results_dir")}
     path = results.write_record("bench_study_a_peer", params, runs, started=started, results_dir_=args.results_dir,
-                                extras={"summary": table, "load_average_end": list(os.getloadavg()),
+                                extras={"summary": table, "failed": failed, "load_average_end": list(os.getloadavg()),
                                         "goal": "project / peer seconds per steady epoch <= 0.67 (float32)"})
     print(json.dumps(table, indent=1))
     print(f"[bench_peer_a] wrote {path}")
