@@ -437,10 +437,10 @@ def fmnist_long_tailed(imbalance_factor: float = 100.0, n_max: int = 600, seed: 
     (:func:`fmnist_halves`), so B0's pretraining images never appear here. Seeded: the same seed
     gives the same images on every machine.
     """
-    if not (isinstance(imbalance_factor, (int, float)) and imbalance_factor >= 1):
-        raise ValueError(f"imbalance_factor must be a number >= 1 (1 = balanced), got {imbalance_factor!r}.")
-    if not (isinstance(n_max, int) and 1 <= n_max <= 3000):
-        raise ValueError(f"n_max must be an integer in 1..3000 (half B has 3,000 images per class), got {n_max!r}.")
+    from .profiles import check_value
+
+    check_value("imbalance_factor", imbalance_factor)  # before reading any data
+    check_value("n_max", n_max)
     fm = data.load_fashion_mnist(path)
     _, half_b = fmnist_halves(fm.y_train)
     idx = half_b[data.long_tailed_indices(fm.y_train[half_b], imbalance_factor, seed=seed, n_max=n_max)]

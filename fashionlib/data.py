@@ -18,7 +18,6 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 import urllib.request
 import zlib
 from dataclasses import dataclass
@@ -119,21 +118,23 @@ def find_fashion_mnist(path: str | os.PathLike | None = None, download: bool = F
 
 
 def download_fashion_mnist(dest: Path, base_url: str = UPSTREAM_URL) -> Path:
-    """Download the four files into ``dest``; each is verified before an atomic rename."""
+    """Download the four files into ``dest``; each is verified in memory, then written atomically."""
+    from .results import atomic_write_bytes
+
     dest.mkdir(parents=True, exist_ok=True)
     for name in FILES.values():
         target = dest / name
         if target.is_file():
             continue
-        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.", suffix=".part")
-        os.close(fd)
+        with urllib.request.urlopen(base_url + name) as response:
+            gz = response.read()
         try:
-            urllib.request.urlretrieve(base_url + name, tmp)
-            verify_checksum(Path(tmp), expected_name=name)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            raw = gzip.decompress(gz)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DatasetError(f"{base_url + name}: the download is truncated or corrupted ({exc}). "
+                               "Fix: try again, or install the Debian package.") from exc
+        verify_checksum(target, expected_name=name, raw=raw)
+        atomic_write_bytes(target, gz)
     return dest
 
 
@@ -254,8 +255,9 @@ def long_tailed_counts(n_max: int, num_classes: int, imbalance_factor: float) ->
     Class ``c`` keeps ``n_max * (1/imbalance_factor) ** (c / (C - 1))`` images, so the largest to
     smallest ratio equals ``imbalance_factor``.
     """
-    if imbalance_factor < 1:
-        raise ValueError(f"imbalance_factor must be >= 1 (1 = balanced), got {imbalance_factor}.")
+    from .profiles import check_value
+
+    check_value("imbalance_factor", imbalance_factor)
     if num_classes == 1:
         return [n_max]
     return [max(1, int(n_max * (1 / imbalance_factor) ** (c / (num_classes - 1)))) for c in range(num_classes)]
@@ -270,6 +272,50 @@ def long_tailed_indices(labels: np.ndarray, imbalance_factor: float, seed: int =
     rng = np.random.default_rng(seed)
     keep = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False) for c, k in zip(classes, counts)]
     return np.sort(np.concatenate(keep))
+
+
+def prepare_data(fm: FashionMNIST | None = None, train_size: int | None = None, val_size: int = 12_000,
+                 seed: int = 0) -> dict:
+    """Split, subsample and normalise Fashion-MNIST for Keras; returns a dict of arrays.
+
+    Keys: x_train, y_train, x_val, y_val, x_test, y_test (float32 images (N, 28, 28, 1), int32
+    labels), mean, std, train_idx, val_idx. ``val_size`` images of the official training set are
+    held out, stratified (12,000: the paper's 48,000 / 12,000 split; 0: train on all 60,000 with an
+    empty validation split, as the Keras tutorials do). ``train_size`` (None = all) subsamples the
+    training part, stratified; the validation part is then cut to at most
+    ``max(train_size // 4, 100)`` images so that tiny runs stay tiny. Normalisation uses the
+    training part's mean and standard deviation only.
+    """
+    from .profiles import ParameterError, train_size_problem
+
+    fm = fm if fm is not None else load_fashion_mnist()
+    if not (isinstance(val_size, int) and not isinstance(val_size, bool) and 0 <= val_size < len(fm.y_train)):
+        raise ParameterError(f"val_size must be an integer in [0, {len(fm.y_train)}), got {val_size!r}. "
+                             "Fix: 12000 (the paper's split) or 0 (no validation split).")
+    if val_size:
+        train_idx, val_idx = stratified_split(fm.y_train, val_size=val_size, seed=seed)
+    else:
+        train_idx, val_idx = np.arange(len(fm.y_train)), np.arange(0)
+    problem = train_size_problem(train_size, len(train_idx))
+    if problem:
+        raise ParameterError(problem)
+    if train_size is not None:
+        train_idx = train_idx[subsample_stratified(fm.y_train[train_idx], train_size, seed=seed)]
+        if len(val_idx):
+            n_val = min(max(train_size // 4, 100), len(val_idx))
+            val_idx = val_idx[subsample_stratified(fm.y_train[val_idx], n_val, seed=seed)]
+    x_tr = fm.x_train[train_idx]
+    mean, std = normalisation_stats(x_tr)
+
+    def norm(x):
+        return ((x.astype(np.float32) / 255.0 - mean) / std)[..., None].astype(np.float32)
+
+    return {
+        "x_train": norm(x_tr), "y_train": fm.y_train[train_idx].astype(np.int32),
+        "x_val": norm(fm.x_train[val_idx]), "y_val": fm.y_train[val_idx].astype(np.int32),
+        "x_test": norm(fm.x_test), "y_test": fm.y_test.astype(np.int32),
+        "mean": mean, "std": std, "train_idx": train_idx, "val_idx": val_idx,
+    }
 
 
 def normalisation_stats(images: np.ndarray) -> tuple[float, float]:

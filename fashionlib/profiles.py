@@ -3,12 +3,19 @@
 A notebook's ``parameters`` cell holds the defaults (the ``cpu`` profile). A profile overrides some
 of them; ``-p name value`` overrides win over the profile. Everything is checked here *before* any
 work is done: unknown names, wrong types and out-of-range values raise :class:`ParameterError`.
+
+:data:`RULES` is the one place a parameter's range or choice is checked: the runner
+(:func:`resolve`), the in-notebook check (:func:`validate`) and the training configurations
+(``train_keras.FitConfig``, ``train_torch.TrainConfig``) all apply it. :data:`COMBINATIONS` holds
+the checks that involve several parameters (a batch larger than the training set, an image smaller
+than the backbone's patch, a parameter the chosen setting would ignore); they too run before work.
 """
 
 from __future__ import annotations
 
 import ast
 import math
+from typing import Callable
 
 PROFILE_NAMES = ("smoke", "cpu", "paper")
 
@@ -22,6 +29,8 @@ DATASETS_B = ("fmnist_lt", "folder", "csv", "fashion_product_images")
 BACKBONES_B = ("beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224", "vit_base_patch16_224",
                "beit_micro", "swinv2_micro", "deit_micro", "vit_micro")
 BALANCE_METHODS = ("none", "resample", "oversample", "class_weights", "logit_adjust")
+# Study A: what Keras validates on after each epoch ("test": the Keras-tutorial protocol, a diagnostic).
+VALIDATION_MODES = ("split", "test")
 
 # Notebooks in reading order: the book's table of contents follows this list.
 NOTEBOOKS = [
@@ -80,7 +89,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                   "save_models": True},
     },
     "a4_lr_schedules": {
-        "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0], "lr0s": [0.1, 0.01, 0.001],
+        "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0], "lrs": [0.1, 0.01, 0.001],
                   "schedules_to_compare": ["paper", "constant"], "include_sgd": False},
         "cpu": {},
         "paper": {"epochs": 50, "lr_end": 1e-05, "batch_size": 128, "seeds": [0, 1, 2], "train_size": 48000,
@@ -160,25 +169,10 @@ USED_ONLY_WITH_DATASET = {
 
 
 def check_ignored(params: dict, given=(), where: str = "") -> None:
-    """Raise ParameterError for a parameter the chosen ``dataset`` would ignore, naming both.
-
-    ``given`` names the parameters set explicitly (profile preset or ``-p``); ``data_root`` also
-    counts as set whenever it is not None. A dataset that needs ``data_root`` and lacks it is an
-    error too.
-    """
-    if "dataset" not in params:
-        return
-    dataset = params["dataset"]
-    for name, datasets in USED_ONLY_WITH_DATASET.items():
-        if name in params and dataset not in datasets and (
-                name in given or (name == "data_root" and params[name] is not None)):
-            raise ParameterError(
-                f"{where}parameter {name!r}={params[name]!r} is ignored with dataset={dataset!r} (it is used "
-                f"only with dataset {' / '.join(map(repr, datasets))}). Fix: drop {name!r}, or choose a "
-                "dataset that uses it.")
-    if dataset in USED_ONLY_WITH_DATASET["data_root"] and "data_root" in params and not params["data_root"]:
-        raise ParameterError(f"{where}dataset={dataset!r} needs parameter 'data_root' (the folder of the "
-                             "images). Fix: pass -p data_root <folder>.")
+    """Raise ParameterError for a parameter the chosen ``dataset`` would ignore (see :data:`COMBINATIONS`)."""
+    message = _dataset_uses_its_parameters(params, set(given))
+    if message:
+        raise ParameterError(where + message)
 
 
 def _positive_int(v):
@@ -200,13 +194,15 @@ RULES = {
     "batch_size": (_positive_int, "an integer >= 1"),
     "batch_sizes": (lambda v: isinstance(v, list) and v and all(_positive_int(x) for x in v),
                     "a non-empty list of integers >= 1"),
-    "lr0": (_positive_number, "a number > 0"),
-    "lr": (_positive_number, "a number > 0"),
-    "learning_rate": (_positive_number, "a number > 0"),
-    "min_lr": (_positive_number, "a number > 0"),
+    "lr": (_positive_number, "a number > 0 (the first learning rate)"),
     "lr_end": (_positive_number, "a number > 0 (the rate a decaying schedule reaches at the last step)"),
-    "lr0s": (lambda v: isinstance(v, list) and v and all(_positive_number(x) for x in v),
-             "a non-empty list of numbers > 0"),
+    "lrs": (lambda v: isinstance(v, list) and v and all(_positive_number(x) for x in v),
+            "a non-empty list of numbers > 0"),
+    "momentum": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
+                 "a number in [0, 1) (SGD only)"),
+    "augment": (lambda v: isinstance(v, bool), "True or False"),
+    "validation": _choice(VALIDATION_MODES),
+    "diagnostic_test": (lambda v: isinstance(v, bool), "True or False"),
     "weight_decay": (lambda v: isinstance(v, (int, float)) and v >= 0, "a number >= 0"),
     "dropout": (lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a number in [0, 1)"),
     "imbalance_factor": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1,
@@ -235,14 +231,16 @@ RULES = {
     "balance": _choice(BALANCE_METHODS),
     "balances": (lambda v: isinstance(v, list) and v and all(b in BALANCE_METHODS for b in v),
                  f"a non-empty list drawn from {', '.join(BALANCE_METHODS)}"),
-    "balance_target": (_positive_int, "an integer >= 1 (images per class after balancing)"),
+    "balance_target": (lambda v: _positive_int(v) or v in ("median", "mean", "max", "min"),
+                       "an integer >= 1 (images per class after balancing) or 'median', 'mean', 'max', 'min'"),
     "edgenet": (lambda v: isinstance(v, bool), "True or False"),
     "edgenet_options": (lambda v: isinstance(v, list) and v and all(isinstance(b, bool) for b in v),
                         "a non-empty list of True/False"),
     "pretrained": (lambda v: isinstance(v, bool), "True or False"),
     "trainable_blocks": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= -1,
                          "-1 (train everything) or an integer >= 0 (last blocks trained)"),
-    "n_max": (_positive_int, "an integer >= 1 (images of the largest class)"),
+    "n_max": (lambda v: _positive_int(v) and v <= 3000,
+              "an integer in 1..3000 (images of the largest class; half B has 3,000 per class)"),
     "epoch_fraction": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1,
                        "a number in (0, 1] (share of the paper's epochs to run)"),
     "rows": (lambda v: isinstance(v, list) and v and all(isinstance(r, int) and 1 <= r <= 4 for r in v),
@@ -296,6 +294,188 @@ def check_value(name: str, value, default=None, where: str = "") -> None:
             raise ParameterError(f"{where}parameter {name!r} must be {valid}; got {value!r}.")
 
 
+def check_params(params: dict, where: str = "") -> dict:
+    """Apply :data:`RULES` to every name of ``params`` that has a rule (the configurations' check)."""
+    for name, value in params.items():
+        check_value(name, value, None, where)
+    return params
+
+
+# Parameters renamed since records were first committed: old name -> new name. Never an alias: a
+# notebook given the old name stops with an error naming the new one; :func:`upgrade_parameters`
+# renames the keys of an old record explicitly (the record converter uses it).
+RENAMED = {"lr0": "lr", "lr0s": "lrs"}
+
+
+def upgrade_parameters(values: dict) -> dict:
+    """A copy of ``values`` (an old record's parameters or setting) with renamed keys under their new names."""
+    return {RENAMED.get(k, k): v for k, v in values.items()}
+
+
+def _unknown(name: str, source: str, declared, where: str) -> ParameterError:
+    if name in RENAMED and RENAMED[name] in declared:
+        return ParameterError(f"{where}parameter {name!r} (from {source}) was renamed {RENAMED[name]!r}. "
+                              f"Fix: pass -p {RENAMED[name]} <value> instead.")
+    return ParameterError(f"{where}unknown parameter {name!r} (from {source}). "
+                          f"This notebook's parameters are: {', '.join(sorted(declared))}.")
+
+
+# ------------------------------------------------------------------------ combinations -----
+# Checks that involve several parameters; each needs only the parameters (never the data). A
+# check returns an error message (naming the parameter, the limit and the fix) or None. ``given``
+# is the set of names the user set (the runner: -p and the profile; in a notebook and in the
+# configurations: the values that differ from the defaults): a parameter the chosen setting would
+# ignore is refused only when given.
+COMBINATIONS: list[Callable[[dict, set], str | None]] = []
+
+FASHION_MNIST_CLASSES = 10
+FASHION_MNIST_TRAIN = 48_000       # the official training set minus the 12,000 validation images
+# Study B: the smallest image each backbone accepts (its patch size; smaller images fail inside timm).
+# A test builds every backbone at this size and one pixel below.
+BACKBONE_MIN_IMAGE = {"beit_base_patch16_224": 16, "swinv2_cr_tiny_ns_224": 4, "deit_base_patch16_224": 16,
+                      "vit_base_patch16_224": 16, "beit_micro": 4, "swinv2_micro": 4, "deit_micro": 4,
+                      "vit_micro": 4}
+MICRO_BACKBONES = tuple(b for b in BACKBONES_B if b.endswith("_micro"))
+
+
+def combination(check: Callable[[dict, set], str | None]):
+    """Register a check of several parameters in :data:`COMBINATIONS`."""
+    COMBINATIONS.append(check)
+    return check
+
+
+def _listed(params: dict, one: str, many: str) -> list:
+    return [params[one]] if one in params else list(params.get(many) or [])
+
+
+def study_a_train_images(params: dict) -> int | None:
+    """Training images of a study-A run, from its parameters (None when not a study-A notebook)."""
+    if "train_size" not in params or "backend" not in params:
+        return None
+    return FASHION_MNIST_TRAIN if params["train_size"] is None else params["train_size"]
+
+
+def study_b_train_images(params: dict) -> dict | None:
+    """Training images per balancing method of a study-B run on ``fmnist_lt`` (None otherwise).
+
+    Mirrors the data code without reading data: the long-tailed class counts, the 85/15 stratified
+    training/validation split (``train_torch.make_splits``; the test set is the official one), then
+    ``balance_target`` per class when resampled (other methods: at least the split's images).
+    """
+    if params.get("dataset") != "fmnist_lt" or "n_max" not in params:
+        return None
+    from .data import long_tailed_counts
+
+    n = sum(long_tailed_counts(params["n_max"], FASHION_MNIST_CLASSES, params["imbalance_factor"]))
+    held_out = max(FASHION_MNIST_CLASSES, int(round(0.15 * n)))  # validation; the test set is the official one
+    methods = _listed(params, "balance", "balances") or ["resample"]
+    target = params.get("balance_target", "median")
+    return {m: (FASHION_MNIST_CLASSES * target if m == "resample" and isinstance(target, int) else n - held_out)
+            for m in methods}
+
+
+def train_size_problem(size: int | None, available: int = FASHION_MNIST_TRAIN) -> str | None:
+    """Why a study-A ``train_size`` cannot be drawn from ``available`` training images (None if it can)."""
+    if size is None:
+        return None
+    if size < FASHION_MNIST_CLASSES:
+        return (f"parameter 'train_size' is {size}, below the {FASHION_MNIST_CLASSES} classes (a stratified "
+                f"subsample needs one image per class). Fix: -p train_size {FASHION_MNIST_CLASSES} or more, "
+                f"or None for all {available:,}.")
+    if size > available:
+        return (f"parameter 'train_size' is {size}, above the {available:,} training images of the split. "
+                f"Fix: -p train_size {available} or less, or None for all.")
+    return None
+
+
+@combination
+def _train_size_range(params, given):
+    return train_size_problem(params["train_size"]) if "backend" in params and "train_size" in params else None
+
+
+@combination
+def _batch_fits_training_set(params, given):
+    batches = _listed(params, "batch_size", "batch_sizes")
+    n_a = study_a_train_images(params)
+    if n_a is not None:
+        too_big = [b for b in batches if b > n_a]
+        if too_big:
+            name = "batch_size" if "batch_size" in params else "batch_sizes"
+            return (f"parameter {name!r} holds {max(too_big)}, more than the {n_a} training images "
+                    f"(train_size={params['train_size']!r}). Fix: a batch size <= {n_a}, or a larger train_size.")
+    n_b = study_b_train_images(params)
+    if n_b and "batch_size" in params:
+        method, n = min(n_b.items(), key=lambda kv: kv[1])
+        if params["batch_size"] > n:
+            return (f"parameter 'batch_size' is {params['batch_size']}, more than the {n} training images of "
+                    f"this setting (n_max={params['n_max']}, imbalance_factor={params['imbalance_factor']}, "
+                    f"balance={method!r}). Fix: -p batch_size {n} or less, or a larger n_max / balance_target.")
+    return None
+
+
+@combination
+def _image_fits_backbone(params, given):
+    if "image_size" not in params:
+        return None
+    for b in _listed(params, "backbone", "backbones"):
+        need = BACKBONE_MIN_IMAGE.get(b, 1)
+        if params["image_size"] < need:
+            return (f"parameter 'image_size' is {params['image_size']}, smaller than the {need}-pixel patch "
+                    f"of backbone {b!r}. Fix: -p image_size {need} or more (the paper uses 224).")
+    return None
+
+
+@combination
+def _pretrained_needs_weights(params, given):
+    if not params.get("pretrained"):
+        return None
+    micro = [b for b in _listed(params, "backbone", "backbones") if b in MICRO_BACKBONES]
+    if micro:
+        return (f"parameter 'pretrained' is True but backbone {micro[0]!r} is a CPU micro variant without "
+                f"pretrained weights. Fix: -p pretrained False, or a paper backbone "
+                f"({', '.join(b for b in BACKBONES_B if b not in MICRO_BACKBONES)}).")
+    return None
+
+
+@combination
+def _dataset_uses_its_parameters(params, given):
+    if "dataset" not in params:
+        return None
+    dataset = params["dataset"]
+    for name, datasets in USED_ONLY_WITH_DATASET.items():
+        if name in params and dataset not in datasets and (
+                name in given or (name == "data_root" and params[name] is not None)):
+            return (f"parameter {name!r}={params[name]!r} is ignored with dataset={dataset!r} (it is used only "
+                    f"with dataset {' / '.join(map(repr, datasets))}). Fix: drop {name!r}, or choose a dataset "
+                    "that uses it.")
+    if dataset in USED_ONLY_WITH_DATASET["data_root"] and "data_root" in params and not params["data_root"]:
+        return (f"dataset={dataset!r} needs parameter 'data_root' (the folder of the images). "
+                "Fix: pass -p data_root <folder>.")
+    return None
+
+
+@combination
+def _ignored_by_setting(params, given):
+    if "lr_end" in given and params.get("schedule") == "constant":
+        return ("parameter 'lr_end' is ignored by schedule='constant' (the rate never decays). "
+                "Fix: drop -p lr_end, or choose a decaying schedule.")
+    balances = params.get("balances")
+    if "balance_target" in given and balances is not None and "resample" not in balances:
+        return (f"parameter 'balance_target' is ignored by balances={balances!r} (only 'resample' uses it). "
+                "Fix: drop -p balance_target, or add 'resample' to balances.")
+    return None
+
+
+def check_combinations(params: dict, given=(), where: str = "") -> None:
+    """Run every check of :data:`COMBINATIONS`; ``given`` names the parameters the user set explicitly
+    (a parameter the setting would ignore is refused only when given)."""
+    given = set(given)
+    for check in COMBINATIONS:
+        message = check(params, given)
+        if message:
+            raise ParameterError(where + message)
+
+
 def resolve(notebook: str, declared: dict, profile: str = "cpu", overrides: dict | None = None) -> dict:
     """Merge notebook defaults <- profile <- overrides, validating every value before any work runs.
 
@@ -310,27 +490,82 @@ def resolve(notebook: str, declared: dict, profile: str = "cpu", overrides: dict
     for source, values in (("profile " + profile, preset), ("-p", overrides)):
         for name, value in values.items():
             if name not in declared:
-                known = ", ".join(sorted(declared))
-                raise ParameterError(
-                    f"{where}unknown parameter {name!r} (from {source}). "
-                    f"This notebook's parameters are: {known}."
-                )
+                raise _unknown(name, source, declared, where)
             check_value(name, value, declared[name], where)
             params[name] = value
     if "profile" in declared:
         params["profile"] = profile
     for name, value in params.items():
         check_value(name, value, declared[name], where)
-    # a profile's stand-in knobs do not count against a dataset chosen with -p (they follow the profile)
-    check_ignored(params, set(overrides) | (set() if "dataset" in overrides else set(preset)), where)
+    # explicitly given: -p, and the profile's presets unless -p changes what chooses them (a profile's
+    # stand-in knobs follow the profile, so they do not count against a dataset or schedule chosen with -p)
+    given = set(overrides) | (set() if {"dataset", "schedule", "balances"} & set(overrides) else set(preset))
+    check_combinations(params, given, where)
     return params
 
 
-def validate(notebook: str, namespace: dict, names) -> dict:
-    """In-notebook check (for users who call papermill directly): validate the named globals."""
-    params = {n: namespace[n] for n in names}
+# ------------------------------------------------------------------- in-notebook check -----
+def literal_assignments(source: str) -> dict | None:
+    """``{name: value}`` when ``source`` holds only assignments of literals (a parameters cell, or
+    papermill's injected one); None for any other cell."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    values = {}
+    for node in body:
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)):
+            return None
+        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+        if not isinstance(target, ast.Name) or node.value is None:
+            return None
+        try:
+            values[target.id] = ast.literal_eval(node.value)
+        except ValueError:
+            return None
+    return values or None
+
+
+def parameter_cells(history: list[str]) -> tuple[dict, dict]:
+    """(declared defaults, later assignments) from a kernel's input history, the current cell last.
+
+    The parameters cell is the first of the last run of literal-only cells before the current one;
+    the cells after it in that run (papermill's injected parameters) are overrides.
+    """
+    current = history[-1] if history else ""
+    cells = [c for c in history[:-1] if c.strip() and c != current]
+    while cells and literal_assignments(cells[-1]) is None:
+        cells.pop()
+    block = []
+    while cells and literal_assignments(cells[-1]) is not None:
+        block.insert(0, literal_assignments(cells.pop()))
+    if not block:
+        return {}, {}
+    overrides = {}
+    for later in block[1:]:
+        overrides.update(later)
+    return block[0], overrides
+
+
+def validate(notebook: str, namespace: dict) -> dict:
+    """In-notebook check, for runs that bypass the runner (papermill, Jupyter, Colab): the same checks.
+
+    The parameter names and defaults come from the notebook's own ``parameters`` cell, read back from
+    the kernel's input history (``In``): that works wherever the cells are run in order, from the
+    MyST source or an executed ``.ipynb``, with no file to find (a Colab kernel does not know its
+    notebook's path). Names injected by papermill that the cell does not declare are refused, as
+    the runner refuses them. Without a history (code run outside IPython) every global with a rule
+    in :data:`RULES` is checked. Returns ``{name: value}`` of the declared parameters.
+    """
+    where = f"{notebook}: "
+    declared, injected = parameter_cells(list(namespace.get("In") or []))
+    if not declared:
+        return check_params({n: v for n, v in namespace.items() if n in RULES}, where)
+    for name in injected:
+        if name not in declared:
+            raise _unknown(name, "the injected parameters", declared, where)
+    params = {name: namespace[name] for name in declared}
     for name, value in params.items():
-        if name in RULES:
-            check_value(name, value, None, f"{notebook}: ")
-    check_ignored(params, (), f"{notebook}: ")
+        check_value(name, value, declared[name], where)
+    check_combinations(params, {k for k, v in params.items() if v != declared[k]}, where)
     return params

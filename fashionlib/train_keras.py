@@ -3,11 +3,9 @@
 What it does, in order:
 
 1. seeds everything (``keras.utils.set_random_seed``; TensorFlow op determinism on that backend);
-2. prepares the data (:func:`prepare_data`): the paper's stratified 48,000 / 12,000 split of the
-   official training set, an optional stratified subsample of the training part (``train_size``),
-   normalisation with the *training* part's mean and standard deviation, shape (N, 28, 28, 1);
+2. takes the data prepared by ``data.prepare_data`` (split, subsample, normalisation);
 3. builds the model (``keras_models.build_model``) and compiles it with Adam and the learning-rate
-   schedule (``schedules.make_schedule``);
+   schedule (``schedules.make_schedule``), as :class:`FitConfig` says;
 4. trains with callbacks: the per-step learning-rate logger (Fig. 2), ``BackupAndRestore`` (a run
    killed at any moment resumes from its last finished epoch when started again with the same
    ``backup_dir``), and :class:`EpochSeeder`, which makes the batch order and the dropout masks of
@@ -19,6 +17,7 @@ The backend is chosen before Keras is imported (``fashionlib.backend.use_backend
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -32,52 +31,48 @@ import numpy as np
 
 from . import data as fdata
 from .keras_models import build_model
-from .profiles import OPTIMIZERS
-from .results import atomic_write_text
+from .profiles import OPTIMIZERS, check_params
+from .results import atomic_write_bytes, atomic_write_text
 from .schedules import DEFAULT_LR_END, LearningRateLogger, make_schedule
 
 HISTORY_FILE = "fashionlib_history.json"
 
 
-# --------------------------------------------------------------------------- data -----------
-def prepare_data(dataset: fdata.FashionMNIST | None = None, train_size: int | None = None,
-                 split_seed: int = 0, val_size: int = 12_000) -> dict:
-    """Split, subsample and normalise Fashion-MNIST for Keras; returns a dict of float32 arrays.
+# --------------------------------------------------------------------------- config ---------
+@dataclass(frozen=True)
+class FitConfig:
+    """One study-A training run: what :func:`fit` trains (the model, its recipe and its seed).
 
-    Keys: x_train, y_train, x_val, y_val, x_test, y_test, mean, std, train_idx, val_idx.
-    ``train_size`` (None = all 48,000) subsamples the training part, stratified; the validation
-    part is then cut to at most ``max(train_size // 4, 10 * 10)`` images so tiny runs stay tiny.
-    ``val_size=0``: no validation split, all 60,000 training images train (the Keras-tutorial
-    protocol of the a6 notebook); ``x_val``/``y_val`` are then empty.
+    Built from a notebook's validated parameters with :meth:`from_params`; a grid is a list of
+    ``dataclasses.replace(config, ...)``. Ranges are checked by ``profiles.RULES`` (same names).
+    ``lr`` defaults to Adam's usual 1e-3: the paper's literal 0.1 does not train with Adam
+    (see ``schedules`` and the a4 notebook).
     """
-    if not isinstance(val_size, int) or isinstance(val_size, bool) or val_size < 0:
-        raise ValueError(f"val_size must be an integer >= 0 (0 = no validation split), got {val_size!r}.")
-    if train_size is not None and train_size < 10:
-        raise ValueError(f"train_size must be >= 10 (one image per class), got {train_size}.")
-    ds = dataset if dataset is not None else fdata.load_fashion_mnist()
-    if val_size == 0:
-        train_idx, val_idx = np.arange(len(ds.y_train)), np.arange(0)
-    else:
-        train_idx, val_idx = fdata.stratified_split(ds.y_train, val_size=val_size, seed=split_seed)
-    if train_size is not None:
-        keep = fdata.subsample_stratified(ds.y_train[train_idx], train_size, seed=split_seed)
-        train_idx = train_idx[keep]
-        if len(val_idx):
-            n_val = max(train_size // 4, 100)
-            keep_v = fdata.subsample_stratified(ds.y_train[val_idx], n_val, seed=split_seed)
-            val_idx = val_idx[keep_v]
-    x_tr = ds.x_train[train_idx]
-    mean, std = fdata.normalisation_stats(x_tr)
 
-    def norm(x):
-        return ((x.astype(np.float32) / 255.0 - mean) / std)[..., None].astype(np.float32)
+    model: str = "improved_cnn"
+    epochs: int = 50
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_end: float = DEFAULT_LR_END
+    schedule: str = "paper"
+    optimizer: str = "adam"
+    momentum: float = 0.0                # SGD only
+    augment: bool = False
+    validation: str = "split"            # "split" (ours) or "test" (Keras-tutorial protocol, diagnostic)
+    diagnostic_test: bool = False        # also record the per-epoch test accuracy (a diagnostic)
+    seed: int = 0
 
-    return {
-        "x_train": norm(x_tr), "y_train": ds.y_train[train_idx].astype(np.int32),
-        "x_val": norm(ds.x_train[val_idx]), "y_val": ds.y_train[val_idx].astype(np.int32),
-        "x_test": norm(ds.x_test), "y_test": ds.y_test.astype(np.int32),
-        "mean": mean, "std": std, "train_idx": train_idx, "val_idx": val_idx,
-    }
+    def __post_init__(self):
+        check_params(dataclasses.asdict(self), "FitConfig: ")
+
+    @classmethod
+    def from_params(cls, params: dict, **changes) -> "FitConfig":
+        """The configuration named by ``params`` (a notebook's parameters; other names are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{**{k: v for k, v in params.items() if k in names}, **changes})
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 class EpochShuffledBatches(keras.utils.PyDataset):
@@ -196,7 +191,7 @@ class TestAccuracyMonitor(keras.callbacks.Callback):
     """Evaluate on the test set after each epoch, as a *diagnostic*: never used to choose anything.
 
     Two uses: the benchmark times "first epoch at or above 92.87% test accuracy" (``target``: stop
-    there); ``fit(diagnostic_test=True)`` keeps the per-epoch test accuracy (a fraction, like Keras'
+    there); ``FitConfig(diagnostic_test=True)`` keeps the per-epoch test accuracy (a fraction, like Keras'
     ``accuracy``) in the history under ``key`` (``"diagnostic_test_accuracy"``), so a reader can see
     what choosing an epoch on the test set would have reported (the a6 notebook).
     """
@@ -275,16 +270,15 @@ def make_optimizer(name: str, learning_rate, momentum: float = 0.0):
     return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
 
 
-def compile_model(model, schedule, lr0, steps_per_epoch, epochs, lr_end=DEFAULT_LR_END,
-                  optimizer: str = "adam", momentum: float = 0.0, steps_per_execution: int = 1):
-    lr = make_schedule(schedule, lr0=lr0, steps_per_epoch=steps_per_epoch, epochs=epochs, lr_end=lr_end)
-    model.compile(optimizer=make_optimizer(optimizer, lr, momentum),
+def compile_model(model, cfg: FitConfig, steps_per_epoch: int, steps_per_execution: int = 1):
+    lr = make_schedule(cfg.schedule, lr0=cfg.lr, steps_per_epoch=steps_per_epoch, epochs=cfg.epochs,
+                       lr_end=cfg.lr_end)
+    model.compile(optimizer=make_optimizer(cfg.optimizer, lr, cfg.momentum),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                   steps_per_execution=steps_per_execution)
     return model
 
 
-VALIDATION_MODES = ("split", "test")
 DIAGNOSTIC_TEST_KEY = "diagnostic_test_accuracy"
 
 
@@ -308,26 +302,19 @@ def _check_speed_options(steps_per_execution, device_data, eval_batch_size, dtyp
         raise ValueError(f"unknown dtype_policy {dtype_policy!r}; choose one of {', '.join(map(repr, DTYPE_POLICIES))}.")
 
 
-def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: int = 128,
-        lr0: float = 1e-3, schedule: str = "paper", seed: int = 0, lr_end: float = DEFAULT_LR_END,
-        optimizer: str = "adam", momentum: float = 0.0, augment: bool = False,
-        validation: str = "split", diagnostic_test: bool = False,
-        backup_dir: str | os.PathLike | None = None, callbacks: list | None = None,
-        verbose: int = 0, lr_log_every: int = 1, steps_per_execution: int | str = 1,
-        device_data: bool = False, eval_batch_size: int | None = None,
+def fit(data: dict, cfg: FitConfig, *, backup_dir: str | os.PathLike | None = None,
+        callbacks: list | None = None, verbose: int = 0, lr_log_every: int = 1,
+        steps_per_execution: int | str = 1, device_data: bool = False, eval_batch_size: int | None = None,
         dtype_policy: str = "float32") -> FitResult:
-    """Train ``model`` on ``data`` (from :func:`prepare_data`) and return a :class:`FitResult`.
+    """Train ``cfg.model`` on ``data`` (from ``data.prepare_data``) and return a :class:`FitResult`.
 
-    ``validation="split"`` (ours): Keras validates on ``data``'s validation split after each epoch.
-    ``validation="test"`` is the Keras-tutorial protocol, ``model.fit(..., validation_data=(x_test,
-    y_test))``, allowed only for data without a validation split (``prepare_data(val_size=0)``): the
-    per-epoch "validation" numbers are then test-set numbers, so the history names them
+    ``cfg.validation="split"`` (ours): Keras validates on ``data``'s validation split after each epoch.
+    ``"test"`` is the Keras-tutorial protocol, ``model.fit(..., validation_data=(x_test, y_test))``,
+    allowed only for data without a validation split (``data.prepare_data(val_size=0)``): the per-epoch
+    "validation" numbers are then test-set numbers, so the history names them
     ``diagnostic_test_accuracy`` / ``diagnostic_test_loss`` instead of ``val_*``. They are a diagnostic
-    of how a paper may have measured, never a way to choose. ``diagnostic_test=True`` adds the same
-    per-epoch test accuracy to a ``validation="split"`` run (:class:`TestAccuracyMonitor`).
-
-    ``lr0`` defaults to Adam's usual 1e-3; the paper's literal 0.1 is a hundred times that (the a4
-    notebook measures what it does); pass ``lr0=0.1`` to see it.
+    of how a paper may have measured, never a way to choose. ``cfg.diagnostic_test`` adds the same
+    per-epoch test accuracy to a ``"split"`` run (:class:`TestAccuracyMonitor`).
 
     ``backup_dir``: where ``BackupAndRestore`` keeps the last finished epoch; running ``fit`` again
     with the same folder after a crash/kill resumes there (the folder is emptied after success).
@@ -346,33 +333,32 @@ def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: i
       float32 weights): faster where the hardware has bf16 units, different numbers, never a default.
     """
     _check_speed_options(steps_per_execution, device_data, eval_batch_size, dtype_policy)
-    if validation not in VALIDATION_MODES:
-        raise ValueError(f"unknown validation {validation!r} (parameter 'validation'); choose one of "
-                         f"{', '.join(map(repr, VALIDATION_MODES))}.")
+    if not isinstance(cfg, FitConfig):
+        raise TypeError(f"fit takes a train_keras.FitConfig, got {type(cfg).__name__}. "
+                        "Fix: FitConfig.from_params(params) or FitConfig(model=..., epochs=...).")
     has_val = len(data["x_val"]) > 0
-    if validation == "test" and has_val:
+    if cfg.validation == "test" and has_val:
         raise ValueError("validation='test' (the test set as validation_data) needs data without a validation "
                          f"split, but this data has {len(data['x_val'])} validation images; prepare it with "
-                         "prepare_data(..., val_size=0), or use validation='split'.")
-    if validation == "split" and not has_val:
+                         "data.prepare_data(..., val_size=0), or use validation='split'.")
+    if cfg.validation == "split" and not has_val:
         raise ValueError("validation='split' needs a validation split, but this data has none (val_size=0); "
                          "prepare it with val_size > 0, or pass validation='test' for the Keras-tutorial protocol.")
-    if validation == "test" and diagnostic_test:
+    if cfg.validation == "test" and cfg.diagnostic_test:
         raise ValueError("diagnostic_test=True is redundant with validation='test' (the per-epoch test accuracy "
                          "is already recorded as diagnostic_test_accuracy); pass diagnostic_test=False.")
     t0 = time.perf_counter()
-    set_determinism(seed)
+    set_determinism(cfg.seed)
     prev_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(dtype_policy)
     try:
-        net = build_model(model, augment=augment)
+        net = build_model(cfg.model, augment=cfg.augment)
     finally:
         keras.config.set_dtype_policy(prev_policy)
-    steps = math.ceil(len(data["x_train"]) / batch_size)
-    compile_model(net, schedule, lr0, steps, epochs, lr_end, optimizer, momentum,
-                  steps_per_execution=steps if steps_per_execution == "epoch" else steps_per_execution)
+    steps = math.ceil(len(data["x_train"]) / cfg.batch_size)
+    compile_model(net, cfg, steps, steps_per_execution=steps if steps_per_execution == "epoch" else steps_per_execution)
     batch_cls = DeviceEpochBatches if device_data else EpochShuffledBatches
-    batches = batch_cls(data["x_train"], data["y_train"], batch_size, seed=seed)
+    batches = batch_cls(data["x_train"], data["y_train"], cfg.batch_size, seed=cfg.seed)
     tmp = None
     if backup_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="fashionlib-backup-")
@@ -381,31 +367,28 @@ def fit(data: dict, model: str = "improved_cnn", epochs: int = 50, batch_size: i
     lr_logger = LearningRateLogger(every=lr_log_every)
     history_cb = HistoryBackup(backup_dir, lr_logger)
     diagnostic = ([TestAccuracyMonitor(data["x_test"], data["y_test"], key=DIAGNOSTIC_TEST_KEY)]
-                  if diagnostic_test else [])
-    cbs = [EpochSeeder(batches, seed),
+                  if cfg.diagnostic_test else [])
+    cbs = [EpochSeeder(batches, cfg.seed),
            keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
            lr_logger, *diagnostic, *(callbacks or []), history_cb]
-    val_data = (data["x_val"], data["y_val"]) if validation == "split" else (data["x_test"], data["y_test"])
+    val_data = (data["x_val"], data["y_val"]) if cfg.validation == "split" else (data["x_test"], data["y_test"])
     try:
         # shuffle=False: the batches are already permuted per epoch; Keras' own shuffle of a PyDataset
         # reorders whole batches with Python's `random`, which a restarted process does not replay.
         # Validation in batches of 1,024 whatever the training batch: the same numbers, far fewer steps.
-        net.fit(batches, validation_data=val_data, validation_batch_size=eval_batch_size or max(batch_size, 1024),
-                epochs=epochs, shuffle=False, callbacks=cbs, verbose=verbose)
+        net.fit(batches, validation_data=val_data, validation_batch_size=eval_batch_size or max(cfg.batch_size, 1024),
+                epochs=cfg.epochs, shuffle=False, callbacks=cbs, verbose=verbose)
         (Path(backup_dir) / HISTORY_FILE).unlink(missing_ok=True)  # finished: nothing to resume
     finally:
         if tmp is not None:
             tmp.cleanup()
     import pandas as pd
 
-    params = {"model": model, "epochs": epochs, "batch_size": batch_size, "lr0": lr0,
-              "schedule": schedule, "seed": seed, "lr_end": lr_end, "optimizer": optimizer, "momentum": momentum,
-              "augment": augment, "validation": validation, "diagnostic_test": diagnostic_test,
-              "train_images": len(data["x_train"]), "backend": keras.backend.backend(),
+    params = {**cfg.as_dict(), "train_images": len(data["x_train"]), "backend": keras.backend.backend(),
               "steps_per_execution": steps_per_execution, "device_data": device_data,
               "eval_batch_size": eval_batch_size, "dtype_policy": dtype_policy}
     history = pd.DataFrame(history_cb.epochs)
-    if validation == "test":  # Keras calls them val_*, but they were measured on the test set
+    if cfg.validation == "test":  # Keras calls them val_*, but they were measured on the test set
         history = history.rename(columns={"val_accuracy": DIAGNOSTIC_TEST_KEY, "val_loss": "diagnostic_test_loss"})
     return FitResult(net, history, lr_logger.as_frame(), params, time.perf_counter() - t0, cbs,
                      history_cb.resumed_from_epoch)
@@ -418,17 +401,12 @@ def predict_proba(model, x, batch_size: int = 1024) -> np.ndarray:
 
 
 def save_model_atomic(model, path: str | os.PathLike) -> Path:
-    """``model.save`` to a temporary ``.keras`` file beside ``path``, then rename it into place."""
+    """Save ``model`` as a ``.keras`` file at ``path``, atomically (``results.atomic_write_bytes``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with tempfile.TemporaryDirectory(prefix="fashionlib-save-") as tmp:
+        staged = Path(tmp) / path.name  # Keras writes the archive by name; stage it, then copy atomically
+        model.save(staged)
+        atomic_write_bytes(path, staged.read_bytes())
     return path
 
 
@@ -478,22 +456,20 @@ def inference_copy(model, name: str, augment: bool = False):
     return copy
 
 
-def _train_and_evaluate(data: dict, setting: dict, tag: dict) -> dict:
+def _train_and_evaluate(data: dict, cfg: FitConfig, save_path, tag: dict) -> dict:
     """One run of :func:`run_many`: fit (resuming from its backup folder), evaluate, save if asked."""
-    setting = dict(setting)
-    save_path = setting.pop("save_path", None)
     bdir = backup_dir_for(**tag)
     t0 = time.perf_counter()
-    res = fit(data, backup_dir=bdir, **setting)
+    res = fit(data, cfg, backup_dir=bdir)
     mets, proba = evaluate(res.model, data["x_test"], data["y_test"])
     path = None
     if save_path is not None:
-        path = save_model_atomic(inference_copy(res.model, setting["model"], setting["augment"]), save_path)
+        path = save_model_atomic(inference_copy(res.model, cfg.model, cfg.augment), save_path)
     hist = res.history
     import shutil
 
     shutil.rmtree(bdir, ignore_errors=True)
-    return {"seed": setting["seed"], "setting": setting, "metrics": mets, "proba": proba,
+    return {"seed": cfg.seed, "config": cfg, "setting": cfg.as_dict(), "metrics": mets, "proba": proba,
             "history": hist, "lr_log": res.lr_log, "seconds": time.perf_counter() - t0,
             "seconds_per_epoch": float(hist["seconds"].mean()) if len(hist) else None,
             "model": res.model, "model_path": path}
@@ -511,42 +487,49 @@ def _init_worker(backend: str, data_file: str) -> None:
         _WORKER_DATA.update({k: z[k] for k in z.files})
 
 
-def _worker_run(setting: dict, tag: dict) -> dict:
-    run = _train_and_evaluate(_WORKER_DATA, setting, tag)
+def _worker_run(cfg: FitConfig, save_path, tag: dict) -> dict:
+    run = _train_and_evaluate(_WORKER_DATA, cfg, save_path, tag)
     run["weights"] = run.pop("model").get_weights()  # a Keras model does not pickle across processes
     return run
 
 
-def run_many(data: dict, settings: list[dict], jobs: int = 1, notebook: str = "adhoc", profile: str = "adhoc",
-             progress: bool = True) -> list[dict]:
-    """Train and test-evaluate one model per setting (keyword arguments of :func:`fit`, plus an optional
-    ``save_path`` for the trained model); returns one dict per setting, in order.
+def run_many(data: dict, configs: list[FitConfig], save_paths: list | None = None, jobs: int = 1,
+             notebook: str = "adhoc", profile: str = "adhoc", progress: bool = True) -> list[dict]:
+    """Train and test-evaluate one model per configuration; ``save_paths`` (one path or None per
+    configuration) saves the trained models. Returns one dict per configuration, in order.
 
-    Each dict: seed, setting, metrics, proba, history, lr_log, seconds, seconds_per_epoch, model,
-    model_path. Runs are independent and each is seeded, so ``jobs > 1`` trains them side by side in
-    that many worker processes (same backend; a fresh process each, so also the same numbers as
-    ``jobs=1`` on a CPU) -- worth it on a many-core machine and on one GPU, where the processes fill
-    each other's idle time (see the "Run it yourself" page); not on 2 cores. Each run resumes
-    from its own backup folder (:func:`backup_dir_for`) if an earlier attempt was interrupted.
+    Each dict: seed, config, setting (the configuration as a dict), metrics, proba, history, lr_log,
+    seconds, seconds_per_epoch, model, model_path. Runs are independent and each is seeded, so
+    ``jobs > 1`` trains them side by side in that many worker processes (same backend; a fresh
+    process each, so also the same numbers as ``jobs=1`` on a CPU) -- worth it on a many-core
+    machine and on one GPU, where the processes fill each other's idle time; not on 2 cores. Each
+    run resumes from its own backup folder (:func:`backup_dir_for`) if an earlier attempt was
+    interrupted.
     """
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1 (parameter 'jobs'), got {jobs!r}.")
-    settings = [{"model": "improved_cnn", "seed": 0, "augment": False, **st} for st in settings]  # fit's defaults
-    tags = [dict(notebook=notebook, profile=profile, n_train=len(data["x_train"]),
-                 **{k: v for k, v in st.items() if k != "save_path"}) for st in settings]
+    check_params({"jobs": jobs}, "run_many: ")
+    configs = list(configs)
+    bad = [c for c in configs if not isinstance(c, FitConfig)]
+    if bad:
+        raise TypeError(f"run_many takes train_keras.FitConfig objects, got {type(bad[0]).__name__}. "
+                        "Fix: dataclasses.replace(FitConfig.from_params(params), ...) per run.")
+    save_paths = list(save_paths) if save_paths is not None else [None] * len(configs)
+    if len(save_paths) != len(configs):
+        raise ValueError(f"run_many: {len(save_paths)} save_paths for {len(configs)} configurations; "
+                         "give one path (or None) per configuration.")
+    tags = [dict(notebook=notebook, profile=profile, n_train=len(data["x_train"]), **c.as_dict()) for c in configs]
 
     def report(run):
         if progress:
-            st = run["setting"]
-            extra = ", ".join(f"{k}={v}" for k, v in st.items() if k not in ("model", "seed", "epochs"))
-            print(f"{st['model']} seed {run['seed']} ({extra}): test accuracy "
+            cfg = run["config"]
+            extra = ", ".join(f"{k}={v}" for k, v in run["setting"].items() if k not in ("model", "seed", "epochs"))
+            print(f"{cfg.model} seed {cfg.seed} ({extra}): test accuracy "
                   f"{run['metrics']['accuracy']:.2f}% loss {run['metrics']['loss']:.4f} "
                   f"({run['seconds']:.0f} s, {len(run['history'])} epochs)", flush=True)
 
-    if jobs == 1 or len(settings) <= 1:
+    if jobs == 1 or len(configs) <= 1:
         runs = []
-        for st, tag in zip(settings, tags):
-            runs.append(_train_and_evaluate(data, st, tag))
+        for cfg, path, tag in zip(configs, save_paths, tags):
+            runs.append(_train_and_evaluate(data, cfg, path, tag))
             report(runs[-1])
         return runs
 
@@ -556,11 +539,12 @@ def run_many(data: dict, settings: list[dict], jobs: int = 1, notebook: str = "a
     with tempfile.TemporaryDirectory(prefix="fashionlib-data-") as tmp:
         data_file = str(Path(tmp) / "data.npz")
         np.savez(data_file, **{k: np.asarray(v) for k, v in data.items()})
-        runs = [None] * len(settings)
-        with cf.ProcessPoolExecutor(max_workers=min(jobs, len(settings)), mp_context=mp.get_context("spawn"),
+        runs = [None] * len(configs)
+        with cf.ProcessPoolExecutor(max_workers=min(jobs, len(configs)), mp_context=mp.get_context("spawn"),
                                     initializer=_init_worker,
                                     initargs=(keras.backend.backend(), data_file)) as pool:
-            futures = {pool.submit(_worker_run, st, tag): i for i, (st, tag) in enumerate(zip(settings, tags))}
+            futures = {pool.submit(_worker_run, cfg, path, tag): i
+                       for i, (cfg, path, tag) in enumerate(zip(configs, save_paths, tags))}
             try:
                 for fut in cf.as_completed(futures):
                     run = fut.result()
@@ -570,26 +554,25 @@ def run_many(data: dict, settings: list[dict], jobs: int = 1, notebook: str = "a
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
     for run in runs:  # rebuild each trained model here from its weights
-        st = run["setting"]
-        net = build_model(st["model"], augment=st["augment"])
+        cfg = run["config"]
+        net = build_model(cfg.model, augment=cfg.augment)
         net.set_weights(run.pop("weights"))
         run["model"] = net
     return runs
 
 
-def run_seeds(data: dict, seeds, model: str = "improved_cnn", save_dir=None, notebook: str = "adhoc",
-              profile: str = "adhoc", progress: bool = True, jobs: int = 1, **fit_kwargs) -> list[dict]:
-    """Train ``model`` once per seed (:func:`run_many`); ``save_dir`` saves ``<model>_seed<seed>.keras``."""
-    settings = [dict(model=model, seed=seed, **fit_kwargs,
-                     **({"save_path": Path(save_dir) / f"{model}_seed{seed}.keras"} if save_dir is not None else {}))
-                for seed in seeds]
-    return run_many(data, settings, jobs=jobs, notebook=notebook, profile=profile, progress=progress)
+def run_seeds(data: dict, cfg: FitConfig, seeds, save_dir=None, notebook: str = "adhoc",
+              profile: str = "adhoc", progress: bool = True, jobs: int = 1) -> list[dict]:
+    """Train ``cfg`` once per seed (:func:`run_many`); ``save_dir`` saves ``<model>_seed<seed>.keras``."""
+    configs = [dataclasses.replace(cfg, seed=s) for s in seeds]
+    paths = [Path(save_dir) / f"{c.model}_seed{c.seed}.keras" for c in configs] if save_dir is not None else None
+    return run_many(data, configs, paths, jobs=jobs, notebook=notebook, profile=profile, progress=progress)
 
 
 def record_runs(runs: list[dict]) -> list[dict]:
     """The runs of :func:`run_many` as results-record runs (see ``results.write_record``).
 
-    Setting: the keyword arguments of :func:`fit` (seed aside); metrics: the test metrics (accuracy in
+    Setting: the run's :class:`FitConfig` (seed aside); metrics: the test metrics (accuracy in
     percent), seconds per epoch, epochs run, and the last epoch's validation and training accuracy in
     percent (training accuracy measured with dropout and augmentation active); the saved model's file
     name; the per-epoch history.

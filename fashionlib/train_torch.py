@@ -15,9 +15,12 @@ on GPUs)::
 the *global* batch: under DDP each of the ``W`` processes takes ``batch_size / W`` images per step,
 and the data order, augmentation and gradients are the same as in one process.
 
-Every epoch ends with a checkpoint (model, optimizer, epoch, RNG state, history) written atomically
-into ``ckpt_dir``; a run started again with the same ``ckpt_dir`` and configuration resumes after
-the last finished epoch and ends with the same numbers as an uninterrupted run (tested with SIGKILL).
+:func:`fit` reads top to bottom: :func:`setup` (seeds, DDP, data, model, optimizer, loss, resume,
+loaders), then the loop over epochs -- :func:`train_one_epoch`, :func:`end_epoch` (validate,
+log, checkpoint) -- then :func:`finish` (test set, counts). Every epoch ends with a checkpoint
+(model, optimizer, epoch, RNG state, history) written atomically into ``ckpt_dir``; a run started
+again with the same ``ckpt_dir`` and configuration resumes after the last finished epoch and ends
+with the same numbers as an uninterrupted run.
 
 Training metrics are the running averages over the epoch, measured *in training mode* (dropout
 on) on the balanced, augmented training set -- as Keras and most loops report them. That is our
@@ -33,22 +36,21 @@ import io
 import json
 import os
 import random
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from . import apparel, balance, torch_models
-from .profiles import DATASETS_B, OPTIMIZERS
+from .profiles import check_combinations, check_params
 from .results import atomic_write_bytes, atomic_write_text
 
 CHECKPOINT_NAME = "checkpoint.pt"
-KILL_HOOK_ENV = "FASHIONLIB_KILL_AFTER_EPOCH"  # tests: SIGKILL this process after that epoch's checkpoint
 
 
 class CheckpointError(ValueError):
@@ -97,28 +99,18 @@ class TrainConfig:
     progress: bool = True
 
     def validate(self) -> "TrainConfig":
-        def bad(name, valid):
-            raise ValueError(f"TrainConfig: {name}={getattr(self, name)!r} is invalid; expected {valid}.")
-        if self.dataset not in DATASETS_B:
-            bad("dataset", f"one of {', '.join(DATASETS_B)}")
-        if self.optimizer not in OPTIMIZERS:
-            bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
-        if self.balance not in balance.BALANCE_METHODS:
-            bad("balance", f"one of {', '.join(balance.BALANCE_METHODS)}")
-        torch_models._check_backbone(self.backbone)
-        for name in ("epochs", "batch_size", "image_size", "n_max"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                bad(name, "an integer >= 1")
-        if not self.lr > 0:
-            bad("lr", "a number > 0")
-        if self.weight_decay < 0:
-            bad("weight_decay", "a number >= 0")
-        if not 0 <= self.dropout < 1:
-            bad("dropout", "a number in [0, 1)")
-        if self.imbalance_factor < 1:
-            bad("imbalance_factor", "a number >= 1 (1 = balanced)")
+        """Check every field with a rule in ``profiles.RULES`` and the combinations of ``profiles.COMBINATIONS``."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "test_source"}
+        defaults = TrainConfig()
+        check_params(values, "TrainConfig: ")
+        check_combinations(values, {k for k, v in values.items() if getattr(defaults, k) != v}, "TrainConfig: ")
         return self
+
+    @classmethod
+    def from_params(cls, params: dict, **changes) -> "TrainConfig":
+        """The configuration named by ``params`` (a notebook's parameters; other names are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{**{k: v for k, v in params.items() if k in names}, **changes})
 
     def key(self) -> str:
         """What must match for a checkpoint to be resumed (everything except machinery and epochs)."""
@@ -305,20 +297,43 @@ def load_checkpoint(path: Path, cfg: TrainConfig) -> dict | None:
 
 
 # ------------------------------------------------------------------------------------- fit ------
-def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = True) -> dict:
-    """Train, validate every epoch, checkpoint every epoch, test at the end. Returns a result dict.
+@dataclass
+class Run:
+    """What :func:`setup` prepares and the epoch loop works on."""
 
-    Keys: ``history`` (one dict per epoch: train/val loss, acc, precision, recall, f1), ``test``
-    (metrics + predictions), ``class_names``, ``counts`` (train before/after balancing, val, test),
-    ``params`` (total/trainable), ``resumed_from`` (epochs already done when started), ``wall_s``,
-    and ``model`` (on CPU, when ``return_model``).
-    """
-    cfg.validate()
-    started = time.time()
+    cfg: TrainConfig
+    rank: int
+    world: int
+    device: torch.device
+    splits: Splits
+    num_classes: int
+    model: torch.nn.Module          # the bare model (evaluated, checkpointed, returned)
+    ddp_model: torch.nn.Module      # the model trained (DistributedDataParallel under torchrun)
+    optimizer: torch.optim.Optimizer
+    train_labels: np.ndarray        # labels of the (balanced) training entries
+    class_weight: torch.Tensor | None
+    logit_offset: torch.Tensor | None
+    train_ds: object
+    sampler: object
+    train_loader: object
+    val_loader: object
+    test_loader: object
+    ckpt_path: Path | None
+    history: list
+    start_epoch: int
+    stream: object = None           # where progress goes (None: a book build, one line per run)
+
+    @property
+    def show(self) -> bool:
+        return self.cfg.progress and self.rank == 0
+
+
+def setup(cfg: TrainConfig, splits: Splits | None = None) -> Run:
+    """Seeds, process group, data, model, optimizer, loss terms, resume state and loaders."""
+    # ---------------------------------------------------------------- processes and seeds --
     rank, world, local_rank = dist_env()
-    distributed = world > 1
     device = pick_device(cfg, local_rank)
-    if distributed and not torch.distributed.is_initialized():
+    if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -326,6 +341,7 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
         raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {world} processes.")
     seed_everything(cfg.seed, device)
 
+    # ------------------------------------------------------------ data, model, optimizer --
     splits = splits if splits is not None else make_splits(cfg)
     num_classes = len(splits.class_names)
     model = torch_models.build_model(
@@ -335,10 +351,9 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(cfg, params)
+    optimizer = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
 
-    # loss: plain, class-weighted, or logit-adjusted (training only)
+    # ---------------------------------------- loss: plain, class-weighted or logit-adjusted --
     train_labels = splits.source.labels[splits.train_idx]
     weight = None
     if cfg.balance == "class_weights":
@@ -346,7 +361,7 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
     offset = (balance.logit_adjustment(train_labels, num_classes, cfg.logit_tau).to(device)
               if cfg.balance == "logit_adjust" else None)
 
-    # resume
+    # ------------------------------------------------------------------------------ resume --
     ckpt_path = Path(cfg.ckpt_dir) / CHECKPOINT_NAME if cfg.ckpt_dir else None
     state = load_checkpoint(ckpt_path, cfg) if ckpt_path else None
     history, start_epoch = [], 0
@@ -358,8 +373,9 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"])
 
+    # ----------------------------------------------------------------------------- loaders --
     ddp_model = model
-    if distributed:
+    if world > 1:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     sampler = torch.utils.data.DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True,
@@ -371,75 +387,109 @@ def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = Tru
     eval_bs = max(cfg.batch_size, 64)
     val_loader = torch.utils.data.DataLoader(val_ds, batch_size=eval_bs, **loader_kw)
     test_loader = torch.utils.data.DataLoader(test_ds, batch_size=eval_bs, **loader_kw)
-
-    from tqdm import tqdm
-
     from .backend import progress_stream
 
-    show = cfg.progress and rank == 0
-    stream = progress_stream() if show else None  # None under a book build: the page shows one line per run
-    for epoch in range(start_epoch, cfg.epochs):
-        ddp_model.train()
-        sampler.set_epoch(epoch)
-        train_ds.set_epoch(epoch)
-        sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss*n, correct, n
-        bar = tqdm(train_loader, desc=f"{cfg.backbone} epoch {epoch + 1}/{cfg.epochs}", leave=False,
-                   disable=stream is None, mininterval=1.0, file=stream)
-        for x, y in bar:
-            x, y = _to_device(x, y, device)
-            with _autocast(device):
-                logits = ddp_model(x)
-            logits = logits.float()
-            loss = F.cross_entropy(logits if offset is None else logits + offset, y, weight=weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            sums += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(),
-                                 torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
-        if distributed:
-            torch.distributed.all_reduce(sums)
-        row = {"epoch": epoch + 1, "train_loss": float(sums[0] / sums[2]), "train_acc": 100.0 * float(sums[1] / sums[2])}
-        if rank == 0:
-            val = evaluate(model, val_loader, device, num_classes)
-            row.update({f"val_{k}": v for k, v in val.items() if k not in ("y_true", "y_pred")})
-            history.append(row)
-            line = (f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
-                    f"{row['train_acc']:.2f}% | val loss {row['val_loss']:.4f} acc {row['val_acc']:.2f}% "
-                    f"F1 {row['val_f1']:.4f}")
-            if stream is not None:
-                print(line, file=stream, flush=True)
-            if show and epoch + 1 == cfg.epochs and stream is not sys.stdout:  # one line per run on a page
-                print(f"{cfg.backbone} (EdgeNet {cfg.edgenet}, balance {cfg.balance}, seed {cfg.seed}): {line}",
-                      flush=True)
-            if ckpt_path is not None:
-                save_checkpoint(ckpt_path, {
-                    "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "history": history, "torch_rng": torch.get_rng_state(), "config_key": cfg.key(),
-                    **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
-                })
-        if distributed:
-            torch.distributed.barrier()
-        if os.environ.get(KILL_HOOK_ENV) == str(epoch + 1):  # a real SIGKILL, for the resume test
-            os.kill(os.getpid(), signal.SIGKILL)
+    stream = progress_stream() if cfg.progress and rank == 0 else None
+    return Run(cfg, rank, world, device, splits, num_classes, model, ddp_model, optimizer, train_labels,
+               weight, offset, train_ds, sampler, train_loader, val_loader, test_loader, ckpt_path,
+               history, start_epoch, stream)
 
-    result = {"history": history, "class_names": splits.class_names, "resumed_from": start_epoch,
-              "config": dataclasses.asdict(cfg), "world_size": world, "device": str(device),
-              "params": torch_models.count_parameters(model),
+
+def train_one_epoch(run: Run, epoch: int) -> dict:
+    """One pass over the training loader; returns the epoch's running-average loss and accuracy."""
+    from tqdm import tqdm
+
+    cfg, device = run.cfg, run.device
+    run.ddp_model.train()
+    run.sampler.set_epoch(epoch)
+    run.train_ds.set_epoch(epoch)
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss*n, correct, n
+    bar = tqdm(run.train_loader, desc=f"{cfg.backbone} epoch {epoch + 1}/{cfg.epochs}", leave=False,
+               disable=run.stream is None, mininterval=1.0, file=run.stream)
+    for x, y in bar:
+        x, y = _to_device(x, y, device)
+        with _autocast(device):
+            logits = run.ddp_model(x)
+        logits = logits.float()
+        loss = F.cross_entropy(logits if run.logit_offset is None else logits + run.logit_offset, y,
+                               weight=run.class_weight)
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        sums += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(),
+                             torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
+    if run.world > 1:
+        torch.distributed.all_reduce(sums)
+    return {"epoch": epoch + 1, "train_loss": float(sums[0] / sums[2]),
+            "train_acc": 100.0 * float(sums[1] / sums[2])}
+
+
+def end_epoch(run: Run, row: dict) -> None:
+    """Rank 0: validate, append to the history, print one line, write the checkpoint."""
+    cfg, device = run.cfg, run.device
+    if run.rank == 0:
+        val = evaluate(run.model, run.val_loader, device, run.num_classes)
+        row.update({f"val_{k}": v for k, v in val.items() if k not in ("y_true", "y_pred")})
+        run.history.append(row)
+        line = (f"epoch {row['epoch']}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
+                f"{row['train_acc']:.2f}% | val loss {row['val_loss']:.4f} acc {row['val_acc']:.2f}% "
+                f"F1 {row['val_f1']:.4f}")
+        if run.stream is not None:
+            print(line, file=run.stream, flush=True)
+        if run.show and row["epoch"] == cfg.epochs and run.stream is not sys.stdout:  # one line per run on a page
+            print(f"{cfg.backbone} (EdgeNet {cfg.edgenet}, balance {cfg.balance}, seed {cfg.seed}): {line}",
+                  flush=True)
+        if run.ckpt_path is not None:
+            save_checkpoint(run.ckpt_path, {
+                "epoch": row["epoch"], "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+                "history": run.history, "torch_rng": torch.get_rng_state(), "config_key": cfg.key(),
+                **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+            })
+    if run.world > 1:
+        torch.distributed.barrier()
+
+
+def finish(run: Run, started: float, return_model: bool) -> dict:
+    """Test-set evaluation (rank 0) and the result dict of :func:`fit`."""
+    splits, n = run.splits, run.num_classes
+    result = {"history": run.history, "class_names": splits.class_names, "resumed_from": run.start_epoch,
+              "config": dataclasses.asdict(run.cfg), "world_size": run.world, "device": str(run.device),
+              "params": torch_models.count_parameters(run.model),
               "counts": {
-                  "train_before": np.bincount(splits.source.labels[splits.train_idx_original],
-                                              minlength=num_classes).tolist(),
-                  "train_after": np.bincount(train_labels, minlength=num_classes).tolist(),
+                  "train_before": np.bincount(splits.source.labels[splits.train_idx_original], minlength=n).tolist(),
+                  "train_after": np.bincount(run.train_labels, minlength=n).tolist(),
                   "train_augmented_copies": int(splits.train_augment.sum()),
-                  "val": np.bincount(splits.source.labels[splits.val_idx], minlength=num_classes).tolist(),
-                  "test": np.bincount(splits.test_labels, minlength=num_classes).tolist()}}
-    if rank == 0:
-        result["test"] = evaluate(model, test_loader, device, num_classes)
-    if distributed:
+                  "val": np.bincount(splits.source.labels[splits.val_idx], minlength=n).tolist(),
+                  "test": np.bincount(splits.test_labels, minlength=n).tolist()}}
+    if run.rank == 0:
+        result["test"] = evaluate(run.model, run.test_loader, run.device, n)
+    if run.world > 1:
         torch.distributed.barrier()
     result["wall_s"] = time.time() - started
     if return_model:
-        result["model"] = model.cpu()
+        result["model"] = run.model.cpu()
     return result
+
+
+def fit(cfg: TrainConfig, splits: Splits | None = None, return_model: bool = True,
+        on_epoch_end: Callable[[int], None] | None = None) -> dict:
+    """Train, validate every epoch, checkpoint every epoch, test at the end. Returns a result dict.
+
+    Keys: ``history`` (one dict per epoch: train/val loss, acc, precision, recall, f1), ``test``
+    (metrics + predictions), ``class_names``, ``counts`` (train before/after balancing, val, test),
+    ``params`` (total/trainable), ``resumed_from`` (epochs already done when started), ``wall_s``,
+    and ``model`` (on CPU, when ``return_model``). ``on_epoch_end(epoch)`` is called after each
+    epoch's checkpoint (the resume test kills the process there).
+    """
+    cfg.validate()
+    started = time.time()
+    run = setup(cfg, splits)
+    for epoch in range(run.start_epoch, cfg.epochs):
+        row = train_one_epoch(run, epoch)
+        end_epoch(run, row)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
+    return finish(run, started, return_model)
 
 
 def final_metrics(result: dict) -> dict:
@@ -463,7 +513,7 @@ def _parse_set(items, cfg_dict):
     return cfg_dict
 
 
-def main(argv=None) -> int:
+def main(argv=None, on_epoch_end: Callable[[int], None] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fashionlib.train_torch", description=__doc__.split("\n")[0])
     ap.add_argument("--config", help="JSON file of TrainConfig fields")
     ap.add_argument("--set", action="append", metavar="NAME=VALUE", help="override one field")
@@ -483,7 +533,7 @@ def main(argv=None) -> int:
     if args.out and not cfg_dict.get("ckpt_dir"):
         cfg_dict["ckpt_dir"] = args.out
     cfg = TrainConfig(**cfg_dict)
-    result = fit(cfg, return_model=False)
+    result = fit(cfg, return_model=False, on_epoch_end=on_epoch_end)
     rank, world, _ = dist_env()
     if rank == 0 and args.out:
         out = {"final": final_metrics(result), "history": result["history"], "world_size": world,

@@ -108,7 +108,7 @@ def test_long_tailed_profile():
     counts = data.long_tailed_counts(1000, 10, 100)
     assert counts[0] == 1000 and counts[-1] == 10
     assert all(a >= b for a, b in zip(counts, counts[1:]))
-    with pytest.raises(ValueError, match="imbalance_factor must be >= 1"):
+    with pytest.raises(ValueError, match="'imbalance_factor' must be a number >= 1"):
         data.long_tailed_counts(1000, 10, 0.5)
 
 
@@ -124,3 +124,36 @@ def test_download_verifies_before_rename(tmp_path, fmnist_dir):
     assert list(dest.iterdir()) == []
     got = data.download_fashion_mnist(dest, base_url=fmnist_dir.as_uri() + "/")
     assert data.load_fashion_mnist(got).x_test.shape == (10_000, 28, 28)
+
+
+def test_prepare_data_split_and_normalisation(fmnist):
+    d = data.prepare_data(fmnist, train_size=300)
+    assert d["x_train"].shape == (300, 28, 28, 1) and d["x_train"].dtype == np.float32
+    assert np.bincount(d["y_train"]).tolist() == [30] * 10  # stratified
+    assert abs(float(d["x_train"].mean())) < 1e-4 and abs(float(d["x_train"].std()) - 1) < 1e-3
+    assert set(d["train_idx"]).isdisjoint(d["val_idx"]) and len(d["y_val"]) == 100
+    assert d["x_test"].shape == (10_000, 28, 28, 1)
+
+
+def test_full_split_is_the_papers(fmnist):
+    d = data.prepare_data(fmnist)
+    assert (len(d["y_train"]), len(d["y_val"]), len(d["y_test"])) == (48_000, 12_000, 10_000)
+    tr, va = data.stratified_split(fmnist.y_train, 12_000, seed=0)
+    assert np.array_equal(d["train_idx"], tr) and np.array_equal(d["val_idx"], va)
+
+
+def test_val_size_zero_trains_on_all_60000(fmnist):
+    d = data.prepare_data(fmnist, val_size=0)
+    assert len(d["y_train"]) == 60_000 and d["x_val"].shape == (0, 28, 28, 1) and len(d["y_val"]) == 0
+    small = data.prepare_data(fmnist, train_size=500, val_size=0)
+    assert np.bincount(small["y_train"]).tolist() == [50] * 10 and len(small["y_val"]) == 0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"train_size": 5}, "'train_size' is 5, below the 10 classes"),
+    ({"train_size": 48_001}, "'train_size' is 48001, above the 48,000"),
+    ({"val_size": -1}, "val_size must be an integer in"),
+])
+def test_prepare_data_refuses_impossible_sizes(fmnist, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        data.prepare_data(fmnist, **kwargs)

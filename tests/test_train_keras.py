@@ -15,14 +15,15 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from fashionlib import train_keras  # noqa: E402
+from fashionlib import data, train_keras  # noqa: E402
+from fashionlib.train_keras import FitConfig  # noqa: E402
 
 N_TRAIN = 300
 
 
 @pytest.fixture(scope="module")
 def tiny(fmnist):
-    return train_keras.prepare_data(fmnist, train_size=N_TRAIN)
+    return data.prepare_data(fmnist, train_size=N_TRAIN)
 
 
 def weights_digest(model) -> str:
@@ -33,21 +34,8 @@ def weights_digest(model) -> str:
 
 
 def _fit(tiny, seed, tmp_path):
-    res = train_keras.fit(tiny, epochs=2, batch_size=32, lr0=1e-3, seed=seed, backup_dir=tmp_path / f"b{seed}")
+    res = train_keras.fit(tiny, FitConfig(epochs=2, batch_size=32, lr=1e-3, seed=seed), backup_dir=tmp_path / f"b{seed}")
     return res, weights_digest(res.model)
-
-
-def test_prepare_data_split_and_normalisation(tiny):
-    assert tiny["x_train"].shape == (N_TRAIN, 28, 28, 1) and tiny["x_train"].dtype == np.float32
-    assert np.bincount(tiny["y_train"]).tolist() == [N_TRAIN // 10] * 10  # stratified
-    assert abs(float(tiny["x_train"].mean())) < 1e-4 and abs(float(tiny["x_train"].std()) - 1) < 1e-3
-    assert set(tiny["train_idx"]).isdisjoint(tiny["val_idx"])
-    assert tiny["x_test"].shape == (10_000, 28, 28, 1)
-
-
-def test_full_split_is_the_papers(fmnist):
-    d = train_keras.prepare_data(fmnist)
-    assert (len(d["y_train"]), len(d["y_val"]), len(d["y_test"])) == (48_000, 12_000, 10_000)
 
 
 @pytest.mark.slow
@@ -83,9 +71,10 @@ RESUME_SCRIPT = textwrap.dedent("""
                 (backup / "READY").write_text(str(epoch))
                 time.sleep(120)
 
-    d = train_keras.prepare_data(data.load_fashion_mnist(), train_size=%d)
+    d = data.prepare_data(data.load_fashion_mnist(), train_size=%d)
     cbs = [PauseBeforeEpoch()] if pause_at >= 0 else []
-    res = train_keras.fit(d, epochs=4, batch_size=32, lr0=1e-3, seed=3, backup_dir=backup, callbacks=cbs)
+    cfg = train_keras.FitConfig(epochs=4, batch_size=32, lr=1e-3, seed=3)
+    res = train_keras.fit(d, cfg, backup_dir=backup, callbacks=cbs)
     h = hashlib.sha256()
     for w in res.model.get_weights():
         h.update(np.ascontiguousarray(w).tobytes())
@@ -149,11 +138,6 @@ def test_unknown_optimizer_is_a_clear_error():
         train_keras.make_optimizer("adagrad", 1e-3)
 
 
-def test_train_size_too_small_is_a_clear_error(fmnist):
-    with pytest.raises(ValueError, match="train_size"):
-        train_keras.prepare_data(fmnist, train_size=5)
-
-
 def test_missing_saved_model_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.keras"):
         train_keras.load_model_safe(tmp_path / "nothing.keras")
@@ -181,12 +165,12 @@ def test_saved_model_roundtrip_same_predictions(tiny, tmp_path):
 def test_runs_in_worker_processes_equal_runs_in_process(tiny, tmp_path, monkeypatch):
     """run_many(jobs=2) trains each setting in a worker process: same numbers, same weights, same order."""
     monkeypatch.setenv("FASHIONLIB_CACHE", str(tmp_path / "cache"))
-    settings = [dict(model="cnn", seed=s, epochs=1, batch_size=64, lr0=1e-3, lr_end=1e-4,
-                     save_path=tmp_path / f"saved_{s}.keras") for s in (0, 1, 2)]
-    seq = train_keras.run_many(tiny, settings, jobs=1, progress=False)
-    for s in settings:
-        s["save_path"].unlink()
-    par = train_keras.run_many(tiny, settings, jobs=2, progress=False)
+    configs = [FitConfig(model="cnn", seed=s, epochs=1, batch_size=64, lr=1e-3, lr_end=1e-4) for s in (0, 1, 2)]
+    paths = [tmp_path / f"saved_{c.seed}.keras" for c in configs]
+    seq = train_keras.run_many(tiny, configs, paths, jobs=1, progress=False)
+    for path in paths:
+        path.unlink()
+    par = train_keras.run_many(tiny, configs, paths, jobs=2, progress=False)
     assert [r["seed"] for r in par] == [0, 1, 2]
     for a, b in zip(seq, par):
         assert a["metrics"] == b["metrics"]
@@ -199,4 +183,18 @@ def test_runs_in_worker_processes_equal_runs_in_process(tiny, tmp_path, monkeypa
 
 def test_jobs_must_be_a_positive_integer(tiny):
     with pytest.raises(ValueError, match="jobs"):
-        train_keras.run_many(tiny, [dict(model="cnn", epochs=1)], jobs=0)
+        train_keras.run_many(tiny, [FitConfig(model="cnn", epochs=1)], jobs=0)
+
+
+def test_config_is_checked_by_the_parameter_rules():
+    with pytest.raises(ValueError, match="'batch_size' must be an integer >= 1"):
+        FitConfig(batch_size=0)
+    with pytest.raises(TypeError, match="lr0"):
+        FitConfig(lr0=0.1)  # renamed: the old keyword is refused, never aliased
+    cfg = FitConfig.from_params({"model": "cnn", "lr": 0.01, "seeds": [0, 1], "profile": "cpu"})
+    assert (cfg.model, cfg.lr, cfg.seed) == ("cnn", 0.01, 0)
+
+
+def test_fit_and_run_many_refuse_keyword_dicts(tiny):
+    with pytest.raises(TypeError, match="FitConfig"):
+        train_keras.run_many(tiny, [dict(model="cnn", epochs=1)])

@@ -54,11 +54,19 @@ def test_class_weighted_loss_runs(fmnist_dir):
     assert len(r["history"]) == 1 and r["counts"]["train_augmented_copies"] == 0
 
 
-def _cli(cfg: dict, out: Path, env_extra=None, torchrun: int = 0, timeout=300):
+# The CLI with a hook that SIGKILLs the process after epoch N's checkpoint (a real, unclean death).
+KILL_AFTER = ("import os, signal, sys; from fashionlib import train_torch; "
+              "n = int(sys.argv.pop(1)); "
+              "train_torch.main(sys.argv[1:], on_epoch_end=lambda e: e == n and os.kill(os.getpid(), signal.SIGKILL))")
+
+
+def _cli(cfg: dict, out: Path, torchrun: int = 0, timeout=300, kill_after: int | None = None):
     cfg_path = out.parent / (out.name + ".json")
     cfg_path.write_text(json.dumps(cfg))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    if torchrun:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if kill_after is not None:
+        cmd = [sys.executable, "-c", KILL_AFTER, str(kill_after), "--config", str(cfg_path), "--out", str(out)]
+    elif torchrun:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(torchrun),
                "--master_port", str(29500 + os.getpid() % 1000),
                "-m", "fashionlib.train_torch", "--config", str(cfg_path), "--out", str(out)]
@@ -76,7 +84,7 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path, fmnist_dir):
     cfg = {**TINY, "epochs": 2}  # killed after epoch 1, resumed for epoch 2
     full = _cli(cfg, tmp_path / "full")
     assert full.returncode == 0, full.stderr[-2000:]
-    killed = _cli(cfg, tmp_path / "resumed", env_extra={train_torch.KILL_HOOK_ENV: "1"})
+    killed = _cli(cfg, tmp_path / "resumed", kill_after=1)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not (tmp_path / "resumed" / "metrics.json").exists()
     ckpt = torch.load(tmp_path / "resumed" / train_torch.CHECKPOINT_NAME, weights_only=True)
@@ -110,6 +118,24 @@ def test_bad_config_values_are_named():
         fit(TrainConfig(**{**TINY, "backbone": "nope"}))
     with pytest.raises(ValueError, match="epochs"):
         fit(TrainConfig(**{**TINY, "epochs": 0}))
+    with pytest.raises(ValueError, match="'image_size' is 2, smaller than the 4-pixel patch of backbone 'deit_micro'"):
+        fit(TrainConfig(**{**TINY, "image_size": 2}))
+
+
+def test_config_from_params_takes_the_notebook_names():
+    params = {"profile": "cpu", "backbones": ["deit_micro"], "lr": 0.01, "epochs": 2, "n_max": 60}
+    cfg = TrainConfig.from_params(params, backbone="vit_micro")
+    assert (cfg.lr, cfg.epochs, cfg.n_max, cfg.backbone) == (0.01, 2, 60, "vit_micro")
+
+
+def test_on_epoch_end_is_called_after_each_checkpoint(tmp_path, fmnist_dir):
+    seen = []
+
+    def hook(epoch):
+        seen.append((epoch, torch.load(tmp_path / train_torch.CHECKPOINT_NAME, weights_only=True)["epoch"]))
+
+    fit(TrainConfig(**{**TINY, "epochs": 2, "ckpt_dir": str(tmp_path)}), return_model=False, on_epoch_end=hook)
+    assert seen == [(1, 1), (2, 2)]
 
 
 @pytest.mark.slow
