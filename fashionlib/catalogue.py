@@ -1,9 +1,14 @@
 """The catalogue of bad inputs: each case provokes one mistake a user makes and records what happens.
 
-Each case builds its inputs in a fresh folder, triggers the mistake, and must end in a clear error
-(its own exception type, or ``ValueError``/``FileNotFoundError``) whose message names the offending
-file or parameter, with nothing half-written in that folder. The tests run every case
-(``tests/test_catalogue.py``); the book's "Run it yourself" page runs them again and lists them.
+A case is registered where its trigger is defined, with :func:`case` (or :func:`parameter_case` for
+a notebook parameter the runner must refuse). It builds its inputs in a fresh folder, triggers the
+mistake, and must end as its ``expect`` says: ``"error"`` -- one of the ``raises`` exception types,
+whose message contains every text of ``mentions`` (the offending file or parameter, the limit), with
+nothing half-written in that folder -- or ``"handled"`` -- no exception, and the trigger returns a
+description that contains ``mentions``. The tests run every case (``tests/test_catalogue.py``); the
+book's "Run it yourself" page runs them again and lists them. The small-file builders here
+(:func:`write_idx_gz`, :func:`tiny_fashion_mnist`, :func:`write_png`) are the test fixtures too
+(``tests/conftest.py`` imports them).
 
 Run it as a script to print the table: ``python -m fashionlib.catalogue``.
 """
@@ -19,18 +24,41 @@ from typing import Callable
 
 import numpy as np
 
+EXPECTATIONS = ("error", "handled")
 
-@dataclass
+
+@dataclass(frozen=True)
 class Case:
     name: str
     area: str
-    trigger: Callable[[Path], None]   # called with a fresh folder; must raise
-    expected: tuple                    # acceptable exception types
-    mentions: str                      # text the message must contain (the file or parameter)
-    fix: str                           # what the user should do (shown in the book)
+    trigger: Callable[[Path], object]  # called with a fresh folder
+    expect: str                         # "error" or "handled"
+    raises: tuple                       # acceptable exception types (expect="error")
+    mentions: tuple                     # texts the message (or the handled description) must contain
+    fix: str                            # what the user should do (shown in the book)
 
 
-def _idx(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
+CASES: list[Case] = []
+
+
+def case(*, name: str, area: str, fix: str, mentions, raises=(ValueError,), expect: str = "error"):
+    """Register the decorated trigger as a case of the catalogue (keyword arguments only)."""
+    if expect not in EXPECTATIONS:
+        raise ValueError(f"case {name!r}: expect must be one of {EXPECTATIONS}, got {expect!r}.")
+    raises = raises if isinstance(raises, tuple) else (raises,)
+    mentions = (mentions,) if isinstance(mentions, str) else tuple(mentions)
+
+    def register(trigger):
+        if any(c.name == name for c in CASES):
+            raise ValueError(f"case {name!r} is registered twice.")
+        CASES.append(Case(name, area, trigger, expect, raises, mentions, fix))
+        return trigger
+    return register
+
+
+# ------------------------------------------------------------------------------ builders -----
+def write_idx_gz(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
+    """Write a small IDX file (gzip), with the right magic number unless ``magic`` is given."""
     magic = magic if magic is not None else (0x803 if array.ndim == 3 else 0x801)
     with gzip.open(path, "wb") as fh:
         fh.write(struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
@@ -38,15 +66,17 @@ def _idx(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
     return path
 
 
-def _tiny_fmnist(folder: Path, n_train: int = 20, n_test: int = 10) -> Path:
+def tiny_fashion_mnist(folder: Path, n_train: int = 20, n_test: int = 10) -> Path:
+    """Four small, valid IDX files (random images, labels 0..9 in turn); read them with verify=False."""
     rng = np.random.default_rng(0)
     for split, n in (("train", n_train), ("t10k", n_test)):
-        _idx(folder / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 255, (n, 28, 28)))
-        _idx(folder / f"{split}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+        write_idx_gz(folder / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 255, (n, 28, 28)))
+        write_idx_gz(folder / f"{split}-labels-idx1-ubyte.gz", np.arange(n) % 10)
     return folder
 
 
-def _png(path: Path, mode: str = "RGB", size=(8, 8)) -> Path:
+def write_png(path: Path, mode: str = "RGB", size=(8, 8)) -> Path:
+    """A small random PNG (RGB, L or 16-bit greyscale ``I;16``)."""
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,52 +89,67 @@ def _png(path: Path, mode: str = "RGB", size=(8, 8)) -> Path:
 
 
 # ----------------------------------------------------------------------------- data cases -----
+@case(name="missing dataset", area="data", raises=FileNotFoundError, mentions=("nowhere", "lacks"),
+      fix="apt-get install dataset-fashion-mnist, set FASHION_MNIST_DIR, or download=True")
 def _missing_dataset(tmp: Path):
     from . import data
 
     data.load_fashion_mnist(tmp / "nowhere")
 
 
+@case(name="truncated .gz", area="data", mentions=("train-images-idx3-ubyte.gz", "truncated or corrupted"),
+      fix="delete the file and fetch it again")
 def _truncated_gz(tmp: Path):
     from . import data
 
-    folder = _tiny_fmnist(tmp)
+    folder = tiny_fashion_mnist(tmp)
     f = folder / "train-images-idx3-ubyte.gz"
     f.write_bytes(f.read_bytes()[:60])
     data.load_fashion_mnist(folder, verify=False)
 
 
+@case(name="corrupted content (SHA-256)", area="data", mentions=("SHA-256", "train-images-idx3-ubyte.gz"),
+      fix="delete the file and fetch it again")
 def _corrupt_checksum(tmp: Path):
     from . import data
 
-    data.load_fashion_mnist(_tiny_fmnist(tmp), verify=True)
+    data.load_fashion_mnist(tiny_fashion_mnist(tmp), verify=True)
 
 
+@case(name="wrong IDX magic number", area="data",
+      mentions=("t10k-images-idx3-ubyte.gz", "magic number is 0x00000801, expected 0x00000803"),
+      fix="check the file name; fetch it again")
 def _wrong_magic(tmp: Path):
     from . import data
 
-    folder = _tiny_fmnist(tmp)
-    _idx(folder / "t10k-images-idx3-ubyte.gz", np.zeros((10, 28, 28)), magic=0x801)
+    folder = tiny_fashion_mnist(tmp)
+    write_idx_gz(folder / "t10k-images-idx3-ubyte.gz", np.zeros((10, 28, 28)), magic=0x801)
     data.load_fashion_mnist(folder, verify=False)
 
 
+@case(name="image/label count mismatch", area="data", mentions=("20 images but", "train-labels-idx1-ubyte.gz", "17 labels"),
+      fix="fetch both files again")
 def _count_mismatch(tmp: Path):
     from . import data
 
-    folder = _tiny_fmnist(tmp)
-    _idx(folder / "train-labels-idx1-ubyte.gz", np.arange(17) % 10)
+    folder = tiny_fashion_mnist(tmp)
+    write_idx_gz(folder / "train-labels-idx1-ubyte.gz", np.arange(17) % 10)
     data.load_fashion_mnist(folder, verify=False)
 
 
+@case(name="labels out of range", area="data", mentions="label 11 is out of range 0..9",
+      fix="the file is from another dataset; fetch it again")
 def _label_range(tmp: Path):
     from . import data
 
-    folder = _tiny_fmnist(tmp)
-    _idx(folder / "train-labels-idx1-ubyte.gz", np.full(20, 11))
+    folder = tiny_fashion_mnist(tmp)
+    write_idx_gz(folder / "train-labels-idx1-ubyte.gz", np.full(20, 11))
     data.load_fashion_mnist(folder, verify=False)
 
 
 # -------------------------------------------------------------------------- apparel cases -----
+@case(name="apparel folder with no images", area="apparel", raises=(ValueError, FileNotFoundError),
+      mentions="no readable images found", fix="point at a folder with one sub-folder of images per class")
 def _folder_no_images(tmp: Path):
     from . import apparel
 
@@ -113,34 +158,40 @@ def _folder_no_images(tmp: Path):
     apparel.load_folder(tmp, on_bad="warn")
 
 
+@case(name="apparel class with one image", area="apparel", mentions=("'scarves' (1 image)", "min_images_per_class"),
+      fix="add images or drop small classes with min_images_per_class=3")
 def _class_of_one(tmp: Path):
     from . import apparel
 
     for i in range(4):
-        _png(tmp / "tops" / f"{i}.png")
-    _png(tmp / "scarves" / "0.png")
+        write_png(tmp / "tops" / f"{i}.png")
+    write_png(tmp / "scarves" / "0.png")
     src = apparel.load_folder(tmp)
     apparel.split_indices(src.labels, class_names=src.class_names)
 
 
+@case(name="unreadable / non-image file", area="apparel", mentions="broken.jpg",
+      fix="remove or replace the file (or on_bad='warn' to skip it)")
 def _non_image_file(tmp: Path):
     from . import apparel
 
     for i in range(3):
-        _png(tmp / "tops" / f"{i}.png")
+        write_png(tmp / "tops" / f"{i}.png")
     (tmp / "tops" / "broken.jpg").write_bytes(b"this is not a jpeg")
     apparel.load_folder(tmp, on_bad="error")
 
 
+@case(name="16-bit greyscale image (handled)", area="apparel", expect="handled", raises=(),
+      mentions="(8, 8, 3) uint8", fix="nothing: converted to 8-bit RGB")
 def _sixteen_bit_image(tmp: Path):
-    """Handled, not an error: a 16-bit greyscale PNG is scaled to 8 bits and made RGB."""
     from . import apparel
 
-    arr = apparel.read_image(_png(tmp / "a.png", mode="I;16"))
-    if arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3:
-        raise _Handled(f"{tmp / 'a.png'}: 16-bit greyscale read as {arr.shape} uint8 RGB")
+    arr = apparel.read_image(write_png(tmp / "a.png", mode="I;16"))
+    return f"{tmp / 'a.png'}: 16-bit greyscale read as {arr.shape} {arr.dtype}"
 
 
+@case(name="CSV with a missing column", area="apparel", mentions=("'path'", "styles.csv"),
+      fix="pass path_column=/label_column= naming the right columns")
 def _csv_missing_column(tmp: Path):
     from . import apparel
 
@@ -148,44 +199,105 @@ def _csv_missing_column(tmp: Path):
     apparel.load_csv(tmp / "styles.csv", path_column="path", label_column="label")
 
 
+@case(name="CSV path that does not exist", area="apparel", raises=(ValueError, FileNotFoundError),
+      mentions="missing.png", fix="restore the file or remove its row")
 def _csv_missing_path(tmp: Path):
     from . import apparel
 
-    _png(tmp / "a.png")
+    write_png(tmp / "a.png")
     (tmp / "list.csv").write_text("path,label\na.png,Tshirts\nmissing.png,Tshirts\n")
     apparel.load_csv(tmp / "list.csv", on_bad="error")
 
 
 # ------------------------------------------------------------------------ parameter cases -----
-def _resolve(notebook: str, overrides: dict, profile: str = "cpu"):
-    from . import profiles, run
+def parameter_case(*, name: str, notebook: str, overrides: dict, mentions, fix: str, profile: str = "cpu"):
+    """Register a case: the runner's parameter check (``profiles.resolve``) must refuse these overrides."""
+    def trigger(tmp: Path):
+        from . import profiles, run
 
-    declared = run.declared_parameters(run.read_source(run.notebook_path(notebook)))
-    profiles.resolve(notebook, declared, profile, overrides)
+        declared = run.declared_parameters(run.read_source(run.notebook_path(notebook)))
+        profiles.resolve(notebook, declared, profile, overrides)
+
+    case(name=name, area="parameters", mentions=mentions, fix=fix)(trigger)
 
 
-def _param_case(notebook, overrides, profile="cpu"):
-    return lambda tmp: _resolve(notebook, overrides, profile)
+parameter_case(name="unknown papermill parameter", notebook="a1_improved_cnn", overrides={"epoch": 3},
+               mentions=("unknown parameter 'epoch'", "epochs"),
+               fix="use a name the notebook declares (the message lists them)")
+parameter_case(name="renamed parameter given the old way", notebook="a1_improved_cnn", overrides={"lr0": 0.1},
+               mentions=("'lr0'", "renamed 'lr'", "-p lr"), fix="use the new name the message gives")
+parameter_case(name="wrong parameter type", notebook="a1_improved_cnn", overrides={"epochs": "ten"},
+               mentions="'epochs' expects int", fix="pass a value of the declared type")
+parameter_case(name="epochs <= 0", notebook="a1_improved_cnn", overrides={"epochs": 0},
+               mentions="'epochs' must be an integer >= 1", fix="epochs >= 1")
+parameter_case(name="batch size <= 0", notebook="a1_improved_cnn", overrides={"batch_size": 0},
+               mentions="'batch_size' must be an integer >= 1", fix="batch_size >= 1")
+parameter_case(name="learning rate <= 0", notebook="a1_improved_cnn", overrides={"lr": -0.1},
+               mentions="'lr' must be a number > 0", fix="a learning rate > 0")
+parameter_case(name="imbalance factor < 1", notebook="b1_apparel_data", overrides={"imbalance_factor": 0.5},
+               mentions="'imbalance_factor' must be a number >= 1", fix="imbalance_factor >= 1 (1 = balanced)")
+parameter_case(name="unknown profile", notebook="a1_improved_cnn", overrides={}, profile="fast",
+               mentions=("unknown profile 'fast'", "smoke, cpu, paper"), fix="smoke, cpu or paper")
+parameter_case(name="batch larger than the training set (study A)", notebook="a1_improved_cnn",
+               overrides={"train_size": 100, "batch_size": 128},
+               mentions=("'batch_size'", "128, more than the 100 training images"),
+               fix="a batch size <= train_size, or a larger train_size")
+parameter_case(name="batch larger than the training set (study B)", notebook="b4_curves",
+               overrides={"batch_size": 4096}, mentions=("'batch_size' is 4096", "600 training images"),
+               fix="a batch size <= the balanced training set, or a larger n_max / balance_target")
+parameter_case(name="train_size below the number of classes", notebook="a3_batch_size", overrides={"train_size": 5},
+               mentions=("'train_size' is 5", "below the 10 classes"), fix="train_size >= 10, or None")
+parameter_case(name="train_size above the training split", notebook="a2_models", overrides={"train_size": 60000},
+               mentions=("'train_size' is 60000", "48,000"), fix="train_size <= 48000, or None")
+parameter_case(name="image smaller than the backbone's patch", notebook="b2_backbones", overrides={"image_size": 2},
+               mentions=("'image_size' is 2", "4-pixel patch"), fix="image_size >= the patch (16 for the paper's)")
+parameter_case(name="pretrained micro backbone", notebook="b4_curves", overrides={"pretrained": True},
+               mentions=("'pretrained'", "'beit_micro'", "micro variant"),
+               fix="pretrained=False, or one of the paper's backbones")
+parameter_case(name="data_root ignored by the long-tailed set", notebook="b1_apparel_data",
+               overrides={"data_root": "/data/apparel"}, mentions=("'data_root' is ignored", "fmnist_lt"),
+               fix="drop data_root, or choose a dataset that reads it")
+parameter_case(name="image-folder dataset without data_root", notebook="b1_apparel_data",
+               overrides={"dataset": "folder"}, mentions=("dataset='folder' needs parameter 'data_root'",),
+               fix="-p data_root /path/to/images")
+parameter_case(name="imbalance factor ignored by an image folder", notebook="b1_apparel_data",
+               overrides={"dataset": "folder", "data_root": "/data/apparel", "imbalance_factor": 10.0},
+               mentions=("'imbalance_factor' is ignored", "dataset='folder'"),
+               fix="drop imbalance_factor, or use dataset='fmnist_lt'")
+parameter_case(name="lr_end ignored by a constant schedule", notebook="a1_improved_cnn",
+               overrides={"schedule": "constant", "lr_end": 1e-4}, mentions=("'lr_end' is ignored", "'constant'"),
+               fix="drop lr_end, or choose a decaying schedule")
+parameter_case(name="balance_target ignored without resampling", notebook="b2_backbones",
+               overrides={"balances": ["none"], "balance_target": 30},
+               mentions=("'balance_target' is ignored", "'resample'"), fix="drop balance_target, or add 'resample'")
 
 
+# ---------------------------------------------------------------------------- model cases -----
+@case(name="unknown backbone", area="models", mentions=("resnet9000", "deit_micro"),
+      fix="pick a backbone from the list in the message")
 def _unknown_backbone(tmp: Path):
     from . import torch_models
 
     torch_models.build_model("resnet9000", num_classes=3)
 
 
+@case(name="unknown optimizer", area="models", mentions=("'optimizer'", "'adagrad'", "'adam', 'rmsprop', 'sgd'"),
+      fix="adam, rmsprop or sgd")
 def _unknown_optimizer(tmp: Path):
     from . import train_torch
 
     train_torch.TrainConfig(optimizer="adagrad").validate()
 
 
+@case(name="unknown schedule", area="models", mentions=("warm_restarts", "cosine"),
+      fix="one of paper, constant, exponential, inverse_time, cosine")
 def _unknown_schedule(tmp: Path):
     from . import schedules
 
     schedules.make_schedule("warm_restarts")
 
 
+@case(name="unknown Keras backend", area="models", mentions=("theano", "tensorflow"), fix="tensorflow, torch or jax")
 def _unknown_backend(tmp: Path):
     from . import backend
 
@@ -193,6 +305,9 @@ def _unknown_backend(tmp: Path):
 
 
 # -------------------------------------------------------------------------- weights cases -----
+@case(name="pretrained weights requested but absent", area="weights", raises=(FileNotFoundError, ValueError),
+      mentions=("deit_base_patch16_224", "weights_file="),
+      fix="download once online into the Hugging Face cache, or pass weights_file=")
 def _pretrained_absent(tmp: Path):
     from . import torch_models
 
@@ -200,6 +315,7 @@ def _pretrained_absent(tmp: Path):
     torch_models.create_backbone("deit_base_patch16_224", pretrained=True, allow_download=False)
 
 
+@case(name="corrupt weights file", area="weights", mentions="deit.safetensors", fix="download the file again")
 def _corrupt_weights(tmp: Path):
     from . import torch_models
 
@@ -207,6 +323,8 @@ def _corrupt_weights(tmp: Path):
     torch_models.read_weights_file(tmp / "deit.safetensors")
 
 
+@case(name="weights file for another model", area="weights", mentions="other.safetensors",
+      fix="use the weights of this backbone")
 def _weights_other_model(tmp: Path):
     import torch
     from safetensors.torch import save_file
@@ -218,15 +336,17 @@ def _weights_other_model(tmp: Path):
     torch_models.load_model_weights(model, tmp / "other.safetensors")
 
 
+@case(name="corrupt training checkpoint", area="resume", mentions=("checkpoint.pt", "is corrupt"),
+      fix="delete it to start over, or use another ckpt_dir")
 def _corrupt_checkpoint(tmp: Path):
-    from pathlib import Path as _P
-
     from . import train_torch
 
     (tmp / train_torch.CHECKPOINT_NAME).write_bytes(b"not a checkpoint")
-    train_torch.load_checkpoint(_P(tmp / train_torch.CHECKPOINT_NAME), train_torch.TrainConfig())
+    train_torch.load_checkpoint(tmp / train_torch.CHECKPOINT_NAME, train_torch.TrainConfig())
 
 
+@case(name="corrupt results record", area="results", mentions="run.json",
+      fix="delete the record and re-run its notebook")
 def _corrupt_record(tmp: Path):
     from . import results
 
@@ -235,93 +355,38 @@ def _corrupt_record(tmp: Path):
     results.load_records("nb", "cpu", tmp)
 
 
-class _Handled(Exception):
-    """Raised by cases whose correct outcome is 'handled without error'."""
-
-
-CASES: list[Case] = [
-    Case("missing dataset", "data", _missing_dataset, (FileNotFoundError,), "nowhere",
-         "apt-get install dataset-fashion-mnist, set FASHION_MNIST_DIR, or download=True"),
-    Case("truncated .gz", "data", _truncated_gz, (ValueError,), "train-images-idx3-ubyte.gz",
-         "delete the file and fetch it again"),
-    Case("corrupted content (SHA-256)", "data", _corrupt_checksum, (ValueError,), "SHA-256",
-         "delete the file and fetch it again"),
-    Case("wrong IDX magic number", "data", _wrong_magic, (ValueError,), "t10k-images-idx3-ubyte.gz",
-         "check the file name; fetch it again"),
-    Case("image/label count mismatch", "data", _count_mismatch, (ValueError,), "train-labels-idx1-ubyte.gz",
-         "fetch both files again"),
-    Case("labels out of range", "data", _label_range, (ValueError,), "label 11",
-         "the file is from another dataset; fetch it again"),
-    Case("apparel folder with no images", "apparel", _folder_no_images, (ValueError, FileNotFoundError),
-         "no", "point at a folder with one sub-folder of images per class"),
-    Case("apparel class with one image", "apparel", _class_of_one, (ValueError,), "scarves",
-         "add images or drop small classes with min_images_per_class=3"),
-    Case("unreadable / non-image file", "apparel", _non_image_file, (ValueError,), "broken.jpg",
-         "remove or replace the file (or on_bad='warn' to skip it)"),
-    Case("16-bit greyscale image (handled)", "apparel", _sixteen_bit_image, (_Handled,), "uint8 RGB",
-         "nothing: converted to 8-bit RGB"),
-    Case("CSV with a missing column", "apparel", _csv_missing_column, (ValueError,), "'path'",
-         "pass path_column=/label_column= naming the right columns"),
-    Case("CSV path that does not exist", "apparel", _csv_missing_path, (ValueError, FileNotFoundError),
-         "missing.png", "restore the file or remove its row"),
-    Case("unknown papermill parameter", "parameters", _param_case("a1_improved_cnn", {"epoch": 3}),
-         (ValueError,), "'epoch'", "use a name the notebook declares (the message lists them)"),
-    Case("wrong parameter type", "parameters", _param_case("a1_improved_cnn", {"epochs": "ten"}),
-         (ValueError,), "'epochs'", "pass a value of the declared type"),
-    Case("epochs <= 0", "parameters", _param_case("a1_improved_cnn", {"epochs": 0}), (ValueError,),
-         "'epochs'", "epochs >= 1"),
-    Case("batch size <= 0", "parameters", _param_case("a1_improved_cnn", {"batch_size": 0}), (ValueError,),
-         "'batch_size'", "batch_size >= 1"),
-    Case("learning rate <= 0", "parameters", _param_case("a1_improved_cnn", {"lr0": -0.1}), (ValueError,),
-         "'lr0'", "a learning rate > 0"),
-    Case("imbalance factor < 1", "parameters", _param_case("b1_apparel_data", {"imbalance_factor": 0.5}),
-         (ValueError,), "'imbalance_factor'", "imbalance_factor >= 1 (1 = balanced)"),
-    Case("unknown profile", "parameters", _param_case("a1_improved_cnn", {}, profile="fast"), (ValueError,),
-         "'fast'", "smoke, cpu or paper"),
-    Case("unknown backbone", "models", _unknown_backbone, (ValueError,), "resnet9000",
-         "pick a backbone from the list in the message"),
-    Case("unknown optimizer", "models", _unknown_optimizer, (ValueError,), "adagrad", "adam, rmsprop or sgd"),
-    Case("unknown schedule", "models", _unknown_schedule, (ValueError,), "warm_restarts",
-         "one of paper, constant, exponential, inverse_time, cosine"),
-    Case("unknown Keras backend", "models", _unknown_backend, (ValueError,), "theano",
-         "tensorflow, torch or jax"),
-    Case("pretrained weights requested but absent", "weights", _pretrained_absent, (FileNotFoundError, ValueError),
-         "deit", "download once online into the Hugging Face cache, or pass weights_file="),
-    Case("corrupt weights file", "weights", _corrupt_weights, (ValueError,), "deit.safetensors",
-         "download the file again"),
-    Case("weights file for another model", "weights", _weights_other_model, (ValueError,), "other.safetensors",
-         "use the weights of this backbone"),
-    Case("corrupt training checkpoint", "resume", _corrupt_checkpoint, (ValueError,), "checkpoint",
-         "delete it to start over, or use another ckpt_dir"),
-    Case("corrupt results record", "results", _corrupt_record, (ValueError,), "run.json",
-         "delete the record and re-run its notebook"),
-]
-
-
 def _temporary_files(folder: Path) -> list[str]:
     """Files an interrupted atomic write would leave: hidden temporaries, *.tmp, *.part."""
     return [str(p) for p in folder.rglob("*")
             if p.is_file() and (p.name.startswith(".") or p.suffix in (".tmp", ".part"))]
 
 
-def run_case(case: Case, folder: Path | None = None) -> dict:
-    """Run one case; return outcome, exception type, message and whether the folder was left unchanged."""
+def run_case(c: Case, folder: Path | None = None) -> dict:
+    """Run one case; return its outcome, the exception type, the message and the files left behind.
+
+    Outcomes: "clear error" / "handled" when the case ends as expected, else what went wrong.
+    """
     with tempfile.TemporaryDirectory(prefix="fashionlib-case-") as tmp_name:
         tmp = Path(folder or tmp_name)
         tmp.mkdir(parents=True, exist_ok=True)
-        outcome, exc_type, message = "no error raised", "", ""
+        exc_type, message = "", ""
         try:
-            case.trigger(tmp)
-        except case.expected as exc:
+            returned = c.trigger(tmp)
+        except c.raises as exc:
             exc_type, message = type(exc).__name__, str(exc)
-            outcome = "handled" if isinstance(exc, _Handled) else "clear error"
-            if case.mentions.lower() not in message.lower():
-                outcome = f"error does not mention {case.mentions!r}"
+            outcome = "clear error" if c.expect == "error" else "error where handling was expected"
         except Exception as exc:  # a wrong kind of error is a failed case, reported as such
             exc_type, message, outcome = type(exc).__name__, str(exc), "unexpected error type"
+        else:
+            message = str(returned or "")
+            outcome = "handled" if c.expect == "handled" else "no error raised"
+        if outcome in ("clear error", "handled"):
+            missing = [m for m in c.mentions if m.lower() not in message.lower()]
+            if missing:
+                outcome = f"message does not mention {missing[0]!r}"
         leftovers = _temporary_files(tmp)
-    return {"case": case.name, "area": case.area, "outcome": outcome, "exception": exc_type,
-            "message": message, "temporary files left": len(leftovers), "fix": case.fix}
+    return {"case": c.name, "area": c.area, "expect": c.expect, "outcome": outcome, "exception": exc_type,
+            "message": message, "temporary files left": len(leftovers), "fix": c.fix}
 
 
 def run_catalogue() -> "pd.DataFrame":  # noqa: F821
@@ -337,4 +402,4 @@ if __name__ == "__main__":
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print(table[["area", "case", "outcome", "exception"]].to_string(index=False))
     ok = table["outcome"].isin(["clear error", "handled"]).sum()
-    print(f"\n{ok} of {len(table)} bad-input cases end in a clear error (or are handled)")
+    print(f"\n{ok} of {len(table)} bad-input cases end as expected (a clear error, or handled)")

@@ -1,4 +1,3 @@
-import gzip
 import os
 
 try:  # torch before TensorFlow: the reverse order segfaults in one process (fashionlib.backend)
@@ -9,10 +8,10 @@ except ImportError:  # pragma: no cover
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from fashionlib import data
+from fashionlib.catalogue import tiny_fashion_mnist, write_idx_gz, write_png  # noqa: F401 -- shared builders
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,25 +30,10 @@ def fmnist(fmnist_dir):
     return data.load_fashion_mnist(fmnist_dir)
 
 
-def write_idx_gz(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
-    """Write a small IDX file (gzip) for bad-input tests."""
-    import struct
-
-    magic = magic if magic is not None else (0x803 if array.ndim == 3 else 0x801)
-    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
-    with gzip.open(path, "wb") as fh:
-        fh.write(header + array.astype(np.uint8).tobytes())
-    return path
-
-
 @pytest.fixture
 def tiny_idx_dir(tmp_path):
     """A folder with four small, valid IDX files (not the real data: checksums disabled when read)."""
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 20), ("t10k", 10)):
-        write_idx_gz(tmp_path / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 255, (n, 28, 28)))
-        write_idx_gz(tmp_path / f"{split}-labels-idx1-ubyte.gz", np.arange(n) % 10)
-    return tmp_path
+    return tiny_fashion_mnist(tmp_path)
 
 
 @pytest.fixture

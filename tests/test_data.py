@@ -1,4 +1,5 @@
-"""Fashion-MNIST loading on the real files, and each bad input with a clear error."""
+"""Fashion-MNIST loading on the real files, splits and the prepared arrays. The bad files (truncated,
+corrupt, wrong magic number, count mismatch, labels out of range) are cases of ``fashionlib.catalogue``."""
 
 import gzip
 import hashlib
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from fashionlib import data
-from tests.conftest import write_idx_gz
+from fashionlib.catalogue import write_idx_gz
 
 
 def test_real_files_shapes_dtypes_and_counts(fmnist):
@@ -41,42 +42,6 @@ def test_missing_dataset_names_folder_and_fix(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="lacks train-images"):
         data.load_fashion_mnist(tmp_path)
     assert not (tmp_path / "cache").exists(), "a failed lookup must not create the cache"
-
-
-def test_truncated_gz_is_reported(copy_of_real):
-    f = copy_of_real / "t10k-labels-idx1-ubyte.gz"
-    f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
-    with pytest.raises(data.DatasetError, match="t10k-labels-idx1-ubyte.gz is truncated or corrupted"):
-        data.load_fashion_mnist(copy_of_real)
-
-
-def test_corrupted_content_fails_checksum(copy_of_real):
-    f = copy_of_real / "t10k-labels-idx1-ubyte.gz"
-    with gzip.open(f, "rb") as fh:
-        raw = bytearray(fh.read())
-    raw[100] = (raw[100] + 1) % 10
-    with gzip.open(f, "wb") as fh:
-        fh.write(bytes(raw))
-    with pytest.raises(data.DatasetError, match="SHA-256 .* t10k-labels"):
-        data.load_fashion_mnist(copy_of_real)
-
-
-def test_wrong_magic_number(tiny_idx_dir):
-    write_idx_gz(tiny_idx_dir / "train-labels-idx1-ubyte.gz", np.zeros(20), magic=0x803)
-    with pytest.raises(data.DatasetError, match="magic number is 0x00000803, expected 0x00000801"):
-        data.load_fashion_mnist(tiny_idx_dir, verify=False)
-
-
-def test_image_label_count_mismatch(tiny_idx_dir):
-    write_idx_gz(tiny_idx_dir / "train-labels-idx1-ubyte.gz", np.arange(19) % 10)
-    with pytest.raises(data.DatasetError, match="20 images but .*train-labels.* 19 labels"):
-        data.load_fashion_mnist(tiny_idx_dir, verify=False)
-
-
-def test_labels_out_of_range(tiny_idx_dir):
-    write_idx_gz(tiny_idx_dir / "t10k-labels-idx1-ubyte.gz", np.full(10, 12))
-    with pytest.raises(data.DatasetError, match="label 12 is out of range 0..9"):
-        data.load_fashion_mnist(tiny_idx_dir, verify=False)
 
 
 def test_header_dimensions_disagree_with_size(tiny_idx_dir):

@@ -1,5 +1,7 @@
-"""Parameter validation: unknown names, wrong types, out-of-range values and unknown profiles stop a run
-before any work, with a message naming the parameter and the fix."""
+"""Parameter validation: unknown names, wrong types, out-of-range values, impossible combinations and
+unknown profiles stop a run before any work, with a message naming the parameter and the fix. (The
+catalogue, ``fashionlib.catalogue``, holds one case per kind of mistake on the real notebooks; these
+tests check the machinery on a synthetic notebook.)"""
 
 import subprocess
 import sys
@@ -9,36 +11,132 @@ import pytest
 from fashionlib import profiles, run
 from fashionlib.profiles import ParameterError
 
-DECLARED = {"profile": "cpu", "epochs": 5, "batch_size": 128, "lr0": 0.1, "seeds": [0], "backend": "tensorflow",
-            "imbalance_factor": 100.0, "train_size": None}
+DECLARED = {"profile": "cpu", "epochs": 5, "batch_size": 128, "lr": 0.1, "seeds": [0], "backend": "tensorflow",
+            "imbalance_factor": 100.0, "train_size": None, "schedule": "paper", "lr_end": 1e-5}
+PARAMETERS_CELL = """profile = "cpu"
+backend = "tensorflow"
+epochs = 5
+batch_size = 128
+lr = 0.1
+lr_end = 1e-05
+schedule = "paper"
+seeds = [0]
+train_size = None
+"""
+VALIDATE_CELL = "params = profiles.validate(NB, globals())"
 
 
 def test_defaults_profile_and_overrides_merge():
-    p = profiles.resolve("x", DECLARED, "smoke", {"epochs": 2, "lr0": 1})
-    assert p["epochs"] == 2 and p["lr0"] == 1 and p["profile"] == "smoke" and p["batch_size"] == 128
+    p = profiles.resolve("x", DECLARED, "smoke", {"epochs": 2, "lr": 1})
+    assert p["epochs"] == 2 and p["lr"] == 1 and p["profile"] == "smoke" and p["batch_size"] == 128
 
 
 @pytest.mark.parametrize("overrides, match", [
-    ({"epoch": 3}, "unknown parameter 'epoch'.*epochs"),
-    ({"epochs": "five"}, "'epochs' expects int"),
     ({"epochs": 2.5}, "'epochs' expects int"),
-    ({"epochs": 0}, "'epochs' must be an integer >= 1"),
-    ({"batch_size": -1}, "'batch_size' must be"),
-    ({"lr0": 0}, "'lr0' must be a number > 0"),
-    ({"lr0": -0.1}, "'lr0' must be a number > 0"),
-    ({"imbalance_factor": 0.5}, "'imbalance_factor' must be a number >= 1"),
+    ({"epochs": True}, "'epochs' expects int"),
+    ({"lr": 0}, "'lr' must be a number > 0"),
     ({"backend": "theano"}, "'backend' must be one of 'tensorflow', 'torch', 'jax'"),
     ({"seeds": 3}, "'seeds' expects list"),
-    ({"epochs": True}, "'epochs' expects int"),
+    ({"seeds": [0, -1]}, "'seeds' must be a non-empty list of integers >= 0"),
 ])
 def test_bad_parameters_are_rejected(overrides, match):
     with pytest.raises(ParameterError, match=match):
         profiles.resolve("x", DECLARED, "cpu", overrides)
 
 
-def test_unknown_profile():
-    with pytest.raises(ParameterError, match="unknown profile 'fast'.*smoke, cpu, paper"):
-        profiles.resolve("x", DECLARED, "fast")
+@pytest.mark.parametrize("overrides, match", [
+    ({"train_size": 64, "batch_size": 65}, "'batch_size' holds 65, more than the 64 training images"),
+    ({"train_size": 9}, "'train_size' is 9, below the 10 classes"),
+    ({"schedule": "constant", "lr_end": 1e-4}, "'lr_end' is ignored by schedule='constant'"),
+])
+def test_impossible_combinations_are_refused_with_limit_and_fix(overrides, match):
+    with pytest.raises(ParameterError, match=match) as err:
+        profiles.resolve("x", DECLARED, "cpu", overrides)
+    assert "Fix:" in str(err.value)
+
+
+def test_limits_are_inclusive_and_unchanged_defaults_are_not_ignored_parameters():
+    profiles.resolve("x", DECLARED, "cpu", {"train_size": 64, "batch_size": 64})
+    profiles.resolve("x", DECLARED, "cpu", {"train_size": 10, "batch_size": 10})
+    profiles.resolve("x", DECLARED, "cpu", {"schedule": "constant"})  # lr_end left at its default
+
+
+def test_study_b_training_set_size_matches_the_data_code(fmnist_dir):
+    """The size the runner computes without data is the one the training split has."""
+    from fashionlib.train_torch import TrainConfig, make_splits
+
+    params = {"dataset": "fmnist_lt", "n_max": 60, "imbalance_factor": 10.0, "balance_target": 10,
+              "balances": ["none", "resample"]}
+    sizes = profiles.study_b_train_images(params)
+    for method in ("none", "resample"):
+        cfg = TrainConfig(n_max=60, imbalance_factor=10.0, balance_target=10, balance=method)
+        assert len(make_splits(cfg).train_idx) == sizes[method], method
+
+
+@pytest.mark.parametrize("backbone", ["deit_micro", "swinv2_micro", "beit_micro", "vit_micro"])
+def test_smallest_image_is_the_backbones_patch(backbone):
+    """BACKBONE_MIN_IMAGE is right: the model runs at that size and fails one pixel below."""
+    import torch
+
+    from fashionlib import torch_models
+
+    need = profiles.BACKBONE_MIN_IMAGE[backbone]
+    with torch.no_grad():
+        torch_models.build_model(backbone, 10, image_size=need).eval()(torch.zeros(1, 3, need, need))
+        with pytest.raises(Exception):
+            torch_models.build_model(backbone, 10, image_size=need - 1).eval()(
+                torch.zeros(1, 3, need - 1, need - 1))
+    assert set(profiles.BACKBONE_MIN_IMAGE) == set(profiles.BACKBONES_B)
+
+
+def test_renamed_parameter_names_the_new_one_and_old_records_upgrade():
+    with pytest.raises(ParameterError, match="'lr0' .* was renamed 'lr'. Fix: pass -p lr"):
+        profiles.resolve("x", DECLARED, "cpu", {"lr0": 0.01})
+    assert profiles.upgrade_parameters({"lr0": 0.1, "lr0s": [1], "epochs": 2}) == {"lr": 0.1, "lrs": [1], "epochs": 2}
+
+
+def test_in_notebook_check_reads_the_parameters_cell_from_the_kernel_history():
+    injected = "# Parameters\nepochs = 2\nprofile = \"smoke\"\n"
+    history = ["", "import os", PARAMETERS_CELL, injected, "NB = 'x'\n" + VALIDATE_CELL]
+    namespace = {**profiles.literal_assignments(PARAMETERS_CELL), "epochs": 2, "profile": "smoke", "In": history,
+                 "os": object()}
+    params = profiles.validate("x", namespace)
+    assert params["epochs"] == 2 and set(params) == set(profiles.literal_assignments(PARAMETERS_CELL))
+    # re-running the check cell (Jupyter, Colab) finds the same cell
+    assert profiles.validate("x", {**namespace, "In": history + [history[-1]]}) == params
+
+
+@pytest.mark.parametrize("injected, value, match", [
+    ("epoch = 3\n", {"epoch": 3}, "unknown parameter 'epoch' \\(from the injected parameters\\)"),
+    ("lr0 = 0.01\n", {"lr0": 0.01}, "'lr0' .* was renamed 'lr'"),
+    ("epochs = 0\n", {"epochs": 0}, "'epochs' must be an integer >= 1"),
+    ("epochs = 1.5\n", {"epochs": 1.5}, "'epochs' expects int"),
+    ("train_size = 100\nbatch_size = 128\n", {"train_size": 100, "batch_size": 128}, "more than the 100 training"),
+])
+def test_in_notebook_check_refuses_what_the_runner_refuses(injected, value, match):
+    namespace = {**profiles.literal_assignments(PARAMETERS_CELL), **value,
+                 "In": ["", PARAMETERS_CELL, injected, VALIDATE_CELL]}
+    with pytest.raises(ParameterError, match=match):
+        profiles.validate("x", namespace)
+
+
+def test_in_notebook_check_without_a_history_checks_every_ruled_global():
+    assert profiles.validate("x", {"epochs": 3, "helper": len}) == {"epochs": 3}
+    with pytest.raises(ParameterError, match="'epochs' must be"):
+        profiles.validate("x", {"epochs": 0})
+
+
+def test_literal_assignments_recognises_only_parameter_cells():
+    assert profiles.literal_assignments("a = 1\nb = [1, 2]  # note\n") == {"a": 1, "b": [1, 2]}
+    for source in ("a = f(1)", "import os", "a = 1\nprint(a)", "", "a, b = 1, 2", "x ="):
+        assert profiles.literal_assignments(source) is None, source
+
+
+def test_no_notebook_lists_its_own_parameter_names():
+    for path in run.NOTEBOOK_DIR.glob("*.md"):
+        text = path.read_text()
+        assert "profiles.validate(NB, globals())" in text, path.name
+        assert "globals(), [" not in text, path.name
 
 
 def test_cli_values_are_literals_never_code():

@@ -237,3 +237,22 @@ def test_the_fingerprint_covers_every_fashionlib_module():
     assert Path(run.LIBRARY_DIR) == Path(fashionlib.__file__).resolve().parent
     assert {p.name for p in Path(run.LIBRARY_DIR).glob("*.py")} >= {"run.py", "train_keras.py", "report.py"}
     assert [p.name for p in run.LOCK_FILES] == ["requirements.lock", "requirements-lock.txt"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["b2_backbones", "-p", "image_size", "2"], "'image_size' is 2, smaller than the 4-pixel patch"),
+    (["a1_improved_cnn", "-p", "train_size", "100", "-p", "batch_size", "128"],
+     "'batch_size' holds 128, more than the 100 training images"),
+    (["a3_batch_size", "-p", "train_size", "5"], "'train_size' is 5, below the 10 classes"),
+    (["b1_apparel_data", "-p", "data_root", "/data/x"], "'data_root' is ignored by dataset='fmnist_lt'"),
+    (["a1_improved_cnn", "-p", "lr0", "0.1"], "'lr0' (from -p) was renamed 'lr'"),
+])
+def test_runner_refuses_impossible_parameters_before_a_kernel(tmp_path, args, message):
+    """Exit code 2, a message naming the parameter, the limit and the fix, and nothing written."""
+    out, res = tmp_path / "out", tmp_path / "r"
+    proc = subprocess.run([sys.executable, "-m", "fashionlib", "run", *args, "--profile", "smoke",
+                           "--out", str(out), "--results-dir", str(res)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert message in proc.stderr and "Fix:" in proc.stderr, proc.stderr[-2000:]
+    assert not out.exists() and not res.exists(), "nothing may be written"
