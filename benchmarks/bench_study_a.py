@@ -47,7 +47,7 @@ def worker(args) -> None:
     from fashionlib import data, paper, train_keras
 
     target = paper.JICT_HEADLINE["test_accuracy"] / 100.0
-    d = train_keras.prepare_data(data.load_fashion_mnist(), train_size=args.train_size)
+    d = data.prepare_data(data.load_fashion_mnist(), train_size=args.train_size)
     monitor = train_keras.TestAccuracyMonitor(d["x_test"], d["y_test"], target=target)
 
     class Budget(keras.callbacks.Callback):
@@ -56,9 +56,9 @@ def worker(args) -> None:
                 self.model.stop_training = True
 
     t0 = time.perf_counter()
-    res = train_keras.fit(d, model="improved_cnn", epochs=args.schedule_epochs, batch_size=args.batch_size,
-                          lr0=args.lr0, lr_end=args.lr_end, schedule="paper", seed=0,
-                          callbacks=[monitor, Budget()])
+    cfg = train_keras.FitConfig(model="improved_cnn", epochs=args.schedule_epochs, batch_size=args.batch_size,
+                                lr=args.lr, lr_end=args.lr_end, schedule="paper", seed=0)
+    res = train_keras.fit(d, cfg, callbacks=[monitor, Budget()])
     h = res.history
     # training seconds per epoch: the epoch's wall time minus the validation pass and the test evaluation
     train_s = h["seconds"] - h["val_s"] - h["test_eval_s"]
@@ -94,7 +94,8 @@ def main() -> int:
     p.add_argument("--schedule-epochs", type=int, default=None,
                    help="epochs the schedule decays over (default: --max-epochs)")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr0", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=1e-3, help="the first learning rate")
+    p.add_argument("--lr0", help=argparse.SUPPRESS)  # renamed: refused with a message naming --lr
     p.add_argument("--lr-end", type=float, default=1e-5)
     p.add_argument("--train-size", type=int, default=None, help="subsample (default: all 48,000)")
     p.add_argument("--omp-wait-policy", default="PASSIVE",
@@ -103,6 +104,8 @@ def main() -> int:
     p.add_argument("--profile", default="cpu", help="results profile folder (smoke / cpu / paper)")
     p.add_argument("--results-dir", default=None, help="default: book/results")
     args = p.parse_args()
+    if args.lr0 is not None:
+        p.error(f"--lr0 was renamed --lr; pass --lr {args.lr0}")
     args.schedule_epochs = args.schedule_epochs or args.max_epochs
     if args.worker:
         worker(args)
@@ -126,7 +129,7 @@ def main() -> int:
         load_before = os.getloadavg()
         cmd = [sys.executable, __file__, "--worker", b, "--max-epochs", str(args.max_epochs),
                "--max-seconds", str(args.max_seconds), "--schedule-epochs", str(args.schedule_epochs),
-               "--batch-size", str(args.batch_size), "--lr0", str(args.lr0), "--lr-end", str(args.lr_end)]
+               "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--lr-end", str(args.lr_end)]
         if args.train_size:
             cmd += ["--train-size", str(args.train_size)]
         env = dict(os.environ, KERAS_BACKEND=b, TF_CPP_MIN_LOG_LEVEL="3")
@@ -154,7 +157,7 @@ def main() -> int:
               "time to 92.87% (s)": round(r["time_to_target_s"]) if r["reached_target"] else None,
               "epoch reached": r["epoch_reached"], "best test acc (%)": round(r["best_test_accuracy"], 2),
               "epochs run": r["epochs_run"], "load avg before": r["load_avg_before"][0]} for r in rows]
-    params = {k: v for k, v in vars(args).items() if k not in ("worker", "results_dir")}
+    params = {k: v for k, v in vars(args).items() if k not in ("worker", "results_dir", "lr0")}
     hist_keys = ("test_accuracy_per_epoch", "elapsed_s_per_epoch", "train_seconds_per_epoch")
     runs = [{"setting": {"backend": r["backend"], "train_images": r["n_train"], "batch_size": args.batch_size},
              "seed": 0,
