@@ -46,9 +46,9 @@ def use_backend(name: str) -> str:
                                f"backend = {name!r} first.")
     quiet_tensorflow()
     if name == "torch":
-        # PyTorch's OpenMP threads spin while waiting; on a CPU shared with other busy processes that
-        # made a training step about 6x slower here (measured, load average ~7 on 2 cores). Passive
-        # waiting costs little when the machine is idle. Only a default: an explicit setting wins.
+        # PyTorch's OpenMP threads spin while waiting, which slows training badly on a CPU shared with
+        # other busy processes; passive waiting costs little when the machine is idle. Only a default:
+        # an explicit setting wins.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ["KERAS_BACKEND"] = name
     return name
@@ -57,9 +57,9 @@ def use_backend(name: str) -> str:
 def torch_before_tensorflow() -> None:
     """Import torch ahead of TensorFlow when both are installed and TensorFlow is not loaded yet.
 
-    In one process, TensorFlow 2.21 imported first makes a later torch/timm import segfault while
-    loading triton's native library (seen here with torch 2.14.1: the test session and the bad-input catalogue use
-    both); torch and triton first, then TensorFlow, works. Called by the modules that import Keras.
+    In one process, TensorFlow imported first can make a later torch/timm import crash while loading
+    triton's native library (the test session and the bad-input catalogue use both); torch and triton
+    first, then TensorFlow, works. Called by the modules that import Keras.
     """
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "tensorflow" in sys.modules:
         return

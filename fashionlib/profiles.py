@@ -71,7 +71,7 @@ PROFILES: dict[str, dict[str, dict]] = {
         "cpu": {},
         "paper": {},
     },
-    # Study A (Keras). cpu = the notebook defaults; all four a* notebooks at cpu take about 30 min on 2 cores.
+    # Study A (Keras). cpu = the notebook defaults.
     "a1_improved_cnn": {
         "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0]},
         "cpu": {},

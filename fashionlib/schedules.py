@@ -21,16 +21,14 @@ chosen so that the rate reaches ``lr_end`` at the last step of training::
 decay stopped" reading and is available as a parameter.  ``min_lr``/``max_lr`` are the paper's
 ``[1e-8, 0.1]`` range.
 
-Adam at 0.1: Adam's step is roughly ``lr`` per weight whatever the gradient scale, so 0.1 moves every
-weight of a Glorot-initialised CNN (weights ~0.05) by more than its size at each step.  Measured
-(improved CNN, full split, 2 epochs of the 50-epoch schedule): Adam from 0.1 stays at chance (10%,
-first-epoch loss in the hundreds), from 0.01 reaches 75%, from 0.001 85%; SGD from 0.1 reaches 79%
-without momentum and 84% with momentum 0.9. The study therefore keeps the schedule's shape, range and
-Adam and starts at ``lr0 = 1e-3`` (Keras' Adam default); ``notebooks/a4_lr_schedules.md`` repeats the
-comparison and the a1/a4 notebooks take ``lr0`` as a parameter.
+Adam at 0.1: Adam's step is roughly the learning rate per weight whatever the gradient scale, so 0.1
+moves every weight of a Glorot-initialised CNN by more than its own size at each step. The study
+therefore keeps the schedule's shape, range and Adam, and takes the first rate as a parameter
+(``lr`` in the notebooks, ``lr0`` here, the symbol of the formula), 1e-3 by default (Keras' Adam
+default); ``notebooks/a4_lr_schedules.md`` measures what the other readings do.
 
-``lr_end = 1e-5`` (two decades below 1e-3 over 50 epochs) is our choice, not the paper's; the
-literal reading runs from 0.1 to the 1e-8 floor (``lr_end=1e-8``) and passes 0.01 after 50/7 epochs.
+``lr_end = 1e-5`` (two decades below 1e-3) is our choice, not the paper's; the literal reading runs
+from 0.1 to the 1e-8 floor (``lr_end=1e-8``).
 
 The alternatives (``profiles.SCHEDULES``):
 
