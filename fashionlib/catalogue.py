@@ -273,7 +273,8 @@ parameter_case(name="balance_target ignored without resampling", notebook="b2_ba
 
 
 # ---------------------------------------------------------------------------- model cases -----
-@case(name="unknown backbone", area="models", mentions=("resnet9000", "deit_micro"),
+@case(name="unknown backbone", area="models", raises=ValueError,
+      mentions=("unknown backbone 'resnet9000'", "beit_base_patch16_224", "deit_micro"),
       fix="pick a backbone from the list in the message")
 def _unknown_backbone(tmp: Path):
     from . import torch_models
@@ -289,7 +290,8 @@ def _unknown_optimizer(tmp: Path):
     train_torch.TrainConfig(optimizer="adagrad").validate()
 
 
-@case(name="unknown schedule", area="models", mentions=("warm_restarts", "cosine"),
+@case(name="unknown schedule", area="models",
+      mentions=("unknown learning-rate schedule 'warm_restarts'", "'paper'", "'cosine'"),
       fix="one of paper, constant, exponential, inverse_time, cosine")
 def _unknown_schedule(tmp: Path):
     from . import schedules
@@ -345,7 +347,7 @@ def _corrupt_checkpoint(tmp: Path):
     train_torch.load_checkpoint(tmp / train_torch.CHECKPOINT_NAME, train_torch.TrainConfig())
 
 
-@case(name="corrupt results record", area="results", mentions="run.json",
+@case(name="corrupt results record", area="results", mentions="run.json is not valid JSON",
       fix="delete the record and re-run its notebook")
 def _corrupt_record(tmp: Path):
     from . import results

@@ -312,6 +312,17 @@ def upgrade_parameters(values: dict) -> dict:
     return {RENAMED.get(k, k): v for k, v in values.items()}
 
 
+def config_values(params: dict, fields, where: str = "") -> dict:
+    """The entries of ``params`` that are ``fields`` of a training configuration (``from_params``).
+
+    A parameter given under its old name is refused with the new one (never silently dropped).
+    """
+    for old, new in RENAMED.items():
+        if old in params and new in fields:
+            raise ParameterError(f"{where}parameter {old!r} was renamed {new!r}. Fix: pass {new}= instead.")
+    return {k: v for k, v in params.items() if k in fields}
+
+
 def _unknown(name: str, source: str, declared, where: str) -> ParameterError:
     if name in RENAMED and RENAMED[name] in declared:
         return ParameterError(f"{where}parameter {name!r} (from {source}) was renamed {RENAMED[name]!r}. "

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import data as fdata
 from .keras_models import build_model
-from .profiles import OPTIMIZERS, check_params
+from .profiles import OPTIMIZERS, check_params, config_values
 from .results import atomic_write_bytes, atomic_write_text
 from .schedules import DEFAULT_LR_END, LearningRateLogger, make_schedule
 
@@ -69,7 +69,7 @@ class FitConfig:
     def from_params(cls, params: dict, **changes) -> "FitConfig":
         """The configuration named by ``params`` (a notebook's parameters; other names are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{**{k: v for k, v in params.items() if k in names}, **changes})
+        return cls(**{**config_values(params, names, "FitConfig: "), **changes})
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from . import apparel, balance, torch_models
-from .profiles import check_combinations, check_params
+from .profiles import check_combinations, check_params, config_values
 from .results import atomic_write_bytes, atomic_write_text
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -110,7 +110,7 @@ class TrainConfig:
     def from_params(cls, params: dict, **changes) -> "TrainConfig":
         """The configuration named by ``params`` (a notebook's parameters; other names are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{**{k: v for k, v in params.items() if k in names}, **changes})
+        return cls(**{**config_values(params, names, "TrainConfig: "), **changes})
 
     def key(self) -> str:
         """What must match for a checkpoint to be resumed (everything except machinery and epochs)."""

@@ -193,6 +193,8 @@ def test_config_is_checked_by_the_parameter_rules():
         FitConfig(lr0=0.1)  # renamed: the old keyword is refused, never aliased
     cfg = FitConfig.from_params({"model": "cnn", "lr": 0.01, "seeds": [0, 1], "profile": "cpu"})
     assert (cfg.model, cfg.lr, cfg.seed) == ("cnn", 0.01, 0)
+    with pytest.raises(ValueError, match="'lr0' was renamed 'lr'"):
+        FitConfig.from_params({"lr0": 0.01})
 
 
 def test_fit_and_run_many_refuse_keyword_dicts(tiny):

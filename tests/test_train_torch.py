@@ -126,6 +126,8 @@ def test_config_from_params_takes_the_notebook_names():
     params = {"profile": "cpu", "backbones": ["deit_micro"], "lr": 0.01, "epochs": 2, "n_max": 60}
     cfg = TrainConfig.from_params(params, backbone="vit_micro")
     assert (cfg.lr, cfg.epochs, cfg.n_max, cfg.backbone) == (0.01, 2, 60, "vit_micro")
+    with pytest.raises(ValueError, match="'lr0' was renamed 'lr'"):
+        TrainConfig.from_params({"lr0": 0.01})
 
 
 def test_on_epoch_end_is_called_after_each_checkpoint(tmp_path, fmnist_dir):
