@@ -265,8 +265,8 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
         executed.metadata["fashionlib"] = {"notebook": stem, "profile": profile, "parameters": params,
                                            "fingerprint": fingerprint,
                                            "status": "prepared" if prepare_only else "ok"}
-        nbformat.write(executed, tmp_out)
-        os.replace(tmp_out, output)
+        text = nbformat.writes(executed)
+        results.atomic_write_text(output, text if text.endswith("\n") else text + "\n")
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         os.environ.clear()
