@@ -255,18 +255,26 @@ parameter_case(name="pretrained micro backbone", notebook="b4_curves", overrides
                mentions=("'pretrained'", "'beit_micro'", "micro variant"),
                fix="pretrained=False, or one of the paper's backbones")
 parameter_case(name="data_root ignored by the long-tailed set", notebook="b1_apparel_data",
-               overrides={"data_root": "/data/apparel"}, mentions=("'data_root' is ignored", "fmnist_lt"),
+               overrides={"data_root": "/data/apparel"},
+               mentions=("parameter 'data_root'='/data/apparel' is ignored with dataset='fmnist_lt'", "Fix:"),
                fix="drop data_root, or choose a dataset that reads it")
 parameter_case(name="image-folder dataset without data_root", notebook="b1_apparel_data",
-               overrides={"dataset": "folder"}, mentions=("dataset='folder' needs parameter 'data_root'",),
+               overrides={"dataset": "folder"}, mentions=("dataset='folder' needs parameter 'data_root'", "Fix:"),
                fix="-p data_root /path/to/images")
 parameter_case(name="imbalance factor ignored by an image folder", notebook="b1_apparel_data",
                overrides={"dataset": "folder", "data_root": "/data/apparel", "imbalance_factor": 10.0},
-               mentions=("'imbalance_factor' is ignored", "dataset='folder'"),
+               mentions=("parameter 'imbalance_factor'=10.0 is ignored with dataset='folder'", "Fix:"),
                fix="drop imbalance_factor, or use dataset='fmnist_lt'")
 parameter_case(name="lr_end ignored by a constant schedule", notebook="a1_improved_cnn",
                overrides={"schedule": "constant", "lr_end": 1e-4}, mentions=("'lr_end' is ignored", "'constant'"),
                fix="drop lr_end, or choose a decaying schedule")
+parameter_case(name="lr_ends grid under a constant schedule", notebook="a5_closing_the_gap",
+               overrides={"schedule": "constant"}, mentions=("'lr_ends' is ignored by schedule='constant'",),
+               fix="one lr_end, or a decaying schedule")
+parameter_case(name="n_max above the images per class", notebook="b2_backbones", overrides={"n_max": 7000},
+               mentions=("'n_max' must be an integer in 1..3000", "got 7000"), fix="n_max <= 3000")
+parameter_case(name="the same seed twice", notebook="a2_models", overrides={"seeds": [0, 0]},
+               mentions="'seeds' must be a non-empty list of distinct integers", fix="distinct seeds, e.g. [0, 1, 2]")
 parameter_case(name="balance_target ignored without resampling", notebook="b2_backbones",
                overrides={"balances": ["none"], "balance_target": 30},
                mentions=("'balance_target' is ignored", "'resample'"), fix="drop balance_target, or add 'resample'")

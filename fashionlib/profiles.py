@@ -208,8 +208,9 @@ RULES = {
     "imbalance_factor": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1,
                          "a number >= 1 (1 means balanced)"),
     "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0"),
-    "seeds": (lambda v: isinstance(v, list) and v and all(isinstance(s, int) and s >= 0 for s in v),
-              "a non-empty list of integers >= 0"),
+    "seeds": (lambda v: isinstance(v, list) and v and len(set(v)) == len(v)
+              and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v),
+              "a non-empty list of distinct integers >= 0"),
     "train_size": (lambda v: v is None or _positive_int(v), "None (all) or an integer >= 1"),
     "samples_per_class": (_positive_int, "an integer >= 1"),
     "backend": _choice(KERAS_BACKENDS),
@@ -470,6 +471,10 @@ def _ignored_by_setting(params, given):
     if "lr_end" in given and params.get("schedule") == "constant":
         return ("parameter 'lr_end' is ignored by schedule='constant' (the rate never decays). "
                 "Fix: drop -p lr_end, or choose a decaying schedule.")
+    if params.get("schedule") == "constant" and len(params.get("lr_ends") or []) > 1:
+        return (f"parameter 'lr_ends' is ignored by schedule='constant' (the rate never decays, so its "
+                f"{len(params['lr_ends'])} values give the same runs). Fix: -p lr_ends '[0.0001]', or a "
+                "decaying schedule.")
     balances = params.get("balances")
     if "balance_target" in given and balances is not None and "resample" not in balances:
         return (f"parameter 'balance_target' is ignored by balances={balances!r} (only 'resample' uses it). "

@@ -37,7 +37,7 @@ def test_defaults_profile_and_overrides_merge():
     ({"lr": 0}, "'lr' must be a number > 0"),
     ({"backend": "theano"}, "'backend' must be one of 'tensorflow', 'torch', 'jax'"),
     ({"seeds": 3}, "'seeds' expects list"),
-    ({"seeds": [0, -1]}, "'seeds' must be a non-empty list of integers >= 0"),
+    ({"seeds": [0, -1]}, "'seeds' must be a non-empty list of distinct integers >= 0"),
 ])
 def test_bad_parameters_are_rejected(overrides, match):
     with pytest.raises(ParameterError, match=match):

@@ -244,7 +244,7 @@ def test_the_fingerprint_covers_every_fashionlib_module():
     (["a1_improved_cnn", "-p", "train_size", "100", "-p", "batch_size", "128"],
      "'batch_size' holds 128, more than the 100 training images"),
     (["a3_batch_size", "-p", "train_size", "5"], "'train_size' is 5, below the 10 classes"),
-    (["b1_apparel_data", "-p", "data_root", "/data/x"], "'data_root' is ignored by dataset='fmnist_lt'"),
+    (["b1_apparel_data", "-p", "data_root", "/data/x"], "'data_root'='/data/x' is ignored with dataset='fmnist_lt'"),
     (["a1_improved_cnn", "-p", "lr0", "0.1"], "'lr0' (from -p) was renamed 'lr'"),
 ])
 def test_runner_refuses_impossible_parameters_before_a_kernel(tmp_path, args, message):
