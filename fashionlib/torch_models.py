@@ -410,8 +410,9 @@ def set_trainable(model: EdgeNetClassifier, trainable_blocks: int) -> list[str]:
     blocks plus one) makes every parameter trainable, patch embedding included. Returns the
     trainable parameter names.
     """
-    if not isinstance(trainable_blocks, int) or trainable_blocks < -1:
-        raise ValueError(f"trainable_blocks must be -1 (all) or an integer >= 0, got {trainable_blocks!r}.")
+    from .profiles import check_value
+
+    check_value("trainable_blocks", trainable_blocks)
     blocks = backbone_blocks(model.backbone)
     if trainable_blocks == -1 or trainable_blocks > len(blocks):
         for p in model.parameters():
