@@ -22,7 +22,7 @@ def test_bad_input_ends_as_registered(case, tmp_path):
 def _registered(**kwargs):
     before = list(catalogue.CASES)
     try:
-        catalogue.case(name="probe", area="test", fix="-", **kwargs)(kwargs.pop("trigger", None) or (lambda tmp: None))
+        catalogue.case(name="probe", area="test", fix="-", **kwargs)(lambda tmp: None)
         return catalogue.CASES[-1]
     finally:
         catalogue.CASES[:] = before
