@@ -11,7 +11,11 @@ paper-vs-reproduced tables) are dropped: the book recomputes them from the runs.
 runs; their tables move to extras. Numbers are copied, never recomputed, with one addition: A1's
 per-run F1 of the Shirt class (a headline claim), which the old record kept only as a mean over seeds,
 is measured by re-evaluating the committed models and checked against that mean.
-Records already in the current schema are left alone, so running the script twice changes nothing.
+Parameters renamed since a record was written (``profiles.RENAMED``: ``lr0`` is now ``lr``) are
+renamed in its provenance and run settings, and a study-A run's setting gains the
+``train_keras.FitConfig`` fields it lacks with the defaults its run used (``momentum`` 0.0), so that
+old and new runs read into the same columns. Records already in the current schema and names are left
+alone, so running the script twice changes nothing.
 """
 
 from __future__ import annotations
@@ -23,14 +27,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from fashionlib import results  # noqa: E402
+from fashionlib import profiles, results  # noqa: E402
 
-FIT_KEYS = ("epochs", "batch_size", "lr0", "lr_end", "schedule", "optimizer")
+FIT_KEYS = ("epochs", "batch_size", "lr", "lr_end", "schedule", "optimizer")
+# FitConfig's fields and defaults (train_keras imports Keras; these are the defaults old runs used too)
+FIT_DEFAULTS = {"model": None, "epochs": 50, "batch_size": 128, "lr": 1e-3, "lr_end": 1e-5, "schedule": "paper",
+                "optimizer": "adam", "momentum": 0.0, "augment": False}
+STUDY_A = ("a1_improved_cnn", "a2_models", "a3_batch_size", "a4_lr_schedules", "a5_closing_the_gap")
 RUN_METRICS = ("accuracy", "loss", "auc_micro", "auc_macro", "seconds_per_epoch")
 
 
 def _setting(params: dict, **override) -> dict:
     """The fit() keyword arguments of a run, in the order train_keras.record_runs writes them."""
+    params = profiles.upgrade_parameters(params)
     st = {"model": None, "augment": False, **{k: params.get(k) for k in FIT_KEYS}}
     st.update(override)
     missing = [k for k, v in st.items() if v is None]
@@ -117,17 +126,33 @@ CONVERTERS = {"a1_improved_cnn": convert_a1, "a2_models": convert_a2, "a5_closin
               "bench_study_a": convert_bench, "bench_study_b": convert_bench}
 
 
+def upgrade_names(rec: dict) -> dict:
+    """The record with renamed parameters under their new names and complete study-A settings."""
+    prov = dict(rec["provenance"], parameters=profiles.upgrade_parameters(rec["provenance"].get("parameters") or {}))
+    runs = []
+    for run in rec["runs"]:
+        setting = profiles.upgrade_parameters(run["setting"])
+        if prov.get("notebook") in STUDY_A:
+            setting = {**{k: v for k, v in FIT_DEFAULTS.items() if k not in setting and v is not None}, **setting}
+        runs.append({**run, "setting": setting})
+    return {**rec, "provenance": prov, "runs": runs}
+
+
 def convert(path: Path) -> bool:
-    """Rewrite one record in the current schema; False when it already is."""
+    """Rewrite one record in the current schema and names; False when it already is."""
     rec = json.loads(path.read_text())
     if rec.get("schema") == results.SCHEMA:
-        return False
+        new = upgrade_names(rec)
+        if new == rec:
+            return False
+        results.atomic_write_text(path, json.dumps(new, indent=1) + "\n")
+        return True
     nb = rec["provenance"]["notebook"]
     if nb not in CONVERTERS:
         raise SystemExit(f"{path}: no converter for notebook {nb!r}; re-run the notebook instead.")
     runs, extras = CONVERTERS[nb](rec, path)
     checked = [results._check_run(i, r) for i, r in enumerate(runs)]
-    new = {"schema": results.SCHEMA, "provenance": rec["provenance"], "runs": checked, "extras": extras}
+    new = upgrade_names({"schema": results.SCHEMA, "provenance": rec["provenance"], "runs": checked, "extras": extras})
     results.atomic_write_text(path, json.dumps(new, indent=1) + "\n")
     return True
 

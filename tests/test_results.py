@@ -239,4 +239,7 @@ def test_convert_records_turns_an_old_shape_into_runs_and_is_idempotent(tmp_path
     assert list(f["val_accuracy"]) == [92.5] * 3 and f["epochs"].tolist() == [2] * 3
     new = json.loads(path.read_text())
     assert new["extras"]["chosen"] == {"model": "improved_cnn", "lr_end": 1e-4, "augment": False}
-    assert new["provenance"] == old["provenance"]
+    # renamed parameters under their new names (lr0 -> lr), nothing else in the provenance changes
+    assert new["provenance"] == {**old["provenance"], "parameters": {**{k: v for k, v in params.items() if k != "lr0"},
+                                                                     "lr": 1e-3}}
+    assert list(f["lr"]) == [1e-3] * 3 and list(f["momentum"]) == [0.0] * 3 and "lr0" not in f.columns

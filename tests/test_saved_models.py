@@ -13,7 +13,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from fashionlib import metrics, results, train_keras  # noqa: E402
+from fashionlib import data, metrics, results, train_keras  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PAPER_RESULTS = REPO / "book" / "results"
@@ -51,7 +51,7 @@ def test_committed_models_are_counted_and_present():
 
 @pytest.fixture(scope="module")
 def test_inputs(fmnist):
-    d = train_keras.prepare_data(fmnist)  # the full split every committed model was trained on
+    d = data.prepare_data(fmnist)  # the full split every committed model was trained on
     return ((fmnist.x_test.astype("float32") / 255.0 - d["mean"]) / d["std"])[..., None].astype("float32")
 
 
