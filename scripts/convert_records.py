@@ -13,7 +13,8 @@ per-run F1 of the Shirt class (a headline claim), which the old record kept only
 is measured by re-evaluating the committed models and checked against that mean.
 Parameters renamed since a record was written (``profiles.RENAMED``: ``lr0`` is now ``lr``) are
 renamed in its provenance and run settings, and a study-A run's setting gains the
-``train_keras.FitConfig`` fields it lacks with the defaults its run used (``momentum`` 0.0), so that
+``train_keras.FitConfig`` fields it lacks with the defaults its run used (``momentum`` 0.0, ``validation`` "split",
+``diagnostic_test`` False), so that
 old and new runs read into the same columns. Records already in the current schema and names are left
 alone, so running the script twice changes nothing.
 """
@@ -32,8 +33,8 @@ from fashionlib import profiles, results  # noqa: E402
 FIT_KEYS = ("epochs", "batch_size", "lr", "lr_end", "schedule", "optimizer")
 # FitConfig's fields and defaults (train_keras imports Keras; these are the defaults old runs used too)
 FIT_DEFAULTS = {"model": None, "epochs": 50, "batch_size": 128, "lr": 1e-3, "lr_end": 1e-5, "schedule": "paper",
-                "optimizer": "adam", "momentum": 0.0, "augment": False}
-STUDY_A = ("a1_improved_cnn", "a2_models", "a3_batch_size", "a4_lr_schedules", "a5_closing_the_gap")
+                "optimizer": "adam", "momentum": 0.0, "augment": False, "validation": "split", "diagnostic_test": False}
+STUDY_A = ("a1_improved_cnn", "a2_models", "a3_batch_size", "a4_lr_schedules", "a5_closing_the_gap", "a6_protocol")
 RUN_METRICS = ("accuracy", "loss", "auc_micro", "auc_macro", "seconds_per_epoch")
 
 
