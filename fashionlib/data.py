@@ -290,7 +290,7 @@ def prepare_data(fm: FashionMNIST | None = None, train_size: int | None = None, 
 
     fm = fm if fm is not None else load_fashion_mnist()
     if not (isinstance(val_size, int) and not isinstance(val_size, bool) and 0 <= val_size < len(fm.y_train)):
-        raise ParameterError(f"val_size must be an integer in [0, {len(fm.y_train)}), got {val_size!r}. "
+        raise ParameterError(f"val_size must be an integer >= 0 and below {len(fm.y_train)}, got {val_size!r}. "
                              "Fix: 12000 (the paper's split) or 0 (no validation split).")
     if val_size:
         train_idx, val_idx = stratified_split(fm.y_train, val_size=val_size, seed=seed)

@@ -93,7 +93,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                   "schedules_to_compare": ["paper", "constant"], "include_sgd": False},
         "cpu": {},
         "paper": {"epochs": 50, "lr_end": 1e-05, "batch_size": 128, "seeds": [0, 1, 2], "train_size": 48000,
-                  "lr0s": [0.1, 0.01, 0.001], "include_sgd": True,
+                  "lrs": [0.1, 0.01, 0.001], "include_sgd": True,
                   "schedules_to_compare": ["paper", "constant", "exponential", "inverse_time", "cosine"],
                   "save_models": True},
     },
@@ -109,7 +109,7 @@ PROFILES: dict[str, dict[str, dict]] = {
     "a6_protocol": {
         "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0, 1], "models": ["improved_cnn"]},
         "cpu": {},
-        "paper": {"epochs": 50, "batch_size": 128, "lr0": 0.001, "lr_end": 1e-05, "schedule": "paper",
+        "paper": {"epochs": 50, "batch_size": 128, "lr": 0.001, "lr_end": 1e-05, "schedule": "paper",
                   "optimizer": "adam", "seeds": [0, 1, 2, 3, 4], "train_size": 48000, "save_models": True,
                   "models": ["improved_cnn", "improved_cnn_strided"]},
     },

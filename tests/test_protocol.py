@@ -9,7 +9,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from fashionlib import metrics, report, train_keras  # noqa: E402
+from fashionlib import data, metrics, report, train_keras  # noqa: E402
+from fashionlib.train_keras import FitConfig  # noqa: E402
 
 N_TRAIN = 200
 N_TEST = 300
@@ -22,17 +23,17 @@ def _small(d):
 
 @pytest.fixture(scope="module")
 def split(fmnist):
-    return _small(train_keras.prepare_data(fmnist, train_size=N_TRAIN))
+    return _small(data.prepare_data(fmnist, train_size=N_TRAIN))
 
 
 @pytest.fixture(scope="module")
 def no_split(fmnist):
-    return _small(train_keras.prepare_data(fmnist, train_size=N_TRAIN, val_size=0))
+    return _small(data.prepare_data(fmnist, train_size=N_TRAIN, val_size=0))
 
 
 # ---------------------------------------------------------------- data: all 60,000 ----------
 def test_val_size_zero_trains_on_all_60000(fmnist):
-    d = train_keras.prepare_data(fmnist, val_size=0)
+    d = data.prepare_data(fmnist, val_size=0)
     assert (len(d["y_train"]), len(d["y_val"]), len(d["y_test"])) == (60_000, 0, 10_000)
     assert d["x_val"].shape == (0, 28, 28, 1)
     assert np.array_equal(d["train_idx"], np.arange(60_000))
@@ -48,28 +49,28 @@ def test_val_size_zero_with_train_size_subsamples_stratified(no_split):
 @pytest.mark.parametrize("bad", [-1, 1.5, True, None])
 def test_bad_val_size_is_a_clear_error(fmnist, bad):
     with pytest.raises(ValueError, match="val_size must be an integer >= 0"):
-        train_keras.prepare_data(fmnist, val_size=bad)
+        data.prepare_data(fmnist, val_size=bad)
 
 
 # ---------------------------------------------------------------- fit: protocols -----------
 def test_validation_test_needs_data_without_a_split(split):
     with pytest.raises(ValueError, match=r"val_size=0"):
-        train_keras.fit(split, epochs=1, validation="test")
+        train_keras.fit(split, FitConfig(epochs=1, validation="test"))
 
 
 def test_validation_split_needs_a_split(no_split):
     with pytest.raises(ValueError, match="validation='test'"):
-        train_keras.fit(no_split, epochs=1, validation="split")
+        train_keras.fit(no_split, FitConfig(epochs=1, validation="split"))
 
 
 def test_unknown_validation_is_a_clear_error(split):
-    with pytest.raises(ValueError, match="unknown validation 'val'"):
-        train_keras.fit(split, epochs=1, validation="val")
+    with pytest.raises(ValueError, match="'validation' must be one of 'split', 'test'; got 'val'"):
+        train_keras.fit(split, FitConfig(epochs=1, validation="val"))
 
 
 def test_diagnostic_with_test_validation_is_redundant(no_split):
     with pytest.raises(ValueError, match="redundant"):
-        train_keras.fit(no_split, epochs=1, validation="test", diagnostic_test=True)
+        train_keras.fit(no_split, FitConfig(epochs=1, validation="test", diagnostic_test=True))
 
 
 def _final_test_accuracy(res, d):
@@ -78,7 +79,7 @@ def _final_test_accuracy(res, d):
 
 @pytest.mark.slow
 def test_keras_tutorial_protocol_records_test_numbers_under_a_diagnostic_name(no_split, tmp_path):
-    res = train_keras.fit(no_split, epochs=2, batch_size=64, validation="test", backup_dir=tmp_path / "b")
+    res = train_keras.fit(no_split, FitConfig(epochs=2, batch_size=64, validation="test"), backup_dir=tmp_path / "b")
     h = res.history
     assert "val_accuracy" not in h and "val_loss" not in h
     assert len(h["diagnostic_test_accuracy"]) == 2 and len(h["diagnostic_test_loss"]) == 2
@@ -89,8 +90,8 @@ def test_keras_tutorial_protocol_records_test_numbers_under_a_diagnostic_name(no
 
 @pytest.mark.slow
 def test_diagnostic_test_accuracy_beside_the_validation_split(split, tmp_path):
-    plain = train_keras.fit(split, epochs=2, batch_size=64, backup_dir=tmp_path / "a")
-    diag = train_keras.fit(split, epochs=2, batch_size=64, diagnostic_test=True, backup_dir=tmp_path / "b")
+    plain = train_keras.fit(split, FitConfig(epochs=2, batch_size=64), backup_dir=tmp_path / "a")
+    diag = train_keras.fit(split, FitConfig(epochs=2, batch_size=64, diagnostic_test=True), backup_dir=tmp_path / "b")
     assert "diagnostic_test_accuracy" not in plain.history
     assert len(diag.history["diagnostic_test_accuracy"]) == 2
     assert diag.history["diagnostic_test_accuracy"].iloc[-1] == pytest.approx(_final_test_accuracy(diag, split),
@@ -231,7 +232,7 @@ def _paper(stem):
 def test_paper_profiles_are_the_full_settings_the_verdict_needs():
     a6 = _paper("a6_protocol")
     assert a6["models"] == ["improved_cnn", "improved_cnn_strided"] and len(set(a6["seeds"])) >= 5
-    assert (a6["epochs"], a6["batch_size"], a6["lr0"], a6["lr_end"], a6["schedule"], a6["optimizer"]) == \
+    assert (a6["epochs"], a6["batch_size"], a6["lr"], a6["lr_end"], a6["schedule"], a6["optimizer"]) == \
         (50, 128, 1e-3, 1e-5, "paper", "adam")  # A1's setting
     assert a6["train_size"] == 48_000 and a6["save_models"]
     a3 = _paper("a3_batch_size")
@@ -239,7 +240,7 @@ def test_paper_profiles_are_the_full_settings_the_verdict_needs():
     assert a3["save_models"] and a3["train_size"] == 48_000
     a4 = _paper("a4_lr_schedules")
     assert set(a4["schedules_to_compare"]) == {"paper", "constant", "exponential", "inverse_time", "cosine"}
-    assert 0.1 in a4["lr0s"] and a4["include_sgd"] and len(a4["seeds"]) >= 3 and a4["epochs"] == 50
+    assert 0.1 in a4["lrs"] and a4["include_sgd"] and len(a4["seeds"]) >= 3 and a4["epochs"] == 50
     assert a4["save_models"] and a4["train_size"] == 48_000
 
 
