@@ -17,6 +17,7 @@ Results: one record ``bench_gpu_a`` (profile ``paper`` on an accelerator, else `
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -53,15 +54,15 @@ def main(argv=None) -> int:
     started = time.time()
     accel = jax.default_backend() != "cpu"
     profile = args.profile or ("paper" if accel else "cpu")
-    d = train_keras.prepare_data(data.load_fashion_mnist(), train_size=args.train_size or None)
-    common = dict(model="improved_cnn", epochs=args.epochs, batch_size=args.batch_size, lr0=1e-3, lr_end=1e-5,
-                  schedule="paper")
+    d = data.prepare_data(data.load_fashion_mnist(), train_size=args.train_size or None)
+    cfg = train_keras.FitConfig(model="improved_cnn", epochs=args.epochs, batch_size=args.batch_size, lr=1e-3,
+                                lr_end=1e-5, schedule="paper")
     runs, t_block = [], time.perf_counter()
     for seed in range(args.seeds):
         if runs and time.perf_counter() - t_block > args.max_seconds:
             break
         t = time.perf_counter()
-        res = train_keras.fit(d, seed=seed, steps_per_execution="epoch", device_data=True, **common)
+        res = train_keras.fit(d, dataclasses.replace(cfg, seed=seed), steps_per_execution="epoch", device_data=True)
         seconds = time.perf_counter() - t
         mets, _ = train_keras.evaluate(res.model, d["x_test"], d["y_test"])
         runs.append({"setting": {"path": "fast", "epochs": args.epochs, "train_images": len(d["x_train"])},
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
                "mean_test_accuracy": statistics.mean(r["metrics"]["accuracy"] for r in runs)}
     if args.default_epochs:
         t = time.perf_counter()
-        res = train_keras.fit(d, seed=0, **{**common, "epochs": args.default_epochs})
+        res = train_keras.fit(d, dataclasses.replace(cfg, seed=0, epochs=args.default_epochs))
         h = res.history["seconds"]
         per_epoch = float(h.iloc[1:].mean() if len(h) > 1 else h.iloc[0])
         runs.append({"setting": {"path": "default", "epochs": args.default_epochs, "train_images": len(d["x_train"])},

@@ -95,7 +95,7 @@ def project_worker(args) -> None:
             return model
 
         train_keras.compile_model = compile_with_xla
-    d = train_keras.prepare_data(data.load_fashion_mnist(), train_size=args.train_size or None)
+    d = data.prepare_data(data.load_fashion_mnist(), train_size=args.train_size or None)
 
     class Clock(keras.callbacks.Callback):
         ticks: list = []
@@ -109,8 +109,9 @@ def project_worker(args) -> None:
             self.ticks.append(time.perf_counter())
             self.cpu.append(time.process_time())
 
-    res = train_keras.fit(d, model="improved_cnn", epochs=args.epochs, batch_size=args.batch_size, lr0=args.lr0,
-                          lr_end=args.lr_end, schedule="paper", seed=0, callbacks=[Clock()], **fit_kwargs(opts))
+    cfg = train_keras.FitConfig(model="improved_cnn", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                lr_end=args.lr_end, schedule="paper", seed=0)
+    res = train_keras.fit(d, cfg, callbacks=[Clock()], **fit_kwargs(opts))
     seconds = [b - a for a, b in zip(Clock.ticks, Clock.ticks[1:])]
     cpu_seconds = [b - a for a, b in zip(Clock.cpu, Clock.cpu[1:])]
     print(WORKER_TAG + json.dumps({"epoch_seconds": seconds, "epoch_cpu_seconds": cpu_seconds,
@@ -125,7 +126,7 @@ def run_variant(variant: str, args) -> dict:
         env["TF_NUM_INTRAOP_THREADS"] = str(opts["intra"])
     if "inter" in opts:
         env["TF_NUM_INTEROP_THREADS"] = str(opts["inter"])
-    common = ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--lr0", str(args.lr0),
+    common = ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
               "--lr-end", str(args.lr_end)]
     if variant == "peer":
         cmd = [sys.executable, str(REPO / "benchmarks" / "peer_keras_a.py"), *common,
@@ -178,7 +179,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=4, help="epochs per process (the first is left out)")
     p.add_argument("--train-size", type=int, default=12_000, help="training images (0: all 48,000)")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr0", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=1e-3, help="the first learning rate")
     p.add_argument("--lr-end", type=float, default=1e-5)
     p.add_argument("--profile", default="cpu", help="results profile folder")
     p.add_argument("--results-dir", default=None, help="default: book/results")

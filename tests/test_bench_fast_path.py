@@ -17,7 +17,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from fashionlib import schedules, train_keras  # noqa: E402
+from fashionlib import data, schedules, train_keras  # noqa: E402
+from fashionlib.train_keras import FitConfig  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 
 N_TRAIN = 200  # 7 steps of 32: a partial last batch, and 7 is not a multiple of 3
@@ -25,7 +26,7 @@ N_TRAIN = 200  # 7 steps of 32: a partial last batch, and 7 is not a multiple of
 
 @pytest.fixture(scope="module")
 def tiny(fmnist):
-    return train_keras.prepare_data(fmnist, train_size=N_TRAIN)
+    return data.prepare_data(fmnist, train_size=N_TRAIN)
 
 
 def digest(model) -> str:
@@ -36,7 +37,8 @@ def digest(model) -> str:
 
 
 def _fit(tiny, tmp_path, **kw):
-    res = train_keras.fit(tiny, epochs=2, batch_size=32, seed=3, backup_dir=tmp_path / str(sorted(kw.items())), **kw)
+    res = train_keras.fit(tiny, FitConfig(epochs=2, batch_size=32, seed=3), backup_dir=tmp_path / str(sorted(kw.items())),
+                          **kw)
     return res, digest(res.model)
 
 
@@ -76,7 +78,7 @@ def test_logger_counts_every_step_with_steps_per_execution():
     ({"eval_batch_size": 0}, "eval_batch_size"), ({"dtype_policy": "float16"}, "dtype_policy")])
 def test_bad_speed_option_is_a_clear_error_before_any_work(tiny, tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        train_keras.fit(tiny, epochs=1, backup_dir=tmp_path / "never", **kwargs)
+        train_keras.fit(tiny, FitConfig(epochs=1), backup_dir=tmp_path / "never", **kwargs)
     assert not (tmp_path / "never").exists()
 
 
@@ -95,10 +97,10 @@ JAX_SCRIPT = textwrap.dedent("""
     use_backend("jax")
     import numpy as np
     from fashionlib import data, train_keras
-    d = train_keras.prepare_data(data.load_fashion_mnist(), train_size=200)
+    d = data.prepare_data(data.load_fashion_mnist(), train_size=200)
     out = {}
     for name, kw in (("default", {}), ("fast", {"steps_per_execution": "epoch", "device_data": True})):
-        res = train_keras.fit(d, epochs=2, batch_size=32, seed=3, **kw)
+        res = train_keras.fit(d, train_keras.FitConfig(epochs=2, batch_size=32, seed=3), **kw)
         out[name] = {"weights": [w.tolist() for w in res.model.get_weights()],
                      "val_accuracy": res.history["val_accuracy"].tolist(), "lr": res.lr_log["learning_rate"].tolist()}
     print("RESULT " + json.dumps(out))

@@ -37,7 +37,9 @@ def test_real_dataset_without_data_root(tmp_path):
 
 def test_in_notebook_validation_catches_it_too():
     with pytest.raises(ParameterError, match="'data_root'.*ignored.*fmnist_lt"):
-        profiles.validate("b2_backbones", {"dataset": "fmnist_lt", "data_root": "x"}, ["dataset", "data_root"])
+        # the parameters cell, then papermill's injected cell, then the check (the kernel's input history)
+        history = ["", 'dataset = "fmnist_lt"\ndata_root = None\n', 'data_root = "x"\n', "profiles.validate(NB, globals())"]
+        profiles.validate("b2_backbones", {"dataset": "fmnist_lt", "data_root": "x", "In": history})
 
 
 def test_missing_real_data_stops_with_a_clear_error(tmp_path):
