@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 
 from .profiles import KERAS_BACKENDS
 
@@ -68,6 +69,24 @@ def torch_before_tensorflow() -> None:
     if importlib.util.find_spec("triton") is not None:  # the library that crashes (CUDA builds of torch)
         import triton  # noqa: F401
 
+
+
+def start_keras_notebook(notebook: str, namespace: dict) -> tuple[dict, float]:
+    """The first step of every study-A notebook, in one call: note the start time, check the notebook's
+    parameters (:func:`fashionlib.profiles.validate`, reading its own ``parameters`` cell), quiet
+    TensorFlow and select the Keras backend named by its ``backend`` parameter before Keras is
+    imported, then print the Keras version and backend. Returns ``(params, started)``.
+    """
+    from . import profiles
+
+    started = time.time()
+    params = profiles.validate(notebook, namespace)
+    quiet_tensorflow()
+    use_backend(params["backend"])
+    import keras
+
+    print(f"Keras {keras.__version__} on {keras.backend.backend()}; profile {params['profile']}")
+    return params, started
 
 
 def quiet_tensorflow() -> None:
