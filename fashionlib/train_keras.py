@@ -31,7 +31,7 @@ import numpy as np
 
 from . import data as fdata
 from .keras_models import build_model
-from .profiles import OPTIMIZERS, check_params, config_values
+from .profiles import OPTIMIZERS, RECIPES, ParameterError, check_params, config_values
 from .results import atomic_write_bytes, atomic_write_text
 from .schedules import DEFAULT_LR_END, LearningRateLogger, make_schedule
 
@@ -61,9 +61,30 @@ class FitConfig:
     validation: str = "split"            # "split" (ours) or "test" (Keras-tutorial protocol, diagnostic)
     diagnostic_test: bool = False        # also record the per-epoch test accuracy (a diagnostic)
     seed: int = 0
+    # recipe="modern" (the a7 notebook): the same network with crop/flip augmentation, label smoothing,
+    # AdamW on a warm-up + cosine schedule peaking at ``lr``, and EMA weights. Its knobs stay None for
+    # the paper recipe (and are left out of as_dict, so the paper recipe's records are unchanged);
+    # None with recipe="modern" takes MODERN_DEFAULTS.
+    recipe: str = "paper"
+    label_smoothing: float | None = None
+    weight_decay: float | None = None   # AdamW's decoupled weight decay
+    warmup_epochs: int | None = None    # linear warm-up epochs before the cosine decay
+    ema_momentum: float | None = None   # momentum of the weights' moving average
 
     def __post_init__(self):
-        check_params(dataclasses.asdict(self), "FitConfig: ")
+        if self.recipe == "modern":
+            for name, value in MODERN_DEFAULTS.items():
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, value)
+        check_params(self.as_dict(), "FitConfig: ")
+        _check_recipe(self)
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        if self.recipe == "paper":  # the modern knobs are None here: keep the paper recipe's settings as they were
+            for name in (*MODERN_DEFAULTS, "recipe"):
+                d.pop(name)
+        return d
 
     @classmethod
     def from_params(cls, params: dict, **changes) -> "FitConfig":
@@ -71,8 +92,30 @@ class FitConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{**config_values(params, names, "FitConfig: "), **changes})
 
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+
+# The modern recipe's knobs and the values FitConfig gives them where None.
+MODERN_DEFAULTS = {"label_smoothing": 0.1, "weight_decay": 0.05, "warmup_epochs": 1, "ema_momentum": 0.99}
+# FitConfig fields the modern recipe replaces (its own augmentation, optimizer and schedule), at their defaults.
+MODERN_REPLACES = {"schedule": "paper", "lr_end": DEFAULT_LR_END, "optimizer": "adam", "momentum": 0.0,
+                   "augment": False}
+
+
+def _check_recipe(cfg: "FitConfig") -> None:
+    """Refuse a knob the chosen recipe would ignore, naming it and the fix (ranges: ``profiles.RULES``)."""
+    if cfg.recipe == "paper":
+        given = sorted(n for n in MODERN_DEFAULTS if getattr(cfg, n) is not None)
+        if given:
+            raise ParameterError(f"FitConfig: {', '.join(given)} belong(s) to the modern recipe and would be ignored "
+                                 "with recipe='paper'. Fix: recipe='modern', or drop them.")
+        return
+    clash = {n: getattr(cfg, n) for n, default in MODERN_REPLACES.items() if getattr(cfg, n) != default}
+    if clash:
+        raise ParameterError("FitConfig: recipe='modern' sets its own augmentation, optimizer and schedule, so "
+                             f"{', '.join(f'{k}={v!r}' for k, v in sorted(clash.items()))} would be ignored. Fix: "
+                             "drop them (the modern knobs: label_smoothing, weight_decay, warmup_epochs, ema_momentum).")
+    if cfg.warmup_epochs >= cfg.epochs:
+        raise ParameterError(f"FitConfig: warmup_epochs={cfg.warmup_epochs} leaves no epoch for the cosine decay of "
+                             f"{cfg.epochs} epoch(s). Fix: warmup_epochs < epochs (0 = no warm-up).")
 
 
 class EpochShuffledBatches(keras.utils.PyDataset):
@@ -119,6 +162,32 @@ class DeviceEpochBatches(EpochShuffledBatches):
         order = keras.ops.convert_to_tensor(self.order.astype("int32"))
         self._epoch_x = keras.ops.take(self.x_dev, order, axis=0)
         self._epoch_y = keras.ops.take(self.y_dev, order, axis=0)
+
+
+class CropFlipBatches(EpochShuffledBatches):
+    """The batches of :class:`EpochShuffledBatches`, each image randomly cropped and flipped (the modern
+    recipe's augmentation): padded by ``pad`` pixels of ``fill`` (the background: a black pixel after
+    normalisation), cropped back to its size at a random offset, and mirrored left-right with
+    probability 1/2. The draws come from ``(seed, epoch, batch)``, so a resumed run sees the same images.
+    """
+
+    def __init__(self, x, y, batch_size: int, seed: int = 0, pad: int = 2, fill: float = 0.0):
+        self.pad, self.fill = int(pad), float(fill)
+        super().__init__(x, y, batch_size, seed)
+
+    def __getitem__(self, i):
+        xb, yb = super().__getitem__(i)
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        n, h, w = xb.shape[:3]
+        p = self.pad
+        padded = np.pad(xb, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=self.fill)
+        dy, dx = rng.integers(0, 2 * p + 1, size=(2, n))
+        rows = dy[:, None] + np.arange(h)[None, :]  # (n, h)
+        cols = dx[:, None] + np.arange(w)[None, :]  # (n, w)
+        flip = rng.random(n) < 0.5
+        cols = np.where(flip[:, None], cols[:, ::-1], cols)
+        out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+        return out.astype(np.float32), yb
 
 
 # --------------------------------------------------------------------------- callbacks ------
@@ -270,6 +339,24 @@ def make_optimizer(name: str, learning_rate, momentum: float = 0.0):
     return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
 
 
+def compile_modern(model, cfg: FitConfig, steps_per_epoch: int, steps_per_execution: int = 1):
+    """Compile for the modern recipe: AdamW on a cosine schedule with linear warm-up to ``cfg.lr`` (Keras'
+    ``CosineDecay``), an EMA of the weights (``use_ema=True``; Keras' ``fit`` leaves the averaged weights in
+    the model at the end), and label-smoothed cross-entropy (one-hot targets)."""
+    total = steps_per_epoch * cfg.epochs
+    warm = steps_per_epoch * cfg.warmup_epochs
+    if warm:
+        lr = keras.optimizers.schedules.CosineDecay(cfg.lr / 10, decay_steps=total - warm, warmup_target=cfg.lr,
+                                                    warmup_steps=warm)
+    else:
+        lr = keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=total)
+    opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=cfg.weight_decay, use_ema=True,
+                                 ema_momentum=cfg.ema_momentum)
+    model.compile(optimizer=opt, loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                  metrics=["accuracy"], steps_per_execution=steps_per_execution)
+    return model
+
+
 def compile_model(model, cfg: FitConfig, steps_per_epoch: int, steps_per_execution: int = 1):
     lr = make_schedule(cfg.schedule, lr0=cfg.lr, steps_per_epoch=steps_per_epoch, epochs=cfg.epochs,
                        lr_end=cfg.lr_end)
@@ -332,6 +419,9 @@ def fit(data: dict, cfg: FitConfig, *, backup_dir: str | os.PathLike | None = No
     * ``dtype_policy``: ``"float32"`` (the published runs) or ``"mixed_bfloat16"`` (bf16 compute,
       float32 weights): faster where the hardware has bf16 units, different numbers, never a default.
     """
+    if isinstance(cfg, FitConfig) and cfg.recipe == "modern" and device_data is True:
+        raise ValueError("device_data=True is not supported with recipe='modern' (its crop/flip batches are drawn "
+                         "on the host). Fix: device_data=False.")
     _check_speed_options(steps_per_execution, device_data, eval_batch_size, dtype_policy)
     if not isinstance(cfg, FitConfig):
         raise TypeError(f"fit takes a train_keras.FitConfig, got {type(cfg).__name__}. "
@@ -356,9 +446,19 @@ def fit(data: dict, cfg: FitConfig, *, backup_dir: str | os.PathLike | None = No
     finally:
         keras.config.set_dtype_policy(prev_policy)
     steps = math.ceil(len(data["x_train"]) / cfg.batch_size)
-    compile_model(net, cfg, steps, steps_per_execution=steps if steps_per_execution == "epoch" else steps_per_execution)
-    batch_cls = DeviceEpochBatches if device_data else EpochShuffledBatches
-    batches = batch_cls(data["x_train"], data["y_train"], cfg.batch_size, seed=cfg.seed)
+    spe = steps if steps_per_execution == "epoch" else steps_per_execution
+    y_train, y_val, y_test = data["y_train"], data["y_val"], data["y_test"]
+    if cfg.recipe == "modern":
+        compile_modern(net, cfg, steps, steps_per_execution=spe)
+        n_classes = int(net.output_shape[-1])
+        y_train, y_val, y_test = (keras.utils.to_categorical(y, n_classes) for y in (y_train, y_val, y_test))
+        # the background: what a black pixel (0) becomes after the training part's normalisation
+        batches = CropFlipBatches(data["x_train"], y_train, cfg.batch_size, seed=cfg.seed,
+                                  fill=float(-data["mean"] / data["std"]))
+    else:
+        compile_model(net, cfg, steps, steps_per_execution=spe)
+        batch_cls = DeviceEpochBatches if device_data else EpochShuffledBatches
+        batches = batch_cls(data["x_train"], y_train, cfg.batch_size, seed=cfg.seed)
     tmp = None
     if backup_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="fashionlib-backup-")
@@ -371,7 +471,7 @@ def fit(data: dict, cfg: FitConfig, *, backup_dir: str | os.PathLike | None = No
     cbs = [EpochSeeder(batches, cfg.seed),
            keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
            lr_logger, *diagnostic, *(callbacks or []), history_cb]
-    val_data = (data["x_val"], data["y_val"]) if cfg.validation == "split" else (data["x_test"], data["y_test"])
+    val_data = (data["x_val"], y_val) if cfg.validation == "split" else (data["x_test"], y_test)
     try:
         # shuffle=False: the batches are already permuted per epoch; Keras' own shuffle of a PyDataset
         # reorders whole batches with Python's `random`, which a restarted process does not replay.
@@ -394,9 +494,17 @@ def fit(data: dict, cfg: FitConfig, *, backup_dir: str | os.PathLike | None = No
                      history_cb.resumed_from_epoch)
 
 
-def predict_proba(model, x, batch_size: int = 1024) -> np.ndarray:
-    """Class probabilities as float64, renormalised to sum to 1 (softmax is computed in float32)."""
+def predict_proba(model, x, batch_size: int = 1024, flip: bool = False) -> np.ndarray:
+    """Class probabilities as float64, renormalised to sum to 1 (softmax is computed in float32).
+
+    ``flip=True``: test-time flip, the mean of the probabilities of each image and its left-right mirror.
+    """
+    if not isinstance(flip, bool):
+        raise ValueError(f"flip must be True or False, got {flip!r}.")
     p = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+    if flip:
+        mirrored = np.ascontiguousarray(x[:, :, ::-1])
+        p = (p + np.asarray(model.predict(mirrored, batch_size=batch_size, verbose=0), dtype=np.float64)) / 2
     return p / p.sum(axis=1, keepdims=True)
 
 
@@ -424,11 +532,12 @@ def load_model_safe(path: str | os.PathLike):
 
 
 # --------------------------------------------------------------------------- notebooks ------
-def evaluate(model, x, y, batch_size: int = 1024) -> tuple[dict, np.ndarray]:
-    """Test-set metrics (accuracy %, log loss, micro/macro AUC) and the predicted probabilities."""
+def evaluate(model, x, y, batch_size: int = 1024, flip: bool = False) -> tuple[dict, np.ndarray]:
+    """Test-set metrics (accuracy %, log loss, micro/macro AUC) and the predicted probabilities
+    (``flip``: test-time flip, see :func:`predict_proba`)."""
     from . import metrics
 
-    proba = predict_proba(model, x, batch_size)
+    proba = predict_proba(model, x, batch_size, flip=flip)
     return metrics.summary(y, proba), proba
 
 
@@ -456,12 +565,14 @@ def inference_copy(model, name: str, augment: bool = False):
     return copy
 
 
-def _train_and_evaluate(data: dict, cfg: FitConfig, save_path, tag: dict) -> dict:
+def _train_and_evaluate(data: dict, cfg: FitConfig, save_path, tag: dict, test_eval: bool = True) -> dict:
     """One run of :func:`run_many`: fit (resuming from its backup folder), evaluate, save if asked."""
     bdir = backup_dir_for(**tag)
     t0 = time.perf_counter()
     res = fit(data, cfg, backup_dir=bdir)
-    mets, proba = evaluate(res.model, data["x_test"], data["y_test"])
+    flip = cfg.recipe == "modern"  # the modern recipe predicts with test-time flip, on validation too
+    val_mets = evaluate(res.model, data["x_val"], data["y_val"], flip=True)[0] if flip and len(data["y_val"]) else None
+    mets, proba = evaluate(res.model, data["x_test"], data["y_test"], flip=flip) if test_eval else ({}, None)
     path = None
     if save_path is not None:
         path = save_model_atomic(inference_copy(res.model, cfg.model, cfg.augment), save_path)
@@ -470,7 +581,7 @@ def _train_and_evaluate(data: dict, cfg: FitConfig, save_path, tag: dict) -> dic
 
     shutil.rmtree(bdir, ignore_errors=True)
     return {"seed": cfg.seed, "config": cfg, "setting": cfg.as_dict(), "metrics": mets, "proba": proba,
-            "history": hist, "lr_log": res.lr_log, "seconds": time.perf_counter() - t0,
+            "val_metrics": val_mets, "history": hist, "lr_log": res.lr_log, "seconds": time.perf_counter() - t0,
             "seconds_per_epoch": float(hist["seconds"].mean()) if len(hist) else None,
             "model": res.model, "model_path": path}
 
@@ -487,14 +598,15 @@ def _init_worker(backend: str, data_file: str) -> None:
         _WORKER_DATA.update({k: z[k] for k in z.files})
 
 
-def _worker_run(cfg: FitConfig, save_path, tag: dict) -> dict:
-    run = _train_and_evaluate(_WORKER_DATA, cfg, save_path, tag)
+def _worker_run(cfg: FitConfig, save_path, tag: dict, test_eval: bool = True) -> dict:
+    run = _train_and_evaluate(_WORKER_DATA, cfg, save_path, tag, test_eval)
     run["weights"] = run.pop("model").get_weights()  # a Keras model does not pickle across processes
     return run
 
 
 def run_many(data: dict, configs: list[FitConfig], save_paths: list | None = None, jobs: int = 1,
-             notebook: str = "adhoc", profile: str = "adhoc", progress: bool = True) -> list[dict]:
+             notebook: str = "adhoc", profile: str = "adhoc", progress: bool = True,
+             test_eval: bool = True) -> list[dict]:
     """Train and test-evaluate one model per configuration; ``save_paths`` (one path or None per
     configuration) saves the trained models. Returns one dict per configuration, in order.
 
@@ -505,8 +617,15 @@ def run_many(data: dict, configs: list[FitConfig], save_paths: list | None = Non
     machine and on one GPU, where the processes fill each other's idle time; not on a machine with few cores. Each
     run resumes from its own backup folder (:func:`backup_dir_for`) if an earlier attempt was
     interrupted.
+
+    ``test_eval=False`` leaves the test set unread (metrics {}, proba None): choose on validation
+    first, then :func:`evaluate` the chosen models. A ``recipe="modern"`` run is evaluated with
+    test-time flip and also on the validation split (``val_metrics``, the same evaluation as its test
+    metrics; None for the paper recipe).
     """
     check_params({"jobs": jobs}, "run_many: ")
+    if not isinstance(test_eval, bool):
+        raise ValueError(f"run_many: test_eval must be True or False, got {test_eval!r}.")
     configs = list(configs)
     bad = [c for c in configs if not isinstance(c, FitConfig)]
     if bad:
@@ -522,14 +641,17 @@ def run_many(data: dict, configs: list[FitConfig], save_paths: list | None = Non
         if progress:
             cfg = run["config"]
             extra = ", ".join(f"{k}={v}" for k, v in run["setting"].items() if k not in ("model", "seed", "epochs"))
-            print(f"{cfg.model} seed {cfg.seed} ({extra}): test accuracy "
-                  f"{run['metrics']['accuracy']:.2f}% loss {run['metrics']['loss']:.4f} "
+            shown = ([f"test accuracy {run['metrics']['accuracy']:.2f}% loss {run['metrics']['loss']:.4f}"]
+                     if run["metrics"] else [])
+            if run.get("val_metrics"):
+                shown.append(f"validation accuracy {run['val_metrics']['accuracy']:.2f}%")
+            print(f"{cfg.model} seed {cfg.seed} ({extra}): {', '.join(shown) or 'trained'} "
                   f"({run['seconds']:.0f} s, {len(run['history'])} epochs)", flush=True)
 
     if jobs == 1 or len(configs) <= 1:
         runs = []
         for cfg, path, tag in zip(configs, save_paths, tags):
-            runs.append(_train_and_evaluate(data, cfg, path, tag))
+            runs.append(_train_and_evaluate(data, cfg, path, tag, test_eval))
             report(runs[-1])
         return runs
 
@@ -543,7 +665,7 @@ def run_many(data: dict, configs: list[FitConfig], save_paths: list | None = Non
         with cf.ProcessPoolExecutor(max_workers=min(jobs, len(configs)), mp_context=mp.get_context("spawn"),
                                     initializer=_init_worker,
                                     initargs=(keras.backend.backend(), data_file)) as pool:
-            futures = {pool.submit(_worker_run, cfg, path, tag): i
+            futures = {pool.submit(_worker_run, cfg, path, tag, test_eval): i
                        for i, (cfg, path, tag) in enumerate(zip(configs, save_paths, tags))}
             try:
                 for fut in cf.as_completed(futures):
@@ -574,8 +696,10 @@ def record_runs(runs: list[dict]) -> list[dict]:
 
     Setting: the run's :class:`FitConfig` (seed aside); metrics: the test metrics (accuracy in
     percent), seconds per epoch, epochs run, and the last epoch's validation and training accuracy in
-    percent (training accuracy measured with dropout and augmentation active); the saved model's file
-    name; the per-epoch history.
+    percent (training accuracy measured with dropout and augmentation active), and for a modern-recipe
+    run ``val_accuracy_eval``: the final model's validation accuracy, evaluated as its test set is (EMA
+    weights, test-time flip; the per-epoch ``val_accuracy`` is of the raw weights); the saved model's
+    file name; the per-epoch history.
     """
     out = []
     for r in runs:
@@ -584,6 +708,7 @@ def record_runs(runs: list[dict]) -> list[dict]:
                 "train_accuracy": 100 * float(h["accuracy"].iloc[-1]) if len(h) else None}
         out.append({"setting": {k: v for k, v in r["setting"].items() if k != "seed"}, "seed": r["seed"],
                     "metrics": {**r["metrics"], "seconds_per_epoch": r["seconds_per_epoch"],
-                                "epochs_run": len(h), **last},
+                                "epochs_run": len(h), **last,
+                                **({"val_accuracy_eval": r["val_metrics"]["accuracy"]} if r.get("val_metrics") else {})},
                     "model_file": r.get("model_path"), "history": h})
     return out
