@@ -121,7 +121,7 @@ PROFILES: dict[str, dict[str, dict]] = {
     "a7_modern_recipe": {
         "smoke": {"train_size": 512, "epochs": 1, "batch_size": 64, "seeds": [0], "warmup_epochs": 0},
         "cpu": {},
-        "paper": {"train_size": None, "epochs": 40, "batch_size": 128, "seeds": [0, 1, 2], "ema_momentum": 0.999,
+        "paper": {"train_size": 48000, "epochs": 40, "batch_size": 128, "seeds": [0, 1, 2], "ema_momentum": 0.999,
                   "save_models": True},
     },
     # Study B (PyTorch + timm). cpu = the notebook defaults (long-tailed Fashion-MNIST at 32 px, micro

@@ -84,6 +84,9 @@ class FitConfig:
         if self.recipe == "paper":  # the modern knobs are None here: keep the paper recipe's settings as they were
             for name in (*MODERN_DEFAULTS, "recipe"):
                 d.pop(name)
+        elif self.recipe == "modern":  # what the modern recipe replaces is not part of its setting
+            for name in MODERN_REPLACES:
+                d.pop(name)
         return d
 
     @classmethod
