@@ -324,15 +324,11 @@ def save_backbone_weights(backbone: nn.Module, path, *, name: str, recipe: dict,
     """
     import json
 
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    from .results import atomic_write_text, git_commit
+    from .results import atomic_write_bytes, atomic_write_text, git_commit
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    save_file({k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}, str(tmp))
-    os.replace(tmp, path)
+    path = atomic_write_bytes(path, save({k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}))
     manifest = {"file": path.name, "sha256": file_sha256(path), "backbone": name, "recipe": recipe,
                 "commit": git_commit(), "record": record}
     atomic_write_text(path.with_name(path.stem + MANIFEST_SUFFIX), json.dumps(manifest, indent=1) + "\n")
