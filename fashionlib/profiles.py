@@ -21,6 +21,8 @@ PROFILE_NAMES = ("smoke", "cpu", "paper")
 
 # Choices shared by notebooks and library code (the single list of each).
 KERAS_BACKENDS = ("tensorflow", "torch", "jax")
+# Keras backends that can hold the training arrays on the device (study A's ``device_data`` / ``fast_path``).
+DEVICE_DATA_BACKENDS = ("torch", "jax")
 SCHEDULES = ("paper", "constant", "exponential", "inverse_time", "cosine")
 KERAS_MODELS = ("improved_cnn", "improved_cnn_strided", "cnn", "lenet5", "lstm", "bilstm")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -214,6 +216,8 @@ RULES = {
     "augment": (lambda v: isinstance(v, bool), "True or False"),
     "validation": _choice(VALIDATION_MODES),
     "diagnostic_test": (lambda v: isinstance(v, bool), "True or False"),
+    "fast_path": (lambda v: isinstance(v, bool),
+                  "True (whole epochs per compiled call, data on the device; JAX/torch backends) or False"),
     "weight_decay": (lambda v: isinstance(v, (int, float)) and v >= 0, "a number >= 0"),
     "dropout": (lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a number in [0, 1)"),
     "imbalance_factor": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1,
@@ -283,7 +287,12 @@ RULES = {
 
 
 def parse_cli_value(text: str):
-    """Parse a ``-p name value`` string as a Python literal (never evaluated as code); else a string."""
+    """Parse a ``-p name value`` string as a Python literal (never evaluated as code); else a string.
+
+    ``true``/``false`` (the YAML/JSON spelling) are the booleans too, so ``-p fast_path true`` works.
+    """
+    if text in ("true", "false"):
+        return text == "true"
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -499,6 +508,22 @@ def _ignored_by_setting(params, given):
     if "balance_target" in given and balances is not None and "resample" not in balances:
         return (f"parameter 'balance_target' is ignored by balances={balances!r} (only 'resample' uses it). "
                 "Fix: drop -p balance_target, or add 'resample' to balances.")
+    return None
+
+
+def fast_path_problem(backend: str) -> str | None:
+    """Why study A's ``fast_path`` cannot run on Keras ``backend`` (None if it can)."""
+    if backend in DEVICE_DATA_BACKENDS:
+        return None
+    return (f"parameter 'fast_path' is True but backend={backend!r} cannot hold the data on the device "
+            f"(the fast path's device-resident data works on the {' and '.join(DEVICE_DATA_BACKENDS)} backends "
+            "only). Fix: -p backend jax (the GPU fast path), or -p fast_path false.")
+
+
+@combination
+def _fast_path_needs_device_backend(params, given):
+    if params.get("fast_path") is True and "backend" in params and params["backend"] not in DEVICE_DATA_BACKENDS:
+        return fast_path_problem(params["backend"])
     return None
 
 

@@ -31,7 +31,8 @@ import numpy as np
 
 from . import data as fdata
 from .keras_models import build_model
-from .profiles import OPTIMIZERS, RECIPES, ParameterError, check_params, config_values
+from .profiles import (DEVICE_DATA_BACKENDS, OPTIMIZERS, RECIPES, ParameterError, check_params, config_values,
+                       fast_path_problem)
 from .results import atomic_write_bytes, atomic_write_text
 from .schedules import DEFAULT_LR_END, LearningRateLogger, make_schedule
 
@@ -60,6 +61,8 @@ class FitConfig:
     augment: bool = False
     validation: str = "split"            # "split" (ours) or "test" (Keras-tutorial protocol, diagnostic)
     diagnostic_test: bool = False        # also record the per-epoch test accuracy (a diagnostic)
+    fast_path: bool = False              # fit's GPU fast path (see fit): the same run, dispatched faster;
+                                         # in a setting only when True (the default path's settings unchanged)
     seed: int = 0
     # recipe="modern" (the a7 notebook): the same network with crop/flip augmentation, label smoothing,
     # AdamW on a warm-up + cosine schedule peaking at ``lr``, and EMA weights. Its knobs stay None for
@@ -81,6 +84,8 @@ class FitConfig:
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
+        if self.fast_path is False:  # the default path: the settings of earlier records, unchanged
+            d.pop("fast_path")
         if self.recipe == "paper":  # the modern knobs are None here: keep the paper recipe's settings as they were
             for name in (*MODERN_DEFAULTS, "recipe"):
                 d.pop(name)
@@ -382,9 +387,10 @@ def _check_speed_options(steps_per_execution, device_data, eval_batch_size, dtyp
         raise ValueError(f"steps_per_execution must be an integer >= 1 or 'epoch', got {spe!r}.")
     if not isinstance(device_data, bool):
         raise ValueError(f"device_data must be True or False, got {device_data!r}.")
-    if device_data and keras.backend.backend() == "tensorflow":
-        raise ValueError("device_data=True holds the arrays on a JAX/torch device; on the TensorFlow backend "
-                         "it would change nothing. Use backend 'jax' (or 'torch'), or device_data=False.")
+    if device_data and keras.backend.backend() not in DEVICE_DATA_BACKENDS:
+        raise ValueError(f"device_data=True holds the arrays on a {'/'.join(DEVICE_DATA_BACKENDS)} device; on the "
+                         f"{keras.backend.backend()} backend it would change nothing. Use backend 'jax' (or "
+                         "'torch'), or device_data=False.")
     if eval_batch_size is not None and (isinstance(eval_batch_size, bool) or not isinstance(eval_batch_size, int)
                                         or eval_batch_size < 1):
         raise ValueError(f"eval_batch_size must be an integer >= 1 or None, got {eval_batch_size!r}.")
@@ -421,14 +427,27 @@ def fit(data: dict, cfg: FitConfig, *, backup_dir: str | os.PathLike | None = No
       it changes only how many images a validation step holds.
     * ``dtype_policy``: ``"float32"`` (the published runs) or ``"mixed_bfloat16"`` (bf16 compute,
       float32 weights): faster where the hardware has bf16 units, different numbers, never a default.
+
+    ``cfg.fast_path=True`` (a notebook's ``fast_path`` parameter) means ``steps_per_execution="epoch"``
+    and ``device_data=True``; it is part of the configuration so that a record's setting says which
+    path produced its numbers. It excludes passing those two options here (one way to ask).
     """
-    if isinstance(cfg, FitConfig) and cfg.recipe == "modern" and device_data is True:
-        raise ValueError("device_data=True is not supported with recipe='modern' (its crop/flip batches are drawn "
-                         "on the host). Fix: device_data=False.")
-    _check_speed_options(steps_per_execution, device_data, eval_batch_size, dtype_policy)
     if not isinstance(cfg, FitConfig):
         raise TypeError(f"fit takes a train_keras.FitConfig, got {type(cfg).__name__}. "
                         "Fix: FitConfig.from_params(params) or FitConfig(model=..., epochs=...).")
+    if cfg.fast_path:
+        if steps_per_execution != 1 or device_data is not False:
+            raise ValueError(f"cfg.fast_path=True already means steps_per_execution='epoch' and device_data=True; "
+                             f"got also steps_per_execution={steps_per_execution!r}, device_data={device_data!r}. "
+                             "Fix: pass either fast_path or those options, not both.")
+        problem = fast_path_problem(keras.backend.backend())
+        if problem:
+            raise ValueError(problem)
+        steps_per_execution, device_data = "epoch", True
+    if cfg.recipe == "modern" and device_data is True:
+        raise ValueError("device_data=True (or fast_path=True) is not supported with recipe='modern' (its crop/flip "
+                         "batches are drawn on the host). Fix: device_data=False / fast_path=False.")
+    _check_speed_options(steps_per_execution, device_data, eval_batch_size, dtype_policy)
     has_val = len(data["x_val"]) > 0
     if cfg.validation == "test" and has_val:
         raise ValueError("validation='test' (the test set as validation_data) needs data without a validation "

@@ -6,7 +6,8 @@
 Jobs run one after the other, most valuable first (``JOBS``): the study-A and study-B GPU benchmarks
 (short, and the only source of the GPU speed records), then the paper-profile notebooks still missing a
 GPU run (a6 protocol seeds, A3, A4, the a7 modern recipe), each through the project's runner (``python -m fashionlib run <stem> --profile paper -p backend
-jax -p jobs N``; ``backend``/``jobs`` are passed where the notebook declares them). Each job gets the
+jax -p jobs N -p fast_path True``; ``backend``/``jobs``/``fast_path`` are passed where the notebook
+declares them; ``fast_path`` is study A's GPU fast path, the same numbers as the default path). Each job gets the
 budget that is left; a job that would outrun it is stopped and reported as cut, and every job that
 finished keeps its records, models and executed notebook. At the end everything under the work folder is
 packed into ``.tar.gz`` archives of at most ``--archive-mb`` MB each (at most ``--max-archives``), written
@@ -71,6 +72,8 @@ def notebook_params(job: Job, gpu_jobs: int) -> dict:
         overrides.setdefault("backend", "jax")
     if "jobs" in declared:
         overrides.setdefault("jobs", gpu_jobs)
+    if "fast_path" in declared:  # whole epochs per compiled call, data on the GPU (needs backend jax/torch)
+        overrides.setdefault("fast_path", True)
     profiles.resolve(job.target, declared, "paper", overrides)  # ParameterError before any work
     return overrides
 

@@ -8,6 +8,7 @@ tests therefore ask for identical weights, histories and learning-rate logs (no 
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -82,6 +83,20 @@ def test_bad_speed_option_is_a_clear_error_before_any_work(tiny, tmp_path, kwarg
     assert not (tmp_path / "never").exists()
 
 
+def test_fast_path_on_the_tensorflow_backend_is_refused_before_any_work(tiny, tmp_path):
+    assert keras.backend.backend() == "tensorflow"  # the test process's backend (as for device_data above)
+    with pytest.raises(ValueError, match=r"'fast_path' is True but backend='tensorflow'.*Fix: -p backend jax"):
+        train_keras.fit(tiny, FitConfig(epochs=1, fast_path=True), backup_dir=tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("kwargs", [{"steps_per_execution": 4}, {"steps_per_execution": "epoch"}, {"device_data": True}])
+def test_fast_path_and_its_options_are_one_way_to_ask(tiny, tmp_path, kwargs):
+    with pytest.raises(ValueError, match="either fast_path or those options"):
+        train_keras.fit(tiny, FitConfig(epochs=1, fast_path=True), backup_dir=tmp_path / "never", **kwargs)
+    assert not (tmp_path / "never").exists()
+
+
 def test_mixed_bfloat16_is_explicit_and_does_not_leak(tiny, tmp_path):
     res, _ = _fit(tiny, tmp_path, dtype_policy="mixed_bfloat16")
     assert res.model.layers[0].compute_dtype == "bfloat16"
@@ -99,8 +114,11 @@ JAX_SCRIPT = textwrap.dedent("""
     from fashionlib import data, train_keras
     d = data.prepare_data(data.load_fashion_mnist(), train_size=200)
     out = {}
-    for name, kw in (("default", {}), ("fast", {"steps_per_execution": "epoch", "device_data": True})):
-        res = train_keras.fit(d, train_keras.FitConfig(epochs=2, batch_size=32, seed=3), **kw)
+    cfg = train_keras.FitConfig(epochs=2, batch_size=32, seed=3)
+    for name, c, kw in (("default", cfg, {}), ("fast", cfg, {"steps_per_execution": "epoch", "device_data": True}),
+                        ("fast_path", train_keras.FitConfig(epochs=2, batch_size=32, seed=3, fast_path=True), {})):
+        res = train_keras.fit(d, c, **kw)
+        assert res.params["device_data"] is (name != "default"), res.params
         out[name] = {"weights": [w.tolist() for w in res.model.get_weights()],
                      "val_accuracy": res.history["val_accuracy"].tolist(), "lr": res.lr_log["learning_rate"].tolist()}
     print("RESULT " + json.dumps(out))
@@ -118,3 +136,37 @@ def test_gpu_fast_path_equals_default_path_on_jax_cpu(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1][7:])
     assert out["fast"] == out["default"]
+    assert out["fast_path"] == out["default"]  # FitConfig(fast_path=True) is that same fast path
+
+
+def _notebook_record(tmp_path, name, *params):
+    """Run a1 at the smoke profile (2 epochs) on the JAX backend on the CPU; its one record."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+               FASHIONLIB_CACHE=str(tmp_path / "cache"))
+    res = tmp_path / f"res-{name}"
+    proc = subprocess.run([sys.executable, "-m", "fashionlib", "run", "a1_improved_cnn", "--profile", "smoke",
+                           "-p", "backend", "jax", "-p", "epochs", "2", *params, "--out", str(tmp_path / f"ex-{name}"),
+                           "--results-dir", str(res)], env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    (record,) = res.glob("smoke/a1_improved_cnn/*.json")
+    return json.loads(record.read_text())
+
+
+@pytest.mark.slow
+def test_notebook_fast_path_gives_the_default_paths_record_numbers(tmp_path):
+    """``-p fast_path true`` reaches fit through the notebook's parameters and FitConfig, is recorded in the
+    record's parameters and each run's setting, and changes no number (JAX on the CPU: identical)."""
+    pytest.importorskip("jax")
+    default = _notebook_record(tmp_path, "default")
+    fast = _notebook_record(tmp_path, "fast", "-p", "fast_path", "true")
+    assert default["provenance"]["parameters"]["fast_path"] is False
+    assert fast["provenance"]["parameters"]["fast_path"] is True
+    assert ["fast_path" in r["setting"] for r in default["runs"]] == [False]  # default: the settings as before
+    assert [r["setting"]["fast_path"] for r in fast["runs"]] == [True]
+
+    def numbers(record):  # everything a run measured except wall-clock time
+        return [{"seed": r["seed"], "metrics": {k: v for k, v in r["metrics"].items() if k != "seconds_per_epoch"},
+                 "history": {k: v for k, v in r["history"].items() if k != "seconds"}} for r in record["runs"]]
+
+    assert numbers(fast) == numbers(default)
+    assert len(numbers(fast)[0]["history"]["val_accuracy"]) == 2

@@ -38,7 +38,19 @@ def test_dry_run_validates_every_job_of_the_real_plan_and_writes_nothing(capsys,
             assert line.endswith("-- ok"), line
     assert rc == (1 if missing else 0)
     a3 = next(ln for ln in out.splitlines() if ". a3_batch_size [" in ln)
-    assert "-p backend 'jax'" in a3 and "-p jobs 4" in a3
+    assert "-p backend 'jax'" in a3 and "-p jobs 4" in a3 and "-p fast_path True" in a3
+    from fashionlib import run
+    for job in gpu_jobs.JOBS:  # every notebook job that declares fast_path runs on the fast path
+        if job.kind == "notebook" and job.name not in missing and "fast_path" in run.declared_parameters(
+                run.read_source(run.notebook_path(job.target))):
+            assert "-p fast_path True" in next(ln for ln in out.splitlines() if f". {job.name} [" in ln), job.name
+
+
+def test_notebook_command_passes_fast_path_with_jax():
+    job = next(j for j in gpu_jobs.JOBS if j.name == "a6_protocol")
+    cmd = gpu_jobs.command(job, REPO / "never-written", 4)
+    pairs = {cmd[i + 1]: cmd[i + 2] for i, a in enumerate(cmd) if a == "-p"}
+    assert pairs["fast_path"] == "True" and pairs["backend"] == "jax"
 
 
 def test_dry_run_rejects_a_bad_parameter_with_the_runners_message(capsys, monkeypatch):

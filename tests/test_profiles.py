@@ -145,6 +145,7 @@ def test_cli_values_are_literals_never_code():
     assert profiles.parse_cli_value("3") == 3
     assert profiles.parse_cli_value("[0, 1]") == [0, 1]
     assert profiles.parse_cli_value("torch") == "torch"
+    assert profiles.parse_cli_value("true") is True and profiles.parse_cli_value("false") is False
     assert profiles.parse_cli_value("__import__('os').system('true')") == "__import__('os').system('true')"
 
 

@@ -246,6 +246,8 @@ def test_the_fingerprint_covers_every_fashionlib_module():
     (["a3_batch_size", "-p", "train_size", "5"], "'train_size' is 5, below the 10 classes"),
     (["b1_apparel_data", "-p", "data_root", "/data/x"], "'data_root'='/data/x' is ignored with dataset='fmnist_lt'"),
     (["a1_improved_cnn", "-p", "lr0", "0.1"], "'lr0' (from -p) was renamed 'lr'"),
+    (["a1_improved_cnn", "-p", "fast_path", "true"], "'fast_path' is True but backend='tensorflow' cannot hold"),
+    (["a6_protocol", "-p", "fast_path", "True", "-p", "backend", "tensorflow"], "'fast_path' is True but backend="),
 ])
 def test_runner_refuses_impossible_parameters_before_a_kernel(tmp_path, args, message):
     """Exit code 2, a message naming the parameter, the limit and the fix, and nothing written."""
