@@ -107,5 +107,5 @@ def test_bad_flip_and_test_eval_are_refused(tiny):
         train_keras.predict_proba(None, tiny["x_val"], flip="yes")
     with pytest.raises(ValueError, match="test_eval must be True or False"):
         train_keras.run_many(tiny, [FitConfig(epochs=1)], progress=False, test_eval="no")
-    with pytest.raises(ValueError, match="device_data=True is not supported with recipe='modern'"):
+    with pytest.raises(ValueError, match=r"device_data=True \(or fast_path=True\) is not supported with recipe='modern'"):
         train_keras.fit(tiny, FitConfig(epochs=2, recipe="modern"), device_data=True)
