@@ -17,7 +17,13 @@ import ast
 import math
 from typing import Callable
 
-PROFILE_NAMES = ("smoke", "cpu", "paper")
+PROFILE_NAMES = ("smoke", "cpu", "standin", "paper")
+# Study B's stand-in at its full setting (B0 pretraining + B2's grid, about two hours on 2 CPU cores): the
+# paper profile means the paper's data and weights, which are not here, so the stand-in has a profile of
+# its own, with its records in book/results/standin and its executed pages in book/standin-runs.
+STANDIN_NOTEBOOKS = ("b0_pretraining", "b2_backbones")
+# Where each profile's executed notebooks go (the committed ones: paper and standin) under book/.
+EXECUTED_DIRS = {"smoke": "executed", "cpu": "executed", "standin": "standin-runs", "paper": "paper-runs"}
 
 # Choices shared by notebooks and library code (the single list of each).
 KERAS_BACKENDS = ("tensorflow", "torch", "jax")
@@ -129,12 +135,12 @@ PROFILES: dict[str, dict[str, dict]] = {
     # Study B (PyTorch + timm). cpu = the notebook defaults (long-tailed Fashion-MNIST at 32 px, micro
     # backbones, random init); smoke = seconds; paper = 224 px, the real backbones, the paper's epochs (GPU).
     # B0 pretrains the micro backbones on half A of Fashion-MNIST (weights + manifests beside its record).
-    # cpu: 300 per class, 3 epochs; paper: the stand-in's full setting (all 3,000 per class), sized for
-    # about an hour of the two-hour stand-in budget on 2 CPU cores (not measured yet).
+    # cpu: 300 per class, 3 epochs; standin: the stand-in's full setting (all 3,000 per class of half A).
+    # No paper profile: the paper's backbones come pretrained (timm), which B2's paper profile loads.
     "b0_pretraining": {
         "smoke": {"per_class": 20, "image_size": 16, "epochs": 1, "backbones": ["deit_micro", "swinv2_micro"]},
         "cpu": {},
-        "paper": {"per_class": 3000, "epochs": 5, "torch_threads": 2},
+        "standin": {"per_class": 3000, "epochs": 4, "torch_threads": 2},
     },
     "b1_apparel_data": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "samples_per_class": 2},
@@ -150,6 +156,10 @@ PROFILES: dict[str, dict[str, dict]] = {
                   "backbones": ["beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224",
                                 "vit_base_patch16_224"], "lr": 0.0001, "pretrained": True, "trainable_blocks": 4,
                   "seeds": [0, 1, 2, 3, 4], "weights_dir": "none", "scratch_control": False},
+        # The stand-in's full setting: the whole grid (4 micro backbones x EdgeNet x 5 balancing methods)
+        # x 5 seeds + the from-scratch control, from B0's standin weights, tested on the official test set.
+        "standin": {"torch_threads": 2, "seeds": [0, 1, 2, 3, 4], "n_max": 1000, "test_per_class": 1000, "epochs": 4,
+                    "balance_target": 100, "balances": list(BALANCE_METHODS), "scratch_control": True},
     },
     "b3_hyperparameters": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16,
@@ -545,6 +555,10 @@ def resolve(notebook: str, declared: dict, profile: str = "cpu", overrides: dict
     where = f"{notebook}: "
     if profile not in PROFILE_NAMES:
         raise ParameterError(f"{where}unknown profile {profile!r}; choose one of {', '.join(PROFILE_NAMES)}.")
+    if notebook in PROFILES and profile not in PROFILES[notebook]:
+        raise ParameterError(f"{where}has no {profile!r} profile; it has {', '.join(PROFILES[notebook])}. "
+                             + (f"The {profile!r} profile is study B's stand-in ({', '.join(STANDIN_NOTEBOOKS)}). "
+                                if profile == "standin" else "") + "Fix: choose one of those with --profile.")
     overrides = dict(overrides or {})
     preset = PROFILES.get(notebook, {}).get(profile, {})
     params = dict(declared)

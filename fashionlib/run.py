@@ -45,7 +45,7 @@ def notebook_path(name: str | os.PathLike) -> Path:
 
 
 def default_out_dir(profile: str, root: Path = REPO_ROOT) -> Path:
-    return root / "book" / ("paper-runs" if profile == "paper" else "executed")
+    return root / "book" / profiles.EXECUTED_DIRS[profile]
 
 
 def declared_parameters(nb) -> dict:
@@ -260,8 +260,8 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
         executed = nbformat.read(tmp_out, as_version=4)
         _copy_hiding_tags(executed)
         clean_outputs(executed)
-        if out_dir.name == "paper-runs":
-            as_paper_page(executed)
+        if out_dir.name in ("paper-runs", "standin-runs"):
+            as_paper_page(executed, prefix=f"{profile}-")
         executed.metadata["fashionlib"] = {"notebook": stem, "profile": profile, "parameters": params,
                                            "fingerprint": fingerprint,
                                            "status": "prepared" if prepare_only else "ok"}
@@ -276,7 +276,8 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
 
 def run_all(profile: str = "cpu", out_dir=None, results_dir=None, prepare_only=False,
             force=False, only=None) -> list[Path]:
-    names = only or [n for n in profiles.NOTEBOOKS if (NOTEBOOK_DIR / f"{n}.md").is_file()]
+    names = only or [n for n in profiles.NOTEBOOKS if (NOTEBOOK_DIR / f"{n}.md").is_file()
+                     and profile in profiles.PROFILES.get(n, {profile: {}})]
     names = sorted(names, key=lambda n: n in profiles.RUN_LAST)  # stable: summaries last
     # summary pages read the other notebooks' records: always re-run them (they take seconds)
     return [run_notebook(n, profile, out_dir=out_dir, results_dir=results_dir, prepare_only=prepare_only,
@@ -332,7 +333,7 @@ def main(argv=None) -> int:
         p = sub.add_parser(cmd)
         if cmd == "run":
             p.add_argument("notebooks", nargs="+", help="notebook names or notebooks/*.md paths")
-        p.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
+        p.add_argument("--profile", default="cpu", help="smoke, cpu (default), standin (study B's stand-in) or paper")
         if cmd != "book":
             p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
             p.add_argument("--out", help="folder for executed notebooks (default book/executed, "
