@@ -59,16 +59,32 @@ def compare(values, paper_value: float | None = None, record_or_row=None, *, dig
 
 
 def paired_difference(frame: pd.DataFrame, metric: str, by: str, a, b, *, pair_on=("seed",),
-                      digits: int = 2) -> dict:
+                      average_over=(), digits: int = 2) -> dict:
     """Mean of ``metric`` under ``by == a`` minus under ``by == b``, paired over the same seeds.
 
     Each seed must have exactly one run under each setting (filter the frame first when other settings
     vary, or name them in ``pair_on``, e.g. ``("backbone", "seed")`` to pair per backbone and seed) and
-    both settings the same seeds: unpaired seeds are an error, never dropped. Returns difference (mean
-    of the per-pair differences), std, n (pairs), ci95 (half-width), ci_low, ci_high, seeds (the pair
-    keys), mean_a, mean_b and the provenance columns.
+    both settings the same seeds: unpaired seeds are an error, never dropped. ``average_over``: settings
+    whose runs are averaged within a pair first, e.g. ``("backbone", "balance")`` for "EdgeNet helps" as
+    one difference per seed (the runs of one seed share a split, so they are not independent pairs);
+    both sides must then hold the same combinations of those settings for every seed. Returns difference
+    (mean of the per-pair differences), std, n (pairs), ci95 (half-width), ci_low, ci_high, seeds (the
+    pair keys), mean_a, mean_b and the provenance columns.
     """
-    pair_on = list(pair_on)
+    pair_on, average_over = list(pair_on), list(average_over)
+    if average_over:
+        for col in average_over:
+            if col not in frame.columns:
+                raise KeyError(f"paired_difference: no column '{col}' in the runs frame (columns: "
+                               f"{', '.join(map(str, frame.columns))}).")
+        combos = {v: frame[frame[by] == v].groupby(pair_on)[average_over].apply(
+            lambda g: frozenset(map(tuple, g.astype(str).values))) for v in (a, b)}
+        differ = [k for k in set(combos[a].index) & set(combos[b].index) if combos[a][k] != combos[b][k]]
+        if differ:
+            raise ValueError(f"paired_difference: {by} == {a!r} and {by} == {b!r} have different "
+                             f"{'/'.join(average_over)} settings for {sorted(differ)}; run the same grid under both.")
+        prov = provenance_columns(frame[frame[by].isin([a, b])])
+        frame = frame.groupby([by, *pair_on], as_index=False, sort=False)[metric].mean().assign(**prov)
     for col in (metric, by, *pair_on):
         if col not in frame.columns:
             raise KeyError(f"paired_difference: no column '{col}' in the runs frame (columns: "

@@ -161,7 +161,7 @@ def _copy_hiding_tags(nb) -> None:
             cell.metadata["tags"] = list(dict.fromkeys(cell.metadata["tags"] + hiding))
 
 
-_PAPER_SECTION = re.compile(r"^(\([\w-]*paper-profile\)=\n)?#+ [^\n]*paper-profile", re.M)
+_PAPER_SECTION = re.compile(r"^(\([\w-]*(?:paper|standin)-profile\)=\n)?#+ [^\n]*(?:paper|standin)-profile", re.M)
 _LABEL = re.compile(r"^\((?P<label>[A-Za-z0-9_.:-]+)\)=\s*$", re.M)
 _NAME = re.compile(r"^(?P<pre>:name:\s*)(?P<label>\S+)\s*$", re.M)
 _DOC = re.compile(r"\{doc\}`(?P<target>[A-Za-z0-9_]+)`")

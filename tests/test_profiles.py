@@ -156,8 +156,18 @@ def test_every_profile_entry_names_declared_parameters():
         if not path.exists():
             continue
         declared = run.declared_parameters(run.read_source(path))
-        for profile in profiles.PROFILE_NAMES:
+        assert {"smoke", "cpu"} <= set(presets) <= set(profiles.PROFILE_NAMES), stem
+        for profile in presets:
             profiles.resolve(stem, declared, profile)
+    assert {nb for nb, presets in profiles.PROFILES.items() if "standin" in presets} == set(profiles.STANDIN_NOTEBOOKS)
+
+
+def test_a_notebook_without_the_profile_is_refused_naming_what_it_has():
+    with pytest.raises(profiles.ParameterError, match=r"b1_apparel_data: has no 'standin' profile; it has smoke, "
+                                                      r"cpu, paper\. The 'standin' profile is study B's stand-in"):
+        profiles.resolve("b1_apparel_data", {"profile": "cpu"}, "standin")
+    with pytest.raises(profiles.ParameterError, match="b0_pretraining: has no 'paper' profile"):
+        profiles.resolve("b0_pretraining", {"profile": "cpu"}, "paper")
 
 
 def test_runner_rejects_unknown_parameter_before_work(tmp_path):

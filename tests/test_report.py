@@ -211,8 +211,10 @@ EXPECTED_STATUS = {  # from the committed records; a renamed metric key or a cha
     "Improved CNN minus basic CNN, paired over seeds (points; abstract: 4.6)": ("setting not in the run", "paper",
                                                                                 ""),
     "BEiT + EdgeNet + balancing, best validation accuracy (%)": ("not reproducible offline", "", ""),
-    "EdgeNet improves the backbones": ("not reproducible offline", "", ""),
-    "Balancing helps Swin V2 and DeiT": ("not reproducible offline", "", ""),
+    "EdgeNet improves the backbones (test accuracy, on - off, points)": ("not run yet", "", ""),
+    "Balancing (the paper's resampling) helps Swin V2 (test accuracy, with - without, points)": ("not run yet", "",
+                                                                                                  ""),
+    "Balancing (the paper's resampling) helps DeiT (test accuracy, with - without, points)": ("not run yet", "", ""),
 }
 
 
@@ -233,7 +235,8 @@ def test_best_group_chooses_on_validation_not_on_test():
 
 
 def test_study_b_claims_read_the_agreed_b2_columns(tmp_path):
-    """B2's runs: settings backbone, edgenet, balance; metric accuracy in percent (the stand-in's numbers)."""
+    """B2's runs: settings backbone, edgenet, balance; metric accuracy in percent (the stand-in's numbers).
+    A cpu record is a reduced run; the runs of one seed are averaged before pairing (one pair per seed)."""
     acc = {("swinv2_micro", True, "resample"): 40.0, ("swinv2_micro", False, "resample"): 37.0,
            ("swinv2_micro", True, "none"): 36.0, ("swinv2_micro", False, "none"): 35.0,
            ("beit_micro", True, "resample"): 30.0, ("beit_micro", False, "resample"): 31.0,
@@ -242,7 +245,36 @@ def test_study_b_claims_read_the_agreed_b2_columns(tmp_path):
             for (b, e, bal), a in acc.items()]
     results.write_record("b2_backbones", {"profile": "cpu"}, runs, results_dir_=tmp_path)
     rows = {c.claim: claims.claim_status(c, tmp_path) for c in claims.CLAIMS if c.notebook == "b2_backbones"}
-    edgenet, balancing = rows["EdgeNet improves the backbones"], rows["Balancing helps Swin V2 and DeiT"]
-    assert (edgenet["value"], edgenet["n"]) == (pytest.approx((3 + 1 - 1 - 9) / 4), 4)  # EdgeNet on - off
-    assert (balancing["value"], balancing["n"]) == (pytest.approx((4 + 2) / 2), 2)    # swinv2 only
-    assert {r["status"] for r in rows.values()} == {"not reproducible offline"}
+    edgenet = rows["EdgeNet improves the backbones (test accuracy, on - off, points)"]
+    swin = rows["Balancing (the paper's resampling) helps Swin V2 (test accuracy, with - without, points)"]
+    deit = rows["Balancing (the paper's resampling) helps DeiT (test accuracy, with - without, points)"]
+    assert (edgenet["value"], edgenet["n"]) == (pytest.approx((126 - 132) / 4), 1)  # means 31.5 - 33.0, seed 0
+    assert (swin["value"], swin["n"]) == (pytest.approx(40 - 36), 1)  # EdgeNet on only
+    assert (edgenet["status"], swin["status"], deit["status"]) == ("reduced run", "reduced run", "setting not in the run")
+
+
+@pytest.mark.parametrize("edgenet_gain, verdict", [((1.0, 2.0, 1.5), "supported on the stand-in"),
+                                                    ((-1.0, -2.0, -1.5), "contradicted on the stand-in"),
+                                                    ((1.0, -2.0, 0.5), "not shown on the stand-in")])
+def test_standin_claims_get_a_verdict_from_the_ci_of_the_paired_difference(tmp_path, edgenet_gain, verdict):
+    runs = [{"setting": {"backbone": b, "edgenet": e, "balance": bal}, "seed": s,
+             "metrics": {"accuracy": 50.0 + s + (edgenet_gain[s] if e else 0.0) + (3.0 if bal == "resample" else 0.0)}}
+            for s in range(3) for b in ("swinv2_micro", "deit_micro") for e in (True, False)
+            for bal in ("none", "resample")]
+    results.write_record("b2_backbones", {"profile": "standin"}, runs, results_dir_=tmp_path)
+    rows = [claims.claim_status(c, tmp_path) for c in claims.CLAIMS if c.notebook == "b2_backbones"]
+    edgenet, swin, deit = rows[-3:]
+    assert (edgenet["status"], edgenet["n"], edgenet["profile"]) == (verdict, 3, "standin")
+    assert edgenet["value"] == pytest.approx(sum(edgenet_gain) / 3)
+    assert (swin["status"], swin["value"], deit["status"]) == ("supported on the stand-in", pytest.approx(3.0),
+                                                               "supported on the stand-in")
+
+
+def test_paired_difference_averages_within_a_pair_and_refuses_unequal_grids():
+    frame = _frame([{"seed": s, "edgenet": e, "backbone": b, "accuracy": 50.0 + s + (2.0 if e else 0.0) + (b == "x")}
+                    for s in (0, 1) for e in (True, False) for b in ("x", "y")])
+    d = report.paired_difference(frame, "accuracy", "edgenet", True, False, average_over=("backbone",))
+    assert (d["difference"], d["n"], d["seeds"]) == (pytest.approx(2.0), 2, [0, 1])
+    with pytest.raises(ValueError, match="different backbone settings"):
+        report.paired_difference(frame.drop(index=frame.index[-1]), "accuracy", "edgenet", True, False,
+                                 average_over=("backbone",))
