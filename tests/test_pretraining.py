@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fashionlib import apparel, data
+from fashionlib import apparel, data, results
 from fashionlib import torch_models as tm
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -65,3 +65,22 @@ def test_changed_weights_file_fails_its_manifest(tmp_path):
         tm.verify_weights(path)
     with pytest.raises(tm.WeightsNotFoundError, match="B0"):
         tm.verify_weights(tmp_path / "absent.safetensors")
+
+
+STANDIN_B0 = results.REPO_ROOT / "book" / "results" / "standin" / "b0_pretraining"
+MICRO = [n for n, spec in tm.BACKBONES.items() if not spec["paper"]]
+
+
+@pytest.mark.parametrize("name", MICRO)
+def test_committed_standin_weights_verify_and_load_through_weights_file(name):
+    """B0's committed standin weights match their manifests, name the committed record, and load exactly
+    through the ``weights_file`` path B2 (and a user with weights of their own) takes."""
+    path = STANDIN_B0 / f"{name}.safetensors"
+    manifest = tm.verify_weights(path)  # raises when the file is absent or changed
+    assert manifest["backbone"] == name and manifest["record"] in {p.name for p in STANDIN_B0.glob("*.json")}
+    record = results.load_records("b0_pretraining", "standin", results_dir_=STANDIN_B0.parent.parent)[-1]
+    assert manifest["recipe"]["per_class"] == record["provenance"]["parameters"]["per_class"]
+    model = tm.build_model(name, 10, image_size=manifest["recipe"]["image_size"], weights_file=path, trainable_blocks=2)
+    stored = tm.read_weights_file(path)
+    assert stored.keys() == model.backbone.state_dict().keys()
+    assert all(torch.equal(model.backbone.state_dict()[k], v) for k, v in stored.items())
