@@ -14,7 +14,6 @@ where it stopped and a library change re-runs every page.
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import json
 import os
@@ -49,14 +48,18 @@ def default_out_dir(profile: str, root: Path = REPO_ROOT) -> Path:
 
 
 def declared_parameters(nb) -> dict:
-    """Names and literal defaults of the assignments in the cell tagged ``parameters``."""
+    """Names and literal defaults of the assignments in the cell tagged ``parameters``.
+
+    The cell is read as the in-notebook check reads it (:func:`profiles.literal_assignments`), so the
+    runner and the notebook agree on the names.
+    """
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
-            declared = {}
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, (ast.Assign, ast.AnnAssign)):
-                    target = node.targets[0] if isinstance(node, ast.Assign) else node.target
-                    declared[target.id] = ast.literal_eval(node.value)
+            declared = profiles.literal_assignments(cell.source)
+            if declared is None:
+                raise ValueError(f"the cell tagged 'parameters' holds more than assignments of literals:\n"
+                                 f"{cell.source}\nFix: keep only 'name = <literal>' lines there (one name a line) "
+                                 "and compute derived values in a later cell.")
             return declared
     raise ValueError("notebook has no cell tagged 'parameters'; add one as its first code cell.")
 
