@@ -269,5 +269,5 @@ def test_parameters_cell_is_read_as_the_notebook_reads_it():
                                          r"steps = epochs \* 10.*Fix: keep only"):
         run.declared_parameters(nb)
     cell.metadata["tags"] = []
-    with pytest.raises(ValueError, match="no cell tagged 'parameters'; add one"):
-        run.declared_parameters(nb)
+    with pytest.raises(ValueError, match="^x: notebook has no cell tagged 'parameters'; add one"):
+        run.declared_parameters(nb, "x: ")
