@@ -238,7 +238,8 @@ parameter_case(name="learning rate <= 0", notebook="a1_improved_cnn", overrides=
 parameter_case(name="imbalance factor < 1", notebook="b1_apparel_data", overrides={"imbalance_factor": 0.5},
                mentions="'imbalance_factor' must be a number >= 1", fix="imbalance_factor >= 1 (1 = balanced)")
 parameter_case(name="unknown profile", notebook="a1_improved_cnn", overrides={}, profile="fast",
-               mentions=("unknown profile 'fast'", "smoke, cpu, paper"), fix="smoke, cpu or paper")
+               mentions=("unknown profile 'fast'", "smoke, cpu, standin, paper"),
+               fix="smoke, cpu or paper (standin: b0 and b2 only)")
 parameter_case(name="batch larger than the training set (study A)", notebook="a1_improved_cnn",
                overrides={"train_size": 100, "batch_size": 128},
                mentions=("'batch_size'", "128, more than the 100 training images"),
