@@ -170,7 +170,7 @@ def _class_of_one(tmp: Path):
     apparel.split_indices(src.labels, class_names=src.class_names)
 
 
-@case(name="unreadable / non-image file", area="apparel", mentions="broken.jpg",
+@case(name="unreadable / non-image file", area="apparel", mentions=("broken.jpg", "is not a readable image"),
       fix="remove or replace the file (or on_bad='warn' to skip it)")
 def _non_image_file(tmp: Path):
     from . import apparel
@@ -190,7 +190,8 @@ def _sixteen_bit_image(tmp: Path):
     return f"{tmp / 'a.png'}: 16-bit greyscale read as {arr.shape} {arr.dtype}"
 
 
-@case(name="CSV with a missing column", area="apparel", mentions=("'path'", "styles.csv"),
+@case(name="CSV with a missing column", area="apparel",
+      mentions=("styles.csv", "no column 'path'", "(columns: id, label)"),
       fix="pass path_column=/label_column= naming the right columns")
 def _csv_missing_column(tmp: Path):
     from . import apparel
@@ -200,7 +201,7 @@ def _csv_missing_column(tmp: Path):
 
 
 @case(name="CSV path that does not exist", area="apparel", raises=(ValueError, FileNotFoundError),
-      mentions="missing.png", fix="restore the file or remove its row")
+      mentions=("missing.png", "list.csv", "does not exist"), fix="restore the file or remove its row")
 def _csv_missing_path(tmp: Path):
     from . import apparel
 
@@ -237,7 +238,8 @@ parameter_case(name="learning rate <= 0", notebook="a1_improved_cnn", overrides=
 parameter_case(name="imbalance factor < 1", notebook="b1_apparel_data", overrides={"imbalance_factor": 0.5},
                mentions="'imbalance_factor' must be a number >= 1", fix="imbalance_factor >= 1 (1 = balanced)")
 parameter_case(name="unknown profile", notebook="a1_improved_cnn", overrides={}, profile="fast",
-               mentions=("unknown profile 'fast'", "smoke, cpu, paper"), fix="smoke, cpu or paper")
+               mentions=("unknown profile 'fast'", "smoke, cpu, standin, paper"),
+               fix="smoke, cpu or paper (standin: b0 and b2 only)")
 parameter_case(name="batch larger than the training set (study A)", notebook="a1_improved_cnn",
                overrides={"train_size": 100, "batch_size": 128},
                mentions=("'batch_size'", "128, more than the 100 training images"),
@@ -325,7 +327,8 @@ def _pretrained_absent(tmp: Path):
     torch_models.create_backbone("deit_base_patch16_224", pretrained=True, allow_download=False)
 
 
-@case(name="corrupt weights file", area="weights", mentions="deit.safetensors", fix="download the file again")
+@case(name="corrupt weights file", area="weights", mentions=("deit.safetensors", "is corrupt"),
+      fix="download the file again")
 def _corrupt_weights(tmp: Path):
     from . import torch_models
 
@@ -333,7 +336,8 @@ def _corrupt_weights(tmp: Path):
     torch_models.read_weights_file(tmp / "deit.safetensors")
 
 
-@case(name="weights file for another model", area="weights", mentions="other.safetensors",
+@case(name="weights file for another model", area="weights",
+      mentions=("other.safetensors", "does not fit", "missing keys"),
       fix="use the weights of this backbone")
 def _weights_other_model(tmp: Path):
     import torch

@@ -14,7 +14,6 @@ where it stopped and a library change re-runs every page.
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import json
 import os
@@ -48,17 +47,22 @@ def default_out_dir(profile: str, root: Path = REPO_ROOT) -> Path:
     return root / "book" / profiles.EXECUTED_DIRS[profile]
 
 
-def declared_parameters(nb) -> dict:
-    """Names and literal defaults of the assignments in the cell tagged ``parameters``."""
+def declared_parameters(nb, where: str = "") -> dict:
+    """Names and literal defaults of the assignments in the cell tagged ``parameters``.
+
+    The cell is read as the in-notebook check reads it (:func:`profiles.literal_assignments`), so the
+    runner and the notebook agree on the names. ``where`` prefixes the errors (the notebook's name).
+    """
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
-            declared = {}
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, (ast.Assign, ast.AnnAssign)):
-                    target = node.targets[0] if isinstance(node, ast.Assign) else node.target
-                    declared[target.id] = ast.literal_eval(node.value)
+            declared = profiles.literal_assignments(cell.source)
+            if declared is None:
+                raise profiles.ParameterError(
+                    f"{where}the cell tagged 'parameters' holds more than assignments of literals:\n"
+                    f"{cell.source}\nFix: keep only 'name = <literal>' lines there (one name a line) "
+                    "and compute derived values in a later cell.")
             return declared
-    raise ValueError("notebook has no cell tagged 'parameters'; add one as its first code cell.")
+    raise profiles.ParameterError(f"{where}notebook has no cell tagged 'parameters'; add one as its first code cell.")
 
 
 def read_source(path: Path):
@@ -232,7 +236,7 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
     source = notebook_path(name)
     stem = source.stem
     nb = read_source(source)
-    params = profiles.resolve(stem, declared_parameters(nb), profile, overrides)  # fails before work
+    params = profiles.resolve(stem, declared_parameters(nb, f"{stem}: "), profile, overrides)  # fails before work
     out_dir = Path(out_dir) if out_dir else default_out_dir(profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{stem}.ipynb"

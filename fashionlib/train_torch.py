@@ -120,6 +120,29 @@ class TrainConfig:
         return json.dumps(d, sort_keys=True)
 
 
+def start_torch_notebook(notebook: str, namespace: dict) -> tuple[dict, float]:
+    """The first step of every study-B notebook, in one call (``backend.start_keras_notebook`` is study
+    A's): note the start time, check the notebook's parameters (:func:`fashionlib.profiles.validate`,
+    reading its own ``parameters`` cell), hide tqdm's "IProgress not found" notice (timm imports
+    ``tqdm.auto`` in a kernel without ipywidgets), set PyTorch's threads from its ``torch_threads``
+    parameter where it has one (micro models gain little from 2 threads; on a busy machine 2 are far
+    slower), and stop before any work when its ``dataset`` needs files that are not there
+    (:func:`apparel.require_data`: the paper profile's real data). Returns ``(params, started)``.
+    """
+    import warnings
+
+    from .profiles import validate
+
+    started = time.time()
+    params = validate(notebook, namespace)
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    if "torch_threads" in params:
+        torch.set_num_threads(params["torch_threads"])
+    if "dataset" in params:
+        apparel.require_data(params["dataset"], params.get("data_root"))
+    return params, started
+
+
 # ------------------------------------------------------------------------------------- data -----
 @dataclass
 class Splits:

@@ -1,3 +1,4 @@
+import hashlib
 import os
 
 try:  # torch before TensorFlow: the reverse order segfaults in one process (fashionlib.backend)
@@ -8,12 +9,21 @@ except ImportError:  # pragma: no cover
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fashionlib import data
 from fashionlib.catalogue import tiny_fashion_mnist, write_idx_gz, write_png  # noqa: F401 -- shared builders
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of a Keras model's weights, in order: equal digests mean bit-identical weights."""
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()
 
 
 @pytest.fixture(scope="session")

@@ -153,18 +153,9 @@ def test_folder_does_not_exist(tmp_path):
         apparel.load_folder(tmp_path / "nowhere")
 
 
-def test_folder_with_no_images(tmp_path):
-    (tmp_path / "empty" / "shirts").mkdir(parents=True)
-    with pytest.raises(DatasetError, match="no readable images"):
-        apparel.load_folder(tmp_path / "empty")
-
-
-def test_class_with_a_single_image_fails_the_split(tmp_path, tree):
+def test_min_images_per_class_is_the_fix_for_a_class_too_small_to_split(tree):
+    # the catalogue's "apparel class with one image" checks the error; this checks that its fix works
     _img(tree / "belts" / "only.png")
-    src = apparel.load_folder(tree)
-    with pytest.raises(DatasetError, match="'belts' \\(1 image\\).*min_images_per_class"):
-        apparel.split_indices(src.labels, class_names=src.class_names)
-    # the fix the message suggests works
     ok = apparel.load_folder(tree, min_images_per_class=3)
     assert "belts" not in ok.class_names
     apparel.split_indices(ok.labels, class_names=ok.class_names)
@@ -176,12 +167,6 @@ def test_unreadable_file_is_skipped_with_a_warning_naming_it(tree):
     with pytest.warns(apparel.BadImageWarning, match="broken.jpg"):
         src = apparel.load_folder(tree)
     assert str(bad) in src.skipped and len(src) == 12
-
-
-def test_unreadable_file_is_an_error_when_asked(tree):
-    (tree / "shirts" / "broken.jpg").write_bytes(b"garbage")
-    with pytest.raises(DatasetError, match="broken.jpg.*not a readable image"):
-        apparel.load_folder(tree, on_bad="error")
 
 
 def test_non_image_file_is_skipped_with_a_warning(tree):
@@ -198,13 +183,6 @@ def test_read_image_of_a_non_image_names_it(tmp_path):
         apparel.read_image(p)
 
 
-def test_csv_missing_column(tmp_path, tree):
-    csv = tree / "labels.csv"
-    csv.write_text("file,colour\nshirts/0.jpg,red\n")
-    with pytest.raises(DatasetError, match="no column 'kind'.*file, colour"):
-        apparel.load_csv(csv, path_column="file", label_column="kind")
-
-
 def test_csv_path_does_not_exist(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.csv does not exist"):
         apparel.load_csv(tmp_path / "missing.csv")
@@ -215,9 +193,7 @@ def test_csv_row_pointing_to_missing_image(tmp_path, tree):
     csv.write_text("path,label\nshirts/0.jpg,shirts\nshirts/gone.jpg,shirts\n")
     with pytest.warns(apparel.BadImageWarning, match="gone.jpg"):
         src = apparel.load_csv(csv)
-    assert len(src) == 1
-    with pytest.raises(DatasetError, match="gone.jpg"):
-        apparel.load_csv(csv, on_bad="error")
+    assert len(src) == 1  # on_bad="error": the catalogue's "CSV path that does not exist"
 
 
 def test_imbalance_factor_below_one(fmnist_dir):

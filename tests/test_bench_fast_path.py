@@ -6,7 +6,6 @@ in the same order, the same dropout masks (reset per epoch by ``EpochSeeder``), 
 tests therefore ask for identical weights, histories and learning-rate logs (no tolerance).
 """
 
-import hashlib
 import json
 import os
 import subprocess
@@ -20,7 +19,7 @@ keras = pytest.importorskip("keras")
 
 from fashionlib import data, schedules, train_keras  # noqa: E402
 from fashionlib.train_keras import FitConfig  # noqa: E402
-from tests.conftest import REPO  # noqa: E402
+from tests.conftest import REPO, weights_digest  # noqa: E402
 
 N_TRAIN = 200  # 7 steps of 32: a partial last batch, and 7 is not a multiple of 3
 
@@ -30,17 +29,11 @@ def tiny(fmnist):
     return data.prepare_data(fmnist, train_size=N_TRAIN)
 
 
-def digest(model) -> str:
-    h = hashlib.sha256()
-    for w in model.get_weights():
-        h.update(np.ascontiguousarray(w).tobytes())
-    return h.hexdigest()
-
 
 def _fit(tiny, tmp_path, **kw):
     res = train_keras.fit(tiny, FitConfig(epochs=2, batch_size=32, seed=3), backup_dir=tmp_path / str(sorted(kw.items())),
                           **kw)
-    return res, digest(res.model)
+    return res, weights_digest(res.model)
 
 
 @pytest.mark.parametrize("spe", [3, "epoch"])

@@ -108,7 +108,7 @@ def _code_cells(path):
 def test_every_notebook_starts_with_the_same_install_cell_naming_the_repository():
     first = {p.stem: _code_cells(p)[0] for p in SOURCES}
     reference = first["a0_fashion_mnist"].source
-    assert f'REPO_URL = "{REPO_URL}"' in reference
+    assert f'"git+{REPO_URL}"' in reference
     for stem, cell in first.items():
         assert cell.source == reference, f"{stem}: first code cell differs from a0's install cell"
         assert "parameters" not in cell.metadata.get("tags", []), stem

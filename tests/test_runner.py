@@ -258,3 +258,16 @@ def test_runner_refuses_impossible_parameters_before_a_kernel(tmp_path, args, me
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert message in proc.stderr and "Fix:" in proc.stderr, proc.stderr[-2000:]
     assert not out.exists() and not res.exists(), "nothing may be written"
+
+
+def test_parameters_cell_is_read_as_the_notebook_reads_it():
+    cell = nbformat.v4.new_code_cell('epochs = 2\nmodels = ["cnn"]  # a list\n', metadata={"tags": ["parameters"]})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os"), cell])
+    assert run.declared_parameters(nb) == {"epochs": 2, "models": ["cnn"]}
+    cell.source = "epochs = 2\nsteps = epochs * 10\n"
+    with pytest.raises(ValueError, match=r"(?s)tagged 'parameters' holds more than assignments of literals.*"
+                                         r"steps = epochs \* 10.*Fix: keep only"):
+        run.declared_parameters(nb)
+    cell.metadata["tags"] = []
+    with pytest.raises(ValueError, match="^x: notebook has no cell tagged 'parameters'; add one"):
+        run.declared_parameters(nb, "x: ")

@@ -73,3 +73,26 @@ def test_smoke_profile_on_another_dataset_chosen_with_p(tmp_path):
     with pytest.raises(ParameterError, match="'n_max'"):
         profiles.resolve("b2_backbones", _declared("b2_backbones"), "smoke",
                          {"dataset": "fashion_product_images", "data_root": str(tmp_path), "n_max": 5})
+
+
+def test_start_torch_notebook_checks_sets_threads_and_requires_the_data(tmp_path):
+    import torch
+
+    from fashionlib.train_torch import start_torch_notebook
+
+    cell = 'torch_threads = 1\ndataset = "fmnist_lt"\ndata_root = None\n'
+    history = ["", cell, "params, started = start_torch_notebook(NB, globals())"]
+    before = torch.get_num_threads()
+    try:
+        params, started = start_torch_notebook("b4_curves", {"torch_threads": 1, "dataset": "fmnist_lt",
+                                                             "data_root": None, "In": history})
+        assert params == {"torch_threads": 1, "dataset": "fmnist_lt", "data_root": None} and started > 0
+        assert torch.get_num_threads() == 1
+        with pytest.raises(FileNotFoundError, match="styles.csv.*Fashion Product Images.*data_root"):
+            start_torch_notebook("b4_curves", {"torch_threads": 1, "dataset": "fashion_product_images",
+                                               "data_root": str(tmp_path / "absent"), "In": history})
+        with pytest.raises(ParameterError, match="'torch_threads'"):
+            start_torch_notebook("b4_curves", {"torch_threads": 0, "dataset": "fmnist_lt", "data_root": None,
+                                               "In": history})
+    finally:
+        torch.set_num_threads(before)

@@ -90,13 +90,6 @@ def test_trainable_all_and_bad_value():
         tm.set_trainable(model, -3)
 
 
-def test_pretrained_absent_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(tm.WeightsNotFoundError, match="weights_file=|HF_HUB_CACHE"):
-        tm.create_backbone("deit_base_patch16_224", pretrained=True, allow_download=False)
-
-
 def test_pretrained_for_micro_variant_is_a_clear_error():
     with pytest.raises(tm.WeightsNotFoundError, match="micro"):
         tm.create_backbone("deit_micro", pretrained=True)
@@ -133,25 +126,12 @@ def test_weights_file_missing(tmp_path):
         tm.create_backbone("deit_micro", image_size=32, weights_file=tmp_path / "nope.safetensors")
 
 
-def test_corrupt_weights_file(tmp_path):
-    path = tmp_path / "broken.safetensors"
-    path.write_bytes(b"\x00garbage" * 10)
-    with pytest.raises(tm.WeightsError, match="broken.safetensors.*corrupt"):
-        tm.create_backbone("deit_micro", image_size=32, weights_file=path)
+def test_corrupt_torch_save_weights_file(tmp_path):
+    # the catalogue's "corrupt weights file" covers .safetensors; this is the torch.save format
     pt = tmp_path / "broken.pt"
     pt.write_bytes(b"not a pickle at all")
-    with pytest.raises(tm.WeightsError, match="broken.pt"):
+    with pytest.raises(tm.WeightsError, match="broken.pt is corrupt"):
         tm.create_backbone("deit_micro", image_size=32, weights_file=pt)
-
-
-def test_weights_file_for_another_model(tmp_path):
-    from safetensors.torch import save_file
-
-    other = tm.create_backbone("swinv2_micro", image_size=32)
-    path = tmp_path / "swin.safetensors"
-    save_file({k: v.contiguous() for k, v in other.state_dict().items()}, str(path))
-    with pytest.raises(tm.WeightsError, match="swin.safetensors.*does not fit.*missing keys"):
-        tm.create_backbone("deit_micro", image_size=32, weights_file=path)
 
 
 def test_weights_file_with_wrong_shapes(tmp_path):

@@ -1,6 +1,5 @@
 """Study A training: determinism (same seed, same numbers and weights), resume after SIGKILL, bad inputs."""
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -17,6 +16,7 @@ keras = pytest.importorskip("keras")
 
 from fashionlib import data, train_keras  # noqa: E402
 from fashionlib.train_keras import FitConfig  # noqa: E402
+from tests.conftest import weights_digest  # noqa: E402
 
 N_TRAIN = 300
 
@@ -25,12 +25,6 @@ N_TRAIN = 300
 def tiny(fmnist):
     return data.prepare_data(fmnist, train_size=N_TRAIN)
 
-
-def weights_digest(model) -> str:
-    h = hashlib.sha256()
-    for w in model.get_weights():
-        h.update(np.ascontiguousarray(w).tobytes())
-    return h.hexdigest()
 
 
 def _fit(tiny, seed, tmp_path):
