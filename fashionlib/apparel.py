@@ -646,7 +646,8 @@ class TorchImageDataset:
             images = torch.cat([b for b in loader]) if len(uniq) else torch.zeros(0, 3, self.image_size,
                                                                                    self.image_size, dtype=torch.uint8)
         # (N, 3, S, S) contiguous, as a DataLoader stacks the entries: the same memory layout, the same numbers
-        self._predecoded = (np.searchsorted(uniq, self.indices), images.to(device).contiguous())
+        self._predecoded = (np.searchsorted(uniq, self.indices), images.to(device).contiguous(),
+                            self.mean.to(device), self.std.to(device))
 
     def batch(self, ks):
         """Entries ``ks`` as (normalised float images (B, 3, S, S), labels (B,)) on the device of :meth:`predecode`."""
@@ -655,13 +656,13 @@ class TorchImageDataset:
         if self._predecoded is None:
             raise RuntimeError("TorchImageDataset.batch needs the images decoded once first. Fix: call "
                                "predecode(device) (TrainConfig(predecode=True) does).")
-        pos, images = self._predecoded
+        pos, images, mean, std = self._predecoded
         ks = np.asarray(ks, dtype=np.int64)
-        x = images[torch.from_numpy(pos[ks]).to(images.device)].float().div_(255.0)
+        # non_blocking: the small index and label copies do not wait for the GPU's queued work
+        x = images[torch.from_numpy(pos[ks]).to(images.device, non_blocking=True)].float().div_(255.0)
         for j in np.flatnonzero(self.augment[ks]):
             x[j] = self._augmented(x[j], int(ks[j]))
-        mean, std = self.mean.to(x.device), self.std.to(x.device)
-        return (x - mean) / std, torch.from_numpy(self.labels[ks]).to(x.device)
+        return (x - mean) / std, torch.from_numpy(self.labels[ks]).to(images.device, non_blocking=True)
 
 
 class _DecodeOnce:
