@@ -22,6 +22,12 @@ log, checkpoint) -- then :func:`finish` (test set, counts). Every epoch ends wit
 again with the same ``ckpt_dir`` and configuration resumes after the last finished epoch and ends
 with the same numbers as an uninterrupted run.
 
+Speed options for a GPU, off by default (the published runs use none of them): ``compile``
+(``torch.compile`` of the backbone), ``predecode`` (every image decoded once into a uint8 tensor on
+the device; batches, normalisation and augmentation built there, with the same entries, order and
+random draws as the default loader) and ``channels_last`` (NHWC convolutions; None: on CUDA only).
+The tests show each gives the default path's numbers on the CPU (``tests/test_train_torch_speed.py``).
+
 Training metrics are the running averages over the epoch, measured *in training mode* (dropout
 on) on the balanced, augmented training set -- as Keras and most loops report them. That is our
 reading of why the paper's validation accuracy exceeds its training accuracy (book cell
