@@ -55,6 +55,9 @@ def test_predecoded_batches_are_the_loaders_batches_for_in_memory_images(fmnist_
         for (xa, ya), (xb, yb) in zip(a, b):
             assert torch.equal(xa, xb) and torch.equal(ya, yb)
             assert xa.stride() == xb.stride()  # the same layout: the model computes the same numbers
+    ddp = torch.utils.data.DistributedSampler(train, num_replicas=2, rank=1, shuffle=True, seed=0)  # rank 1 of 2
+    a, b = _loader_batches(train, 8, 1, ddp), _device_batches(train, 8, 1, ddp)
+    assert len(a) == len(b) == 10 and all(torch.equal(xa, xb) for (xa, _), (xb, _) in zip(a, b))
     va, vb = _loader_batches(val, 64, 0), _device_batches(val, 64, 0)
     assert len(va) == len(vb) and all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(va, vb))
 
