@@ -573,7 +573,7 @@ class TorchImageDataset:
         self.interpolation = "bicubic" if interpolation == "bicubic" else "bilinear"
         self.labels = source.labels[self.indices]
         self._cache = None  # in-memory array sources resized once, kept as uint8 (up to ~1 GB)
-        self._predecoded = None  # (entry -> row, uint8 images on the device) after predecode()
+        self._predecoded = None  # (entry -> row, uint8 images, mean, std), on the device, after predecode()
         if source.arrays is not None:
             uniq = np.unique(self.indices)
             if len(uniq) * 3 * image_size * image_size <= 2**30:

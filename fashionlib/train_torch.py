@@ -104,7 +104,7 @@ class TrainConfig:
     device: str = "auto"
     progress: bool = True
     # speed options (GPU efficiency; off by default, so the published runs stay as they are)
-    compile: bool = False                # torch.compile the training forward and backward (inductor)
+    compile: bool = False                # torch.compile the backbone (inductor; EdgeNet and head stay eager)
     predecode: bool = False              # decode every image once to uint8 on the device; batches from tensors
     channels_last: bool | None = None    # convolutions (EdgeNet, patch embedding) in NHWC; None: on CUDA only
 
