@@ -9,7 +9,7 @@ PYTHON="${PYTHON:-python3}"
 if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    pkgs="dataset-fashion-mnist"
+    pkgs="dataset-fashion-mnist g++"  # g++: torch.compile on the CPU (inductor) in tests/test_train_torch_speed.py
     [ "${FASHIONLIB_NO_BROWSER:-0}" = 1 ] || pkgs="$pkgs chromium chromium-driver"
     echo "[setup] apt-get install $pkgs"
     $SUDO apt-get update -qq || echo "[setup] apt-get update failed; continuing"

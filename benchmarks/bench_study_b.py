@@ -9,16 +9,25 @@ writes one results record (``notebook="bench_study_b"``):
   of a fresh process per configuration (``resource.getrusage``), and its growth over the
   process's size before the model was built,
 * FLOPs per image for one training step, counted with ``torch.utils.flop_counter.FlopCounterMode``
-  (no fvcore), and on a GPU the model FLOPs utilisation: achieved FLOP/s / the GPU's peak dense
-  bf16 rate (the project's goal for BEiT-base fine-tuning: >= 40%).
+  (no fvcore) on the eager model (:func:`train_step_flops`), and on a GPU the model FLOPs utilisation:
+  achieved FLOP/s / the GPU's peak dense bf16 rate (the project's goal for BEiT-base fine-tuning: >= 40%).
 
-Only the trainable parameters get gradients and AdamW updates, so the counted FLOPs are those actually
-computed: the forward pass through every block, the backward pass as far back as the first trainable
-block (``--trainable-blocks``: -1 every block, 4 the last four). GPU steps use bf16 autocast,
-channels-last and fused AdamW (``--compile`` adds ``torch.compile``).
+The counted FLOPs are those the step computes: matrix products and convolutions of the forward pass
+through every block, and of the backward pass that autograd runs. Only trainable parameters get
+gradients, so without EdgeNet the backward stops at the first trainable block (``--trainable-blocks``:
+-1 every block, 4 the last four); with EdgeNet (trainable, in front) it also runs through the frozen
+blocks, for the input gradients only. Attention is counted through the math kernel, because the
+counter does not see every fused kernel (PyTorch's CPU flash attention).
+
+Speed options, each recorded with the run (the same code as ``train_torch.TrainConfig``'s fields):
+GPU steps use bf16 autocast and fused AdamW; ``--compile`` compiles the backbone
+(``torch_models.compile_backbone``); ``--predecode`` draws each batch from uint8 images held on the
+device through the training path's ``TorchImageDataset.batch`` (conversion and normalisation in the
+step, no augmentation) instead of one fixed float batch; ``--channels-last`` (default: on CUDA only)
+puts the convolutions (EdgeNet, patch embedding) and the batch in channels-last layout.
 
     nice -n 10 python benchmarks/bench_study_b.py                 # CPU: batch 2, few steps
-    python benchmarks/bench_study_b.py --batch-size 128 --steps 30 --compile   # GPU
+    python benchmarks/bench_study_b.py --batch-size 128 --steps 30 --compile --predecode   # GPU
 """
 
 from __future__ import annotations
@@ -53,49 +62,81 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
 
 
+def train_step_flops(model, x, y, amp):
+    """The FlopCounterMode counter of one forward and backward pass of ``model`` (eager) on ``(x, y)``.
+
+    Attention runs through the math kernel while counting (plain matrix products, which the counter
+    always sees); gradients are cleared afterwards. ``counter.get_flop_counts()`` has them per module.
+    """
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, sdpa_kernel(SDPBackend.MATH):
+        with amp:
+            loss = F.cross_entropy(model(x).float(), y)
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return counter
+
+
 def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, steps: int, warmup: int,
-            compile_: bool, device_name: str, threads: int | None = None, trainable_blocks: int = -1) -> dict:
+            compile_: bool, device_name: str, threads: int | None = None, trainable_blocks: int = -1,
+            predecode: bool = False, channels_last: bool | None = None) -> dict:
+    import numpy as np
     import torch
     import torch.nn.functional as F
 
     if threads:
         torch.set_num_threads(threads)
-    from torch.utils.flop_counter import FlopCounterMode
 
-    from fashionlib import torch_models
+    from fashionlib import apparel, torch_models, train_torch
 
     device = torch.device(device_name)
+    channels_last = train_torch.use_channels_last(channels_last, device)
     torch.manual_seed(0)
     rss_before = _rss_mb()
     model = torch_models.build_model(backbone, 59, image_size=image_size, edgenet=edgenet, dropout=0.05,
                                      trainable_blocks=trainable_blocks)
     model = model.to(device)
-    if device.type == "cuda":
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=1e-4, **({"fused": True} if device.type == "cuda" else {}))
-    x = torch.randn(batch_size, 3, image_size, image_size, device=device)
-    if device.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 59, (batch_size,), device=device)
+    if predecode:  # the training path's pre-decoded batches: uint8 on the device, normalised in the step
+        n = 4 * batch_size
+        gen = np.random.default_rng(0)
+        source = apparel.ImageSource(gen.integers(0, 59, n), [str(c) for c in range(59)],
+                                     arrays=gen.integers(0, 256, (n, image_size, image_size, 3), dtype=np.uint8))
+        dc = apparel.data_config(model, image_size)
+        ds = apparel.TorchImageDataset(source, np.arange(n), image_size, dc["mean"], dc["std"])
+        ds.predecode(device)
+        starts = iter(range(10**9))
+
+        def batch():
+            ks = (np.arange(batch_size) + batch_size * next(starts)) % n
+            return train_torch._to_device(*ds.batch(ks), device, channels_last)
+    else:  # one fixed batch already on the device: the model's speed alone
+        fixed = train_torch._to_device(torch.randn(batch_size, 3, image_size, image_size),
+                                       torch.randint(0, 59, (batch_size,)), device, channels_last)
+
+        def batch():
+            return fixed
     amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
            else torch.autocast("cpu", enabled=False))
-    fwd = torch.compile(model) if compile_ else model
+
+    # FLOPs of one training step (forward + backward), counted on the eager model before any compiling
+    flops_per_image = train_step_flops(model, *batch(), amp).get_total_flops() / batch_size
+    if compile_:
+        torch_models.compile_backbone(model)
 
     def step():
+        x, y = batch()
         with amp:
-            loss = F.cross_entropy(fwd(x).float(), y)
+            loss = F.cross_entropy(model(x).float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-
-    # FLOPs of one training step (forward + backward), counted on the eager model
-    with FlopCounterMode(display=False) as counter:
-        with amp:
-            loss = F.cross_entropy(model(x).float(), y)
-        loss.backward()
-    opt.zero_grad(set_to_none=True)
-    flops_per_image = counter.get_total_flops() / batch_size
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -112,6 +153,7 @@ def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, step
         times.append(time.perf_counter() - t)
     step_s = statistics.median(times)
     out = {"backbone": backbone, "edgenet": edgenet, "trainable_blocks": trainable_blocks,
+           "compile": compile_, "predecode": predecode, "channels_last": channels_last,
            "trainable_params": sum(p.numel() for p in trainable),
            "image_size": image_size, "batch_size": batch_size,
            "threads": torch.get_num_threads(),
@@ -152,7 +194,12 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=128 if cuda else 2)
     ap.add_argument("--steps", type=int, default=20 if cuda else 3)
     ap.add_argument("--warmup", type=int, default=5 if cuda else 1)
-    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the backbone (inductor)")
+    ap.add_argument("--predecode", action="store_true",
+                    help="batches from uint8 images held on the device, normalised in the step (the training "
+                         "path's predecode=True); default: one fixed float batch")
+    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                    help="channels-last convolutions and batches (default: on CUDA only)")
     ap.add_argument("--trainable-blocks", type=int, nargs="+", default=[-1, 4],
                     help="settings to measure: -1 trains every block, 4 the last four (plus EdgeNet and head)")
     ap.add_argument("--edgenet", choices=["both", "with", "without"], default="both")
@@ -171,7 +218,8 @@ def main(argv=None) -> int:
         for edgenet in edgenets:
             q = ctx.Queue()
             p = ctx.Process(target=_child, args=((name, edgenet, args.image_size, args.batch_size, args.steps,
-                                                  args.warmup, args.compile, args.device, args.threads, tb), q))
+                                                  args.warmup, args.compile, args.device, args.threads, tb,
+                                                  args.predecode, args.channels_last), q))
             p.start()
             row = q.get()
             p.join()
@@ -180,11 +228,12 @@ def main(argv=None) -> int:
 
     params = {"profile": args.profile or ("cpu" if args.device == "cpu" else "paper"), "backbones": args.backbones,
               "image_size": args.image_size, "batch_size": args.batch_size, "steps": args.steps,
-              "warmup": args.warmup, "compile": args.compile, "device": args.device,
+              "warmup": args.warmup, "compile": args.compile, "predecode": args.predecode,
+              "channels_last": args.channels_last, "device": args.device,
               "torch_threads": args.threads or torch.get_num_threads()}
     if not args.no_record:
-        setting_keys = ("backbone", "edgenet", "trainable_blocks", "image_size", "batch_size", "steps", "threads",
-                        "device", "gpu")
+        setting_keys = ("backbone", "edgenet", "trainable_blocks", "compile", "predecode", "channels_last",
+                        "image_size", "batch_size", "steps", "threads", "device", "gpu")
         renamed = {"device": "torch_device"}  # "device" is a column of every results frame already
         runs = [{"setting": {renamed.get(k, k): r[k] for k in setting_keys if k in r},
                  "seed": 0,

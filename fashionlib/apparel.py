@@ -573,6 +573,7 @@ class TorchImageDataset:
         self.interpolation = "bicubic" if interpolation == "bicubic" else "bilinear"
         self.labels = source.labels[self.indices]
         self._cache = None  # in-memory array sources resized once, kept as uint8 (up to ~1 GB)
+        self._predecoded = None  # (entry -> row, uint8 images, mean, std), on the device, after predecode()
         if source.arrays is not None:
             uniq = np.unique(self.indices)
             if len(uniq) * 3 * image_size * image_size <= 2**30:
@@ -606,6 +607,12 @@ class TorchImageDataset:
             x = images[int(np.searchsorted(uniq, i))].float().div_(255.0)
         else:
             x = self._resize(torch.from_numpy(np.require(self.source.image(i), requirements=["C", "W"]))[None])[0]
+        return self._augmented(x, k)
+
+    def _augmented(self, x, k: int):
+        """``x`` augmented when entry ``k`` is flagged; the draw is seeded by (seed, epoch, k) on the CPU RNG."""
+        import torch
+
         if self.augment[k] and self.augmentation is not None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(hash((self.seed, self.epoch, int(k))) & 0x7FFFFFFF)
@@ -614,3 +621,61 @@ class TorchImageDataset:
 
     def __getitem__(self, k: int):
         return (self.raw(k) - self.mean) / self.std, int(self.labels[k])
+
+    # ---- pre-decoded path: every image decoded once to uint8, batches built from tensors ----
+    def predecode(self, device="cpu", num_workers: int = 0) -> None:
+        """Decode and resize every image of the split once into a uint8 tensor (N, 3, S, S) on ``device``.
+
+        Afterwards :meth:`batch` builds normalised (and augmented) batches from that tensor: no JPEG
+        decoding, PIL or per-image resizing per step, and on a GPU no host-to-device copy of images.
+        In-memory sources are already cached this way (the same uint8 values, so the same batches as
+        ``__getitem__``); image files are resized in float and rounded to uint8 once, which differs from
+        the default path (float, unrounded) by at most half a grey level. ``num_workers`` processes decode.
+        """
+        import torch
+
+        device = torch.device(device)
+        if self._predecoded is not None and self._predecoded[1].device == device:
+            return
+        if self._cache is not None:
+            uniq, images = self._cache
+        else:
+            uniq = np.unique(self.indices)
+            loader = torch.utils.data.DataLoader(_DecodeOnce(self, uniq), batch_size=64, num_workers=num_workers,
+                                                 generator=torch.Generator())  # the global RNG untouched
+            images = torch.cat([b for b in loader]) if len(uniq) else torch.zeros(0, 3, self.image_size,
+                                                                                   self.image_size, dtype=torch.uint8)
+        # (N, 3, S, S) contiguous, as a DataLoader stacks the entries: the same memory layout, the same numbers
+        self._predecoded = (np.searchsorted(uniq, self.indices), images.to(device).contiguous(),
+                            self.mean.to(device), self.std.to(device))
+
+    def batch(self, ks):
+        """Entries ``ks`` as (normalised float images (B, 3, S, S), labels (B,)) on the device of :meth:`predecode`."""
+        import torch
+
+        if self._predecoded is None:
+            raise RuntimeError("TorchImageDataset.batch needs the images decoded once first. Fix: call "
+                               "predecode(device) (TrainConfig(predecode=True) does).")
+        pos, images, mean, std = self._predecoded
+        ks = np.asarray(ks, dtype=np.int64)
+        # non_blocking: the small index and label copies do not wait for the GPU's queued work
+        x = images[torch.from_numpy(pos[ks]).to(images.device, non_blocking=True)].float().div_(255.0)
+        for j in np.flatnonzero(self.augment[ks]):
+            x[j] = self._augmented(x[j], int(ks[j]))
+        return (x - mean) / std, torch.from_numpy(self.labels[ks]).to(images.device, non_blocking=True)
+
+
+class _DecodeOnce:
+    """Images ``uniq`` of a :class:`TorchImageDataset`'s source as uint8 (3, S, S): the one decoding pass."""
+
+    def __init__(self, ds: TorchImageDataset, uniq):
+        self.ds, self.uniq = ds, uniq
+
+    def __len__(self) -> int:
+        return len(self.uniq)
+
+    def __getitem__(self, j: int):
+        import torch
+
+        image = torch.from_numpy(np.require(self.ds.source.image(int(self.uniq[j])), requirements=["C", "W"]))
+        return self.ds._resize(image[None])[0].mul_(255).round_().to(torch.uint8)

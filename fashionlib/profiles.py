@@ -295,6 +295,12 @@ RULES = {
                      "a number in (0, 1) (the weights' moving-average momentum)"),
     "augment_options": (lambda v: isinstance(v, list) and v and all(isinstance(b, bool) for b in v),
                         "a non-empty list of True/False"),
+    # study B speed options (train_torch.TrainConfig)
+    "compile": (lambda v: isinstance(v, bool), "True (torch.compile the training step) or False"),
+    "predecode": (lambda v: isinstance(v, bool),
+                  "True (every image decoded once to uint8 on the device) or False (decoded per step)"),
+    "channels_last": (lambda v: v is None or isinstance(v, bool),
+                      "None (channels-last on CUDA only), True or False"),
 }
 
 

@@ -385,6 +385,17 @@ def build_model(backbone: str, num_classes: int, image_size: int | None = None, 
     return model
 
 
+def compile_backbone(model: EdgeNetClassifier) -> EdgeNetClassifier:
+    """``torch.compile`` the backbone in place (training and evaluation); EdgeNet and the head stay eager.
+
+    The backbone holds nearly all the work. EdgeNet stays out because inductor's layout choice for its
+    convolutions breaks the backward of its replicate padding (a stride assertion in
+    ``replication_pad2d_backward``), and its three small convolutions gain little from compiling.
+    """
+    model.backbone.compile()
+    return model
+
+
 # ------------------------------------------------------------------------------------ freezing -----
 def backbone_blocks(backbone: nn.Module) -> list[tuple[str, nn.Module]]:
     """The backbone's transformer blocks in forward order, with their parameter-name prefixes."""

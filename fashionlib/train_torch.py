@@ -22,6 +22,12 @@ log, checkpoint) -- then :func:`finish` (test set, counts). Every epoch ends wit
 again with the same ``ckpt_dir`` and configuration resumes after the last finished epoch and ends
 with the same numbers as an uninterrupted run.
 
+Speed options for a GPU, off by default (the published runs use none of them): ``compile``
+(``torch.compile`` of the backbone), ``predecode`` (every image decoded once into a uint8 tensor on
+the device; batches, normalisation and augmentation built there, with the same entries, order and
+random draws as the default loader) and ``channels_last`` (NHWC convolutions; None: on CUDA only).
+The tests show each gives the default path's numbers on the CPU (``tests/test_train_torch_speed.py``).
+
 Training metrics are the running averages over the epoch, measured *in training mode* (dropout
 on) on the balanced, augmented training set -- as Keras and most loops report them. That is our
 reading of why the paper's validation accuracy exceeds its training accuracy (book cell
@@ -97,6 +103,10 @@ class TrainConfig:
     ckpt_dir: str | None = None
     device: str = "auto"
     progress: bool = True
+    # speed options (GPU efficiency; off by default, so the published runs stay as they are)
+    compile: bool = False                # torch.compile the backbone (inductor; EdgeNet and head stay eager)
+    predecode: bool = False              # decode every image once to uint8 on the device; batches from tensors
+    channels_last: bool | None = None    # convolutions (EdgeNet, patch embedding) in NHWC; None: on CUDA only
 
     def validate(self) -> "TrainConfig":
         """Check every field with a rule in ``profiles.RULES`` and the combinations of ``profiles.COMBINATIONS``."""
@@ -115,7 +125,7 @@ class TrainConfig:
     def key(self) -> str:
         """What must match for a checkpoint to be resumed (everything except machinery and epochs)."""
         d = dataclasses.asdict(self)
-        for k in ("epochs", "num_workers", "ckpt_dir", "device", "progress"):
+        for k in ("epochs", "num_workers", "ckpt_dir", "device", "progress", "compile", "predecode", "channels_last"):
             d.pop(k)
         return json.dumps(d, sort_keys=True)
 
@@ -217,6 +227,27 @@ def make_datasets(cfg: TrainConfig, splits: Splits, model) -> tuple:
     return train, val, test
 
 
+class DeviceBatches:
+    """A loader over a pre-decoded :class:`apparel.TorchImageDataset`: batches built on the device.
+
+    Batches hold the same entries in the same order as a ``DataLoader(ds, batch_size, sampler=sampler)``
+    (no sampler: in order), so the pre-decoded path trains on the same data as the default one.
+    """
+
+    def __init__(self, ds, batch_size: int, sampler=None):
+        self.ds, self.batch_size, self.sampler = ds, batch_size, sampler
+
+    def __len__(self) -> int:
+        n = len(self.sampler) if self.sampler is not None else len(self.ds)
+        return -(-n // self.batch_size)
+
+    def __iter__(self):
+        torch.empty((), dtype=torch.int64).random_()  # the draw a DataLoader iterator makes: same dropout RNG after
+        order = np.fromiter(self.sampler, dtype=np.int64) if self.sampler is not None else np.arange(len(self.ds))
+        for start in range(0, len(order), self.batch_size):
+            yield self.ds.batch(order[start:start + self.batch_size])
+
+
 # ------------------------------------------------------------------------------ distributed -----
 def dist_env() -> tuple[int, int, int]:
     """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) when alone."""
@@ -267,12 +298,12 @@ def classification_metrics(y_true, y_pred, num_classes: int) -> dict:
 
 
 @torch.no_grad()
-def evaluate(model, loader, device: torch.device, num_classes: int) -> dict:
+def evaluate(model, loader, device: torch.device, num_classes: int, channels_last: bool | None = None) -> dict:
     """Loss (plain cross-entropy), accuracy, macro P/R/F1, and the predictions."""
     model.eval()
     total, n, preds, trues = 0.0, 0, [], []
     for x, y in loader:
-        x, y = _to_device(x, y, device)
+        x, y = _to_device(x, y, device, channels_last)
         with _autocast(device):
             logits = model(x)
         total += F.cross_entropy(logits.float(), y, reduction="sum").item()
@@ -285,9 +316,14 @@ def evaluate(model, loader, device: torch.device, num_classes: int) -> dict:
     return out
 
 
-def _to_device(x, y, device):
+def use_channels_last(channels_last: bool | None, device: torch.device) -> bool:
+    """``TrainConfig.channels_last`` resolved: None means on CUDA only (the default everywhere before)."""
+    return device.type == "cuda" if channels_last is None else channels_last
+
+
+def _to_device(x, y, device, channels_last: bool | None = None):
     x = x.to(device, non_blocking=True)
-    if device.type == "cuda":
+    if use_channels_last(channels_last, device):
         x = x.contiguous(memory_format=torch.channels_last)
     return x, y.to(device, non_blocking=True)
 
@@ -372,7 +408,7 @@ def setup(cfg: TrainConfig, splits: Splits | None = None) -> Run:
         pretrained=cfg.pretrained, weights_file=cfg.weights_file, trainable_blocks=cfg.trainable_blocks)
     train_ds, val_ds, test_ds = make_datasets(cfg, splits, model)
     model = model.to(device)
-    if device.type == "cuda":
+    if use_channels_last(cfg.channels_last, device):
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
 
@@ -401,15 +437,23 @@ def setup(cfg: TrainConfig, splits: Splits | None = None) -> Run:
     if world > 1:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        torch_models.compile_backbone(model)
     sampler = torch.utils.data.DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True,
                                                   seed=cfg.seed)
-    loader_kw = dict(num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
-                     persistent_workers=False)
-    train_loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size // world, sampler=sampler,
-                                               **loader_kw)
     eval_bs = max(cfg.batch_size, 64)
-    val_loader = torch.utils.data.DataLoader(val_ds, batch_size=eval_bs, **loader_kw)
-    test_loader = torch.utils.data.DataLoader(test_ds, batch_size=eval_bs, **loader_kw)
+    if cfg.predecode:  # decoded once (num_workers processes), then batches from uint8 tensors on the device
+        for ds in (train_ds, val_ds, test_ds):
+            ds.predecode(device, cfg.num_workers)
+        train_loader = DeviceBatches(train_ds, cfg.batch_size // world, sampler)
+        val_loader, test_loader = DeviceBatches(val_ds, eval_bs), DeviceBatches(test_ds, eval_bs)
+    else:
+        loader_kw = dict(num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
+                         persistent_workers=False)
+        train_loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size // world, sampler=sampler,
+                                                   **loader_kw)
+        val_loader = torch.utils.data.DataLoader(val_ds, batch_size=eval_bs, **loader_kw)
+        test_loader = torch.utils.data.DataLoader(test_ds, batch_size=eval_bs, **loader_kw)
     from .backend import progress_stream
 
     stream = progress_stream() if cfg.progress and rank == 0 else None
@@ -430,7 +474,7 @@ def train_one_epoch(run: Run, epoch: int) -> dict:
     bar = tqdm(run.train_loader, desc=f"{cfg.backbone} epoch {epoch + 1}/{cfg.epochs}", leave=False,
                disable=run.stream is None, mininterval=1.0, file=run.stream)
     for x, y in bar:
-        x, y = _to_device(x, y, device)
+        x, y = _to_device(x, y, device, cfg.channels_last)
         with _autocast(device):
             logits = run.ddp_model(x)
         logits = logits.float()
@@ -451,7 +495,7 @@ def end_epoch(run: Run, row: dict) -> None:
     """Rank 0: validate, append to the history, print one line, write the checkpoint."""
     cfg, device = run.cfg, run.device
     if run.rank == 0:
-        val = evaluate(run.model, run.val_loader, device, run.num_classes)
+        val = evaluate(run.model, run.val_loader, device, run.num_classes, cfg.channels_last)
         row.update({f"val_{k}": v for k, v in val.items() if k not in ("y_true", "y_pred")})
         run.history.append(row)
         line = (f"epoch {row['epoch']}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
@@ -485,7 +529,7 @@ def finish(run: Run, started: float, return_model: bool) -> dict:
                   "val": np.bincount(splits.source.labels[splits.val_idx], minlength=n).tolist(),
                   "test": np.bincount(splits.test_labels, minlength=n).tolist()}}
     if run.rank == 0:
-        result["test"] = evaluate(run.model, run.test_loader, run.device, n)
+        result["test"] = evaluate(run.model, run.test_loader, run.device, n, run.cfg.channels_last)
     if run.world > 1:
         torch.distributed.barrier()
     result["wall_s"] = time.time() - started

@@ -83,9 +83,10 @@ def pytest_terminal_summary(terminalreporter):
 
 
 # Under CI (CI=true) these tests must run: a skip there (no Chromium, no Keras backend, no committed
-# models) would let a broken book or model pass unseen, so it is reported as a failure with its reason.
+# models, no C++ compiler for torch.compile) would let a broken book or model pass unseen, so it is
+# reported as a failure with its reason.
 CI_MUST_RUN = {"test_browser.py", "test_keras_models.py", "test_saved_models.py", "test_schedules.py",
-               "test_train_keras.py"}
+               "test_train_keras.py", "test_train_torch_speed.py"}
 
 
 def _under_ci() -> bool:

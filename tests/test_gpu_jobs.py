@@ -111,3 +111,15 @@ def test_unknown_job_name_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
         gpu_jobs.main(["--dry-run", "--only", "a9_nothing"])
     assert "a9_nothing" in capsys.readouterr().err
+
+
+def test_study_b_job_measures_both_beit_settings_with_the_speed_options():
+    job = next(j for j in gpu_jobs.JOBS if j.name == "bench_study_b")
+    args = job.args
+    blocks = args[args.index("--trainable-blocks") + 1:]
+    assert blocks[:2] == ["-1", "4"]  # every block trains, then the last four
+    assert {"--compile", "--predecode", "--channels-last"} <= set(args)
+    assert args[args.index("--backbones") + 1] == "beit_base_patch16_224"
+    eager = next(j for j in gpu_jobs.JOBS if j.name == "bench_study_b_eager")
+    assert "--compile" not in eager.args and [a for a in eager.args if a != "--compile"] == \
+        [a for a in args if a != "--compile"]  # the same measurement, compile off
