@@ -237,6 +237,15 @@ parameter_case(name="learning rate <= 0", notebook="a1_improved_cnn", overrides=
                mentions="'lr' must be a number > 0", fix="a learning rate > 0")
 parameter_case(name="imbalance factor < 1", notebook="b1_apparel_data", overrides={"imbalance_factor": 0.5},
                mentions="'imbalance_factor' must be a number >= 1", fix="imbalance_factor >= 1 (1 = balanced)")
+parameter_case(name="two sources of initial weights (study B)", notebook="b2_backbones",
+               overrides={"weights_dir": "/tmp/w", "pretrained": True, "backbones": ["deit_base_patch16_224"],
+                          "image_size": 224},
+               mentions=("'weights_dir'='/tmp/w' and 'pretrained'=True both choose", "-p weights_dir none"),
+               fix="one of weights_dir or pretrained")
+parameter_case(name="from-scratch control without pretrained weights", notebook="b2_backbones",
+               overrides={"weights_dir": "none"},
+               mentions=("'scratch_control'=True needs pretrained weights", "-p scratch_control False"),
+               fix="-p scratch_control False, or pretrained weights")
 parameter_case(name="unknown profile", notebook="a1_improved_cnn", overrides={}, profile="fast",
                mentions=("unknown profile 'fast'", "smoke, cpu, standin, paper"),
                fix="smoke, cpu or paper (standin: b0 and b2 only)")

@@ -497,6 +497,19 @@ def _pretrained_needs_weights(params, given):
 
 
 @combination
+def _one_source_of_initial_weights(params, given):
+    if "weights_dir" not in params:
+        return None
+    if params["weights_dir"] != "none" and params.get("pretrained"):
+        return (f"parameters 'weights_dir'={params['weights_dir']!r} and 'pretrained'=True both choose the initial "
+                "weights. Fix: -p weights_dir none to use timm's pretrained weights, or -p pretrained False.")
+    if params.get("scratch_control") and params["weights_dir"] == "none" and not params.get("pretrained"):
+        return ("parameter 'scratch_control'=True needs pretrained weights ('weights_dir' or 'pretrained'); from "
+                "random initialisation every run is from scratch. Fix: -p scratch_control False.")
+    return None
+
+
+@combination
 def _dataset_uses_its_parameters(params, given):
     if "dataset" not in params:
         return None
