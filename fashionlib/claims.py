@@ -123,12 +123,12 @@ def claim_status(claim: Claim, results_dir=None) -> dict:
         stats = report.compare(rows[claim.metric], claim.paper_value, rows, digits=claim.digits)
         out.update(value=stats["mean"], ci95=stats["ci95"], n=stats["n"])
     value, eps = out["value"], 1e-9
-    if claim.standin and not (rows[claim.metric].isna().any() or math.isnan(value)) and out["profile"] == "standin":
-        out["status"] = standin_verdict(stats)
-    elif claim.offline_reason and not claim.standin:
+    if claim.offline_reason and not claim.standin:
         out["status"] = "not reproducible offline"
     elif rows[claim.metric].isna().any() or math.isnan(value):
         out["status"] = "no valid value"
+    elif claim.standin and out["profile"] == "standin":
+        out["status"] = standin_verdict(stats)
     elif out["profile"] != "paper":
         out["status"] = "reduced run"
     elif claim.paper_value is None:

@@ -72,11 +72,11 @@ def paired_difference(frame: pd.DataFrame, metric: str, by: str, a, b, *, pair_o
     pair keys), mean_a, mean_b and the provenance columns.
     """
     pair_on, average_over = list(pair_on), list(average_over)
+    for col in (metric, by, *pair_on, *average_over):
+        if col not in frame.columns:
+            raise KeyError(f"paired_difference: no column '{col}' in the runs frame (columns: "
+                           f"{', '.join(map(str, frame.columns))}).")
     if average_over:
-        for col in average_over:
-            if col not in frame.columns:
-                raise KeyError(f"paired_difference: no column '{col}' in the runs frame (columns: "
-                               f"{', '.join(map(str, frame.columns))}).")
         combos = {v: frame[frame[by] == v].groupby(pair_on)[average_over].apply(
             lambda g: frozenset(map(tuple, g.astype(str).values))) for v in (a, b)}
         differ = [k for k in set(combos[a].index) & set(combos[b].index) if combos[a][k] != combos[b][k]]
@@ -85,10 +85,6 @@ def paired_difference(frame: pd.DataFrame, metric: str, by: str, a, b, *, pair_o
                              f"{'/'.join(average_over)} settings for {sorted(differ)}; run the same grid under both.")
         prov = provenance_columns(frame[frame[by].isin([a, b])])
         frame = frame.groupby([by, *pair_on], as_index=False, sort=False)[metric].mean().assign(**prov)
-    for col in (metric, by, *pair_on):
-        if col not in frame.columns:
-            raise KeyError(f"paired_difference: no column '{col}' in the runs frame (columns: "
-                           f"{', '.join(map(str, frame.columns))}).")
     sides = {}
     for label, value in (("a", a), ("b", b)):
         rows = frame[frame[by] == value]

@@ -43,6 +43,10 @@ def notebook_path(name: str | os.PathLike) -> Path:
     return path
 
 
+# Folders of the committed executed pages (paper, standin): they sit in the book beside their cpu twins.
+COMMITTED_PAGE_DIRS = {d for p, d in profiles.EXECUTED_DIRS.items() if d != profiles.EXECUTED_DIRS["cpu"]}
+
+
 def default_out_dir(profile: str, root: Path = REPO_ROOT) -> Path:
     return root / "book" / profiles.EXECUTED_DIRS[profile]
 
@@ -264,7 +268,7 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
         executed = nbformat.read(tmp_out, as_version=4)
         _copy_hiding_tags(executed)
         clean_outputs(executed)
-        if out_dir.name in ("paper-runs", "standin-runs"):
+        if out_dir.name in COMMITTED_PAGE_DIRS:
             as_paper_page(executed, prefix=f"{profile}-")
         executed.metadata["fashionlib"] = {"notebook": stem, "profile": profile, "parameters": params,
                                            "fingerprint": fingerprint,
