@@ -119,7 +119,7 @@ def find_fashion_mnist(path: str | os.PathLike | None = None, download: bool = F
 
 def download_fashion_mnist(dest: Path, base_url: str = UPSTREAM_URL) -> Path:
     """Download the four files into ``dest``; each is verified in memory, then written atomically."""
-    from .results import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     dest.mkdir(parents=True, exist_ok=True)
     for name in FILES.values():

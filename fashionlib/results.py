@@ -11,67 +11,22 @@ import functools
 import json
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from importlib import metadata
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from .files import REPO_ROOT, atomic_write_bytes, atomic_write_text, git_commit  # noqa: F401  (the one writer)
 LIBRARIES = ["numpy", "pandas", "scikit-learn", "imbalanced-learn", "matplotlib", "seaborn",
              "keras", "tensorflow", "tensorflow-cpu", "jax", "torch", "torchvision", "timm",
              "papermill", "jupyter-book"]
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place.
-
-    A kill at any moment leaves either the old file or the new one, never a partial file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def results_dir(override: str | os.PathLike | None = None) -> Path:
     if override is not None:
         return Path(override)
     return Path(os.environ.get("FASHIONLIB_RESULTS_DIR") or REPO_ROOT / "book" / "results")
-
-
-def git_commit() -> str:
-    """The current commit (with ``-dirty`` when the tree has changes), or 'unknown'.
-
-    ``$FASHIONLIB_GIT_COMMIT`` wins when set: the runner sets it when a notebook *starts* (a long run
-    must name the code it started from, not a commit made while it ran), and whoever copies the tree
-    to a machine without its ``.git`` folder sets it by hand.
-    """
-    if os.environ.get("FASHIONLIB_GIT_COMMIT"):
-        return os.environ["FASHIONLIB_GIT_COMMIT"]
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def library_versions() -> dict[str, str]:

@@ -326,7 +326,7 @@ def save_backbone_weights(backbone: nn.Module, path, *, name: str, recipe: dict,
 
     from safetensors.torch import save
 
-    from .results import atomic_write_bytes, atomic_write_text, git_commit
+    from .files import atomic_write_bytes, atomic_write_text, git_commit
 
     path = atomic_write_bytes(path, save({k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}))
     manifest = {"file": path.name, "sha256": file_sha256(path), "backbone": name, "recipe": recipe,
@@ -360,7 +360,7 @@ def annotate_manifest(path, **fields) -> dict:
     """Add fields (e.g. the record that describes the run) to the manifest of a weights file."""
     import json
 
-    from .results import atomic_write_text
+    from .files import atomic_write_text
 
     path = Path(path)
     mpath = path.with_name(path.stem + MANIFEST_SUFFIX)

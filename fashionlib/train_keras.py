@@ -33,7 +33,7 @@ from . import data as fdata
 from .keras_models import build_model
 from .profiles import (DEVICE_DATA_BACKENDS, OPTIMIZERS, RECIPES, ParameterError, check_params, config_values,
                        fast_path_problem)
-from .results import atomic_write_bytes, atomic_write_text
+from .files import atomic_write_bytes, atomic_write_text
 from .schedules import DEFAULT_LR_END, LearningRateLogger, make_schedule
 
 HISTORY_FILE = "fashionlib_history.json"

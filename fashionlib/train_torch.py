@@ -54,7 +54,7 @@ import torch.nn.functional as F
 
 from . import apparel, balance, torch_models
 from .profiles import check_combinations, check_params, config_values
-from .results import atomic_write_bytes, atomic_write_text
+from .files import atomic_write_bytes, atomic_write_text
 
 CHECKPOINT_NAME = "checkpoint.pt"
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from fashionlib import results
+from fashionlib import files, results
 
 
 def _run(seed=0, acc=91.5, **setting):
@@ -139,7 +139,7 @@ def test_sigkill_during_write_keeps_old_record(tmp_path):
 
 
 def test_commit_of_a_copied_tree_without_git_comes_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setattr(results, "REPO_ROOT", tmp_path)  # a copy of the tree with no .git folder
+    monkeypatch.setattr(files, "REPO_ROOT", tmp_path)  # a copy of the tree with no .git folder
     monkeypatch.setenv("FASHIONLIB_GIT_COMMIT", "a85148cb5d98")
     assert results.git_commit() == "a85148cb5d98"
     monkeypatch.delenv("FASHIONLIB_GIT_COMMIT")
