@@ -207,6 +207,13 @@ def _fmt_value(row: dict) -> str:
     return f"{row['value']:.{d}f}{ci} (n={row['n']})"
 
 
+def chance_words(p: float) -> str:
+    """A probability for prose: two decimals, three below 0.01, "below 0.001" under that, "unknown" for NaN."""
+    if p is None or math.isnan(p):
+        return "unknown"
+    return "below 0.001" if p < 0.0005 else f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
+
+
 def _fmt_chance(row: dict) -> str:
     c = row["chance"]
     if not c:
@@ -279,6 +286,29 @@ def a6_claim(protocol: str, model: str = "improved_cnn_strided") -> Claim:
         raise KeyError(f"no A6 claim for protocol {protocol!r} and model {model!r}; protocols: "
                        f"{', '.join(A6_PROTOCOLS)}, diagnostic (stride reading only); models: {', '.join(A6_READINGS)}.")
     return found[0]
+
+
+def a6_verdict(results_dir=None) -> pd.DataFrame | None:
+    """Study A's verdict as a table, from the A6 claims: one row per (protocol, reading), the diagnostic last.
+
+    Index: (protocol key of :data:`A6_PROTOCOLS` or "diagnostic", model). Columns: protocol and reading
+    (in words), mean, low and high (the 95% CI of the mean), n, chance (P(one run >= the paper's value),
+    normal fit), reached (seeds at or above it), status and note. None until a paper-profile a6 record
+    exists (a reduced-profile record says nothing about the paper's number).
+    """
+    rows = {}
+    keys = [(p, m) for p in A6_PROTOCOLS for m in A6_READINGS] + [("diagnostic", "improved_cnn_strided")]
+    for protocol, model in keys:
+        r = claim_status(a6_claim(protocol, model), results_dir)
+        if r["profile"] != "paper":
+            return None
+        label = A6_DIAGNOSTIC[0] if protocol == "diagnostic" else A6_PROTOCOLS[protocol][0]
+        chance = r["chance"] or {"normal": math.nan, "empirical": math.nan, "n": 0}
+        rows[(protocol, model)] = {"protocol": label, "reading": A6_READINGS[model], "mean": r["value"],
+                                   "low": r["value"] - r["ci95"], "high": r["value"] + r["ci95"], "n": r["n"],
+                                   "chance": chance["normal"], "reached": round(chance["empirical"] * chance["n"]),
+                                   "status": r["status"], "note": r["note"]}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 CLAIMS: list[Claim] = [

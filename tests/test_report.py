@@ -270,6 +270,31 @@ def test_a6_rows_name_the_reading_the_protocol_and_label_the_test_chosen_one_dia
         claims.a6_claim("diagnostic", "improved_cnn")
 
 
+def test_chance_words_for_prose():
+    assert [claims.chance_words(p) for p in (0.5191, 0.0086, 0.00037, float("nan"))] == [
+        "0.52", "0.009", "below 0.001", "unknown"]
+
+
+def test_a6_verdict_is_the_a6_claims_as_a_table(tmp_path):
+    v = claims.a6_verdict(COMMITTED)
+    assert list(v.index) == [(p, m) for p in claims.A6_PROTOCOLS for m in claims.A6_READINGS] + [
+        ("diagnostic", "improved_cnn_strided")]
+    text = v.loc[("paper_text", "improved_cnn_strided")]
+    # val_accuracy_best of the five stride-reading 48k runs: mean 92.875, 95% CI 92.75-93.00, 3 of 5 reach 92.87
+    assert (round(text["mean"], 2), round(text["low"], 2), round(text["high"], 2)) == (92.87, 92.75, 93.0)
+    assert (text["n"], text["reached"], round(text["chance"], 2), text["status"]) == (5, 3, 0.52, "reproduced")
+    assert (v.loc[("ours", "improved_cnn"), "high"] < 92.87) and v.loc[("ours", "improved_cnn_strided"), "high"] < 92.87
+    assert claims.a6_verdict(tmp_path) is None  # nothing committed: no verdict
+    runs = [{"setting": {"model": m, "protocol": p}, "seed": s, "metrics": {
+        "accuracy": 93.0, "val_accuracy_best": 93.0, "diagnostic_test_accuracy_best": 93.0}}
+        for m in claims.A6_READINGS for p in ("split_48k", "all_60k") for s in (0, 1)]
+    results.write_record("a6_protocol", {"profile": "cpu"}, runs, results_dir_=tmp_path)
+    assert claims.claim_status(claims.a6_claim("ours"), tmp_path)["status"] == "reduced run"
+    assert claims.a6_verdict(tmp_path) is None  # a reduced run says nothing about the paper's number either
+    results.write_record("a6_protocol", {"profile": "paper"}, runs, results_dir_=tmp_path)
+    assert claims.a6_verdict(tmp_path)["mean"].tolist() == [93.0] * 7
+
+
 def test_chance_claim_gives_the_normal_fit_and_the_share_of_seeds(tmp_path):
     _write(tmp_path, "paper", [89.0, 90.0, 91.0])  # mean 90 = the paper value, std 1: P(X >= 90) = 0.5; 2 of 3
     row = claims.claim_status(_claim(chance=True), tmp_path)
