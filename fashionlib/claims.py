@@ -302,7 +302,7 @@ def a6_verdict(results_dir=None) -> pd.DataFrame | None:
         r = claim_status(a6_claim(protocol, model), results_dir)
         if r["profile"] != "paper":
             return None
-        label = A6_DIAGNOSTIC[0] if protocol == "diagnostic" else A6_PROTOCOLS[protocol][0]
+        label = f"diagnostic: {A6_DIAGNOSTIC[0]}" if protocol == "diagnostic" else A6_PROTOCOLS[protocol][0]
         chance = r["chance"] or {"normal": math.nan, "empirical": math.nan, "n": 0}
         rows[(protocol, model)] = {"protocol": label, "reading": A6_READINGS[model], "mean": r["value"],
                                    "low": r["value"] - r["ci95"], "high": r["value"] + r["ci95"], "n": r["n"],

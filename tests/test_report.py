@@ -284,6 +284,8 @@ def test_a6_verdict_is_the_a6_claims_as_a_table(tmp_path):
     assert (round(text["mean"], 2), round(text["low"], 2), round(text["high"], 2)) == (92.87, 92.75, 93.0)
     assert (text["n"], text["reached"], round(text["chance"], 2), text["status"]) == (5, 3, 0.52, "reproduced")
     assert (v.loc[("ours", "improved_cnn"), "high"] < 92.87) and v.loc[("ours", "improved_cnn_strided"), "high"] < 92.87
+    assert v.loc[("diagnostic", "improved_cnn_strided"), "protocol"].startswith("diagnostic: ")
+    assert not any(p.startswith("diagnostic") for p in v["protocol"].iloc[:-1])
     assert claims.a6_verdict(tmp_path) is None  # nothing committed: no verdict
     runs = [{"setting": {"model": m, "protocol": p}, "seed": s, "metrics": {
         "accuracy": 93.0, "val_accuracy_best": 93.0, "diagnostic_test_accuracy_best": 93.0}}
