@@ -256,20 +256,69 @@ def check_schema(record: dict) -> dict:
     return record
 
 
+# Parameters that say how a run was executed, not what was run: records that differ only in these (and in
+# the lists that enumerate their runs: seeds, models, grids) hold runs of one experiment and combine.
+EXECUTION_PARAMETERS = ("profile", "jobs", "save_models", "backend", "fast_path", "torch_threads", "device",
+                        "data_root", "weights_dir", "compile", "predecode", "channels_last")
+
+
+def experiment_key(record: dict) -> str:
+    """What a record's runs are runs *of*: its scalar parameters, less :data:`EXECUTION_PARAMETERS`.
+
+    List-valued parameters (seeds, models, grids) only enumerate the runs, so two invocations with other
+    seeds or a smaller grid share a key; a changed epoch count, learning rate or training-set size does not.
+    """
+    params = record["provenance"].get("parameters") or {}
+    kept = {k: v for k, v in params.items()
+            if k not in EXECUTION_PARAMETERS and not isinstance(v, (list, tuple, dict))}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def _run_key(run: dict) -> str:
+    return json.dumps([run["setting"], run["seed"]], sort_keys=True, default=str)
+
+
+def combine_records(records: list[dict]) -> list[dict]:
+    """The runs of several invocations of one notebook at one profile, each (setting, seed) counted once.
+
+    ``records``: oldest first, all of one (notebook, profile). The newest record sets the experiment
+    (:func:`experiment_key`); older records of the same experiment add the runs it lacks (other seeds,
+    other grid points, another day or machine), and a (setting, seed) present in several records is
+    taken from the **newest** of them, never counted twice. Older records of another experiment (other
+    epochs, rate, training-set size) are left out. Returns the records (oldest first) with only the
+    runs they contribute; each keeps its own provenance.
+    """
+    if not records:
+        return []
+    key = experiment_key(records[-1])
+    seen, kept = set(), []
+    for rec in reversed(records):  # newest first: its (setting, seed) pairs win
+        if experiment_key(rec) != key:
+            continue
+        runs = [run for run in rec["runs"] if _run_key(run) not in seen]
+        seen.update(_run_key(run) for run in rec["runs"])  # across records only: one record's runs all count
+        kept.append({**rec, "runs": runs})
+    return kept[::-1]
+
+
 def runs_frame(notebook: str | None = None, profile: str | None = None,
                results_dir_: str | os.PathLike | None = None, latest_only: bool = True):
     """One row per run of the matching records: the one reader the book and the tests use.
 
     Columns: notebook, profile, record (path), commit, device, started, seed, model_file, history, then
-    every setting key and every metric key (in order of first appearance). ``latest_only``: only the
-    newest record of each (notebook, profile). A record of an older shape is an error, never skipped.
+    every setting key and every metric key (in order of first appearance); the provenance columns are
+    those of each run's own record. ``latest_only`` (the default): per (notebook, profile), the runs of
+    the newest record's experiment, accumulated over every invocation of it (:func:`combine_records`:
+    other seeds or another machine add runs; a repeated (setting, seed) is counted once, the newest
+    run wins). ``latest_only=False``: every run of every record, repeats included. A record of an older
+    shape is an error, never skipped.
     """
     records = [check_schema(r) for r in load_records(notebook, profile, results_dir_)]
     if latest_only:
-        newest = {}
-        for rec in records:  # oldest first, so the last one wins
-            newest[(rec["provenance"]["notebook"], rec["provenance"]["profile"])] = rec
-        records = list(newest.values())
+        groups = {}
+        for rec in records:  # oldest first
+            groups.setdefault((rec["provenance"]["notebook"], rec["provenance"]["profile"]), []).append(rec)
+        records = [rec for group in groups.values() for rec in combine_records(group)]
     return _frame(records)
 
 

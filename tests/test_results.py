@@ -198,8 +198,59 @@ def test_every_committed_record_reads_through_the_one_reader():
         [r["_path"] for r in records if r.get("schema") != results.SCHEMA]
     frame = results.runs_frame(results_dir_=root, latest_only=False)
     assert frame.groupby("notebook").size().to_dict() == {"a1_improved_cnn": 3, "a2_models": 12,
-                                                          "a5_closing_the_gap": 6, "bench_study_a_peer": 18,
-                                                          "b0_pretraining": 4, "b2_backbones": 120}
+                                                          "a5_closing_the_gap": 6, "a6_protocol": 20,
+                                                          "bench_study_a_peer": 18, "bench_gpu_a": 3,
+                                                          "bench_study_b": 2, "b0_pretraining": 4,
+                                                          "b2_backbones": 120}
+    a6 = results.runs_frame("a6_protocol", "paper", root)  # the H200 run: 2 readings x 2 protocols x 5 seeds
+    assert len(a6) == 20 and a6.groupby(["model", "protocol"]).size().tolist() == [5] * 4
+    # A5's two paper records are two experiments (the first fixed one model, the second a list): the newest
+    # one's 4 runs, not the 6 runs of both
+    assert len(results.runs_frame("a5_closing_the_gap", "paper", root)) == 4
+
+
+# ------------------------------------------------------------------ records that accumulate -----
+def _acc_run(seed, acc, model="m"):
+    return {"setting": {"model": model, "epochs": 2}, "seed": seed, "metrics": {"accuracy": acc}}
+
+
+def test_runs_of_several_invocations_combine_and_keep_their_provenance(tmp_path, monkeypatch):
+    params = {"profile": "paper", "epochs": 2, "lr": 0.1, "backend": "jax", "jobs": 10, "seeds": [0, 1]}
+    monkeypatch.setenv("FASHIONLIB_GIT_COMMIT", "aaaa")
+    first = results.write_record("nb", params, [_acc_run(0, 90.0), _acc_run(1, 91.0)], results_dir_=tmp_path)
+    monkeypatch.setenv("FASHIONLIB_GIT_COMMIT", "bbbb")  # another day, another backend and seeds: one experiment
+    second = results.write_record("nb", {**params, "backend": "tensorflow", "jobs": 1, "seeds": [2, 3]},
+                                  [_acc_run(2, 92.0), _acc_run(3, 93.0)], results_dir_=tmp_path)
+    f = results.runs_frame("nb", "paper", tmp_path)
+    assert list(f["seed"]) == [0, 1, 2, 3] and list(f["accuracy"]) == [90.0, 91.0, 92.0, 93.0]
+    assert list(f["record"]) == [str(first)] * 2 + [str(second)] * 2
+    assert list(f["commit"]) == ["aaaa", "aaaa", "bbbb", "bbbb"], "each run keeps its own record's provenance"
+
+
+def test_a_repeated_setting_and_seed_is_counted_once_the_newest_wins(tmp_path):
+    params = {"profile": "paper", "epochs": 2, "seeds": [0, 1]}
+    results.write_record("nb", params, [_acc_run(0, 90.0), _acc_run(1, 91.0), _acc_run(0, 80.0, "other")],
+                         results_dir_=tmp_path)
+    newest = results.write_record("nb", params, [_acc_run(1, 95.0), _acc_run(2, 96.0)], results_dir_=tmp_path)
+    f = results.runs_frame("nb", "paper", tmp_path)
+    assert len(f) == 4, "seed 1 of model m ran twice: one run, not two"
+    assert sorted(zip(f["model"], f["seed"], f["accuracy"])) == [("m", 0, 90.0), ("m", 1, 95.0), ("m", 2, 96.0),
+                                                                  ("other", 0, 80.0)]
+    assert f.loc[(f["model"] == "m") & (f["seed"] == 1), "record"].tolist() == [str(newest)]
+    assert f[f["model"] == "m"]["accuracy"].mean() == pytest.approx((90 + 95 + 96) / 3)
+    assert len(results.runs_frame("nb", "paper", tmp_path, latest_only=False)) == 5  # the raw view: every run
+
+
+def test_an_older_record_of_another_experiment_is_left_out(tmp_path):
+    results.write_record("nb", {"profile": "paper", "epochs": 5, "seeds": [7]}, [_acc_run(7, 50.0)],
+                         results_dir_=tmp_path)
+    results.write_record("nb", {"profile": "paper", "epochs": 2, "seeds": [0]}, [_acc_run(0, 90.0)],
+                         results_dir_=tmp_path)
+    results.write_record("nb", {"profile": "cpu", "epochs": 2, "seeds": [1]}, [_acc_run(1, 70.0)],
+                         results_dir_=tmp_path)  # another profile never mixes in
+    f = results.runs_frame("nb", "paper", tmp_path)
+    assert list(f["seed"]) == [0] and list(f["accuracy"]) == [90.0]
+    assert sorted(results.runs_frame("nb", None, tmp_path)["accuracy"]) == [70.0, 90.0]
 
 
 def test_convert_records_turns_an_old_shape_into_runs_and_is_idempotent(tmp_path):

@@ -175,6 +175,35 @@ def test_runs_in_worker_processes_equal_runs_in_process(tiny, tmp_path, monkeypa
     assert seq[0]["metrics"] != seq[1]["metrics"]  # the seeds do differ
 
 
+def test_jax_workers_do_not_preallocate_the_gpu(tiny, monkeypatch):
+    """Several JAX workers share one GPU: each spawned worker inherits XLA_PYTHON_CLIENT_PREALLOCATE=false
+    (an explicit setting wins); other backends are left alone."""
+    import concurrent.futures as cf
+
+    class Spawned(Exception):
+        pass
+
+    seen = []
+
+    def pool(*args, **kw):  # stands in for the process pool: what a worker would inherit, then stop
+        seen.append((os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE"), kw["initargs"][0]))
+        raise Spawned
+
+    monkeypatch.setattr(cf, "ProcessPoolExecutor", pool)
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "x")
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE")  # absent, and restored as absent afterwards
+    configs = [FitConfig(model="cnn", epochs=1, seed=s) for s in (0, 1)]
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(Spawned):
+        train_keras.run_many(tiny, configs, jobs=2, progress=False)
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")
+    with pytest.raises(Spawned):
+        train_keras.run_many(tiny, configs, jobs=2, progress=False)
+    assert seen == [("false", "jax"), ("true", "jax")]
+    assert train_keras.worker_environment("jax") == {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    assert train_keras.worker_environment("tensorflow") == train_keras.worker_environment("torch") == {}
+
+
 def test_jobs_must_be_a_positive_integer(tiny):
     with pytest.raises(ValueError, match="jobs"):
         train_keras.run_many(tiny, [FitConfig(model="cnn", epochs=1)], jobs=0)
