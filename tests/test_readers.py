@@ -200,3 +200,117 @@ def test_built_book_holds_what_the_launch_buttons_open():
     assert len(targets) >= 2 * len(profiles.NOTEBOOKS), f"too few launch links: {len(targets)}"
     missing = [t for t in targets if not (html / t).is_file()]
     assert not missing, f"launch buttons open files the published book lacks: {missing[:5]}"
+
+
+# --- one story: the front page, the banners and the pages agree with the records ---------------
+
+from fashionlib import claims, results  # noqa: E402
+
+COMMITTED = REPO / "book" / "results"
+MAIN_PARTS = [p for p in yaml.safe_load((REPO / "_toc.yml").read_text())["parts"]
+              if not p["caption"].startswith("Provenance")]
+
+
+def test_main_table_of_contents_has_one_entry_per_notebook():
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    main = [toc["root"]] + [ch["file"] for part in MAIN_PARTS for ch in part["chapters"]]
+    stems = [Path(f).name for f in main if f.startswith("book/executed/")]
+    assert sorted(stems) == sorted(set(stems)), f"a notebook twice in the main parts: {stems}"
+    assert set(stems) == set(profiles.NOTEBOOKS), set(profiles.NOTEBOOKS) ^ set(stems)
+    assert not [f for f in main if f.startswith(("book/paper-runs/", "book/standin-runs/"))], \
+        "committed full-setting pages belong in the Provenance part only"
+    committed = {f"book/{p.parent.name}/{p.stem}" for d in ("paper-runs", "standin-runs")
+                 for p in (REPO / "book" / d).glob("*.ipynb")}
+    provenance = {ch["file"] for part in toc["parts"] if part["caption"].startswith("Provenance")
+                  for ch in part["chapters"]}
+    assert provenance == committed, committed ^ provenance
+
+
+def test_no_verdict_heading_in_any_notebook_source():
+    """A heading "Verdict" on a page whose cells run at a reduced profile reads as the paper's verdict."""
+    for path in SOURCES:
+        text = "\n".join(c.source for c in run.read_source(path).cells if c.cell_type == "markdown")
+        headings = re.findall(r"^#+ .*verdict.*$", text, re.M | re.I)
+        assert not headings, f"{path.name}: {headings}"
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu"])
+def test_reduced_run_verdict_text_states_no_verdict(profile):
+    for stem in ("a1_improved_cnn", "a5_closing_the_gap", "a3_batch_size"):
+        text = claims.verdict_text(stem, profile, COMMITTED)
+        assert text.startswith(f"*This run (profile `{profile}`) is reduced: its numbers give no verdict.*"), text
+    full = claims.verdict_text("a5_closing_the_gap", "paper", COMMITTED)
+    assert "reduced" not in full and "**inconclusive**" in full  # the record's own status, nothing else
+
+
+@pytest.mark.parametrize("stem", STUDY_NOTEBOOKS)
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper", "standin"])
+def test_every_study_page_banner_names_its_profile_and_flags_reduced_runs(stem, profile):
+    params = {"epochs": 3, "seeds": [0, 1]} if stem not in ("a0_fashion_mnist", "b1_apparel_data") else {}
+    banner = claims.page_banner(stem, profile, params, COMMITTED)
+    assert banner.startswith(f":::{{admonition}} Evidence and this run ({profile} profile)"), banner
+    assert f"profile `{profile}`" in banner
+    assert (claims.REDUCED_WARNING in banner) == (profile not in claims.FULL_PROFILES), banner
+    for full in claims.FULL_PROFILES:  # every committed full-setting record of the page is named
+        rec = results.load_records(stem, full, COMMITTED)
+        if rec:
+            assert f"the committed `{full}` record" in banner and str(rec[-1]["provenance"]["git_commit"])[:10] in banner
+
+
+def test_banner_goes_under_the_title_of_every_executed_study_page():
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    import json
+
+    import book_fixes
+
+    pages = sorted((REPO / "book" / "paper-runs").glob("*.ipynb")) + sorted((REPO / "book" / "standin-runs").glob("*.ipynb"))
+    assert pages
+    for page in pages:
+        docname = f"book/{page.parent.name}/{page.stem}"
+        source = [page.read_text()]
+        book_fixes._banner_on_study_pages(None, docname, source)
+        cells = json.loads(source[0])["cells"]
+        assert cells[0]["source"].startswith("# ") and "page-banner" in cells[1]["source"], docname
+        assert f"({json.loads(page.read_text())['metadata']['fashionlib']['profile']} profile)" in cells[1]["source"]
+
+
+def test_front_page_paragraphs_name_every_claim_once_with_its_table_status():
+    """The prose is the table in words: each claim sits in the group of exactly its status, once."""
+    table = claims.status_table(results_dir=COMMITTED, full_only=True)
+    assert not set(table["profile"]) - {"", *claims.FULL_PROFILES}, "the front page shows full-setting rows only"
+    paragraphs = claims.summaries(table)
+    assert set(paragraphs) == set(table["paper"])
+    group = re.compile(r"\*(?P<label>[^*]+)\* \((?P<n>\d+)\)(?P<body>.*?)(?= \*[A-Z]|$)")
+    for paper_name, rows in table.groupby("paper"):
+        groups = {m["label"]: (int(m["n"]), m["body"]) for m in group.finditer(paragraphs[paper_name].split(" All ", 1)[1])}
+        assert sum(n for n, _ in groups.values()) == len(rows)
+        for _, r in rows.iterrows():
+            item = claims.short_claim(r["claim"])
+            at_start = re.compile(r"(?:^|: |; )" + re.escape(item) + r"(?: \(|;|\.)")
+            holders = [label for label, (_, body) in groups.items() if at_start.search(body)]
+            assert holders == [claims.STATUS_WORDS[r["status"]][0]], (item, r["status"], holders)
+
+
+def test_every_status_has_front_page_wording():
+    produced = set(re.findall(r'status"\] = "([^"]+)"', (REPO / "fashionlib" / "claims.py").read_text()))
+    produced |= set(claims.VERDICTS) | set(claims.STANDIN_VERDICTS)
+    assert produced <= set(claims.STATUS_WORDS), produced - set(claims.STATUS_WORDS)
+
+
+def test_reproduction_notes_state_the_starting_rate_of_the_committed_runs():
+    notes = (REPO / "book" / "reproduction_notes.md").read_text()
+    rates = {r["provenance"]["parameters"].get("lr") for nb in ("a1_improved_cnn", "a2_models", "a5_closing_the_gap",
+                                                                "a6_protocol") for r in results.load_records(nb, "paper", COMMITTED)}
+    assert len(rates) == 1, rates
+    assert f"start Adam at `lr` = {rates.pop():g}" in notes
+
+
+def test_show_paper_runs_returns_nothing_so_the_table_is_shown_once(tmp_path, monkeypatch):
+    from fashionlib import report
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    results.write_record("nb", {"profile": "paper"}, [{"setting": {"model": "m"}, "seed": 0,
+                                                       "metrics": {"accuracy": 90.0}}], results_dir_=tmp_path)
+    assert report.show_paper_runs("nb", {"accuracy": 2}, results_dir=tmp_path) is None
+    assert len(shown) == 1

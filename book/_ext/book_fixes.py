@@ -1,13 +1,58 @@
-"""Sphinx extension for this book: drop duplicated inline scripts; mark claim verdicts for CSS.
+"""Sphinx extension for this book: a banner on every study page; drop duplicated inline scripts; mark
+claim verdicts for CSS.
+
+The banner (:func:`fashionlib.claims.page_banner`) is generated when Sphinx reads an executed study
+notebook, from the notebook's own profile and parameters (its ``fashionlib`` metadata, written by the
+runner) and the committed records: so the committed full-setting pages, made by older code, get today's
+banner too without being edited.
 
 With Jupyter Book 1.0.4 and Sphinx 7.4 the inline configuration scripts of sphinx-thebe and
 sphinx-togglebutton are added twice to every page; the second `const THEBE_JS_URL` declaration is a
 JavaScript SyntaxError in the browser console. The browser test (tests/test_browser.py) caught it.
 """
 
+import json
 import re
 import shutil
 from pathlib import Path
+
+STUDY_PAGE = re.compile(r"^book/(?:executed|paper-runs|standin-runs)/(?P<nb>[ab]\d_\w+)$")
+_H1 = re.compile(r"^# .*$", re.M)
+
+
+def add_banner(notebook_json: str, banner: str) -> str:
+    """The notebook (JSON text) with ``banner`` as a Markdown cell right after its title (the first
+    Markdown cell's ``# `` line, split off the text after it)."""
+    nb = json.loads(notebook_json)
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        src = "".join(cell["source"])
+        m = _H1.search(src)
+        if m is None:
+            continue
+        head, tail = src[:m.end()], src[m.end():].lstrip("\n")
+        new = [{"cell_type": "markdown", "metadata": {}, "source": head},
+               {"cell_type": "markdown", "metadata": {}, "source": banner}]
+        if tail:
+            new.append({"cell_type": "markdown", "metadata": {}, "source": tail})
+        nb["cells"][i:i + 1] = new
+        return json.dumps(nb)
+    raise ValueError("the notebook has no '# ' title in a Markdown cell to put the banner under")
+
+
+def _banner_on_study_pages(app, docname, source):
+    m = STUDY_PAGE.match(docname)
+    if m is None or not source or not source[0].lstrip().startswith("{"):
+        return
+    from fashionlib import claims
+
+    meta = json.loads(source[0]).get("metadata", {}).get("fashionlib")
+    if not meta:
+        raise ValueError(f"{docname}: an executed page without its fashionlib metadata (profile, parameters); "
+                         "re-run it with `python -m fashionlib run`.")
+    banner = claims.page_banner(m["nb"], meta["profile"], meta.get("parameters", {}))
+    source[0] = add_banner(source[0], banner)
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -25,8 +70,9 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
 
 # The verdicts of the claims table (fashionlib.claims); book/_static/fashionrepro.css
 # colours a cell whose whole text is one of them.
-VERDICTS = ("reproduced", "not reproduced", "above the paper", "reduced run", "smoke run only", "not run yet",
-            "not reproducible offline", "measured", "setting not in the run", "no valid value")
+VERDICTS = ("reproduced", "not reproduced", "inconclusive", "above the paper", "reduced run", "smoke run only",
+            "not run yet", "not reproducible offline", "measured", "setting not in the run", "no valid value",
+            "supported on the stand-in", "contradicted on the stand-in", "not shown on the stand-in")
 _VERDICT_CELL = re.compile(r"<td>(?P<text>" + "|".join(map(re.escape, VERDICTS)) + r")</td>")
 
 
@@ -57,6 +103,7 @@ def _publish_binder(app, exception):
 
 
 def setup(app):
+    app.connect("source-read", _banner_on_study_pages)
     app.connect("build-finished", _publish_binder)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("html-page-context", _mark_verdicts, priority=600)
