@@ -46,7 +46,8 @@ def test_clean_outputs_drops_tensorflow_startup_and_warning_lines_but_keeps_text
            "2026-11-29 14:00:01.123456: I tensorflow/core/platform/cpu_feature_guard.cc:210] This TensorFlow "
            "binary is optimized to use available CPU instructions\n"
            "/x/site-packages/keras/src/layers/core.py:12: UserWarning: Do not pass an `input_shape`\n"
-           "  super().__init__(**kwargs)\n")
+           "  super().__init__(**kwargs)\n"
+           "WARNING:tensorflow:5 out of the last 5 calls to <function f at 0x7f> triggered tf.function retracing.\n")
     nb = nbformat.v4.new_notebook(cells=[_cell(_stream(err, "stderr"), _stream("Keras 3 on tensorflow\n")),
                                          _cell(_stream("a line with Warning: in it stays\n"))])
     run.clean_outputs(nb)
@@ -314,3 +315,29 @@ def test_show_paper_runs_returns_nothing_so_the_table_is_shown_once(tmp_path, mo
                                                        "metrics": {"accuracy": 90.0}}], results_dir_=tmp_path)
     assert report.show_paper_runs("nb", {"accuracy": 2}, results_dir=tmp_path) is None
     assert len(shown) == 1
+
+
+def test_pages_show_record_paths_relative_to_the_results_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASHIONLIB_RESULTS_DIR", str(tmp_path / "book" / "results"))
+    inside = tmp_path / "book" / "results" / "paper" / "a1_improved_cnn" / "r.json"
+    assert results.shown_path(inside) == "results/paper/a1_improved_cnn/r.json"
+    assert results.shown_path("/somewhere/else/model.keras") == "model.keras"
+    for path in SOURCES:  # every printed record or model path goes through shown_path
+        raw = re.findall(r'print\("(?:wrote|saved)", (?!results\.shown_path\()[^\n]*', path.read_text())
+        assert not raw, f"{path.name}: {raw}"
+
+
+def test_built_book_pages_hold_no_machine_paths():
+    root = os.environ.get("FASHIONLIB_SMOKE_BOOK")
+    if not root:
+        pytest.skip("needs the built smoke book of `make test` (FASHIONLIB_SMOKE_BOOK)")
+    import nbformat
+
+    leaks = []
+    for page in sorted((Path(root) / "book" / "executed").glob("*.ipynb")):
+        for cell in nbformat.read(page, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                text = out.get("text", "") + "".join(str(v) for v in out.get("data", {}).values())
+                if str(root) in text or re.search(r"(?<![\w.])/tmp/", text):
+                    leaks.append(page.stem)
+    assert not leaks, f"machine paths in the outputs of: {sorted(set(leaks))}"
