@@ -341,3 +341,28 @@ def test_built_book_pages_hold_no_machine_paths():
                 if str(root) in text or re.search(r"(?<![\w.])/tmp/", text):
                     leaks.append(page.stem)
     assert not leaks, f"machine paths in the outputs of: {sorted(set(leaks))}"
+
+
+@pytest.mark.parametrize("stem", STUDY_NOTEBOOKS)
+def test_setup_code_is_collapsed_so_the_page_opens_with_prose(stem):
+    cells = run.read_source(REPO / "notebooks" / f"{stem}.md").cells
+    code = [c for c in cells if c.cell_type == "code"]
+    first = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
+    for cell in code[:first + 2]:  # the install cell, the parameters cell, the setup cell after it
+        assert {"hide-input", "remove-input", "remove-cell"} & set(cell.metadata.get("tags", [])), \
+            f"{stem}: visible setup code:\n{cell.source[:120]}"
+
+
+def test_figures_get_their_caption_as_alt_text():
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    import book_fixes
+    from docutils import nodes
+
+    doc = nodes.document(None, None)
+    fig = nodes.figure("", nodes.image(uri="a1_fig.png", alt="a1_fig.png"),
+                       nodes.caption("", "Fig. 2 (reproduced): the learning rate per step."))
+    kept = nodes.figure("", nodes.image(uri="x.png", alt="A hand-written description"), nodes.caption("", "c"))
+    doc += [fig, kept]
+    assert book_fixes.figure_alt_text(doc) == 1
+    assert fig.children[0]["alt"] == "Fig. 2 (reproduced): the learning rate per step."
+    assert kept.children[0]["alt"] == "A hand-written description"

@@ -102,7 +102,34 @@ def _publish_binder(app, exception):
         shutil.copy2(src / "requirements-lock.txt", out / "requirements-lock.txt")
 
 
+_FILE_NAME = re.compile(r"^[\w./-]+\.(?:png|jpe?g|svg|gif)$|^$", re.I)
+
+
+def figure_alt_text(doctree) -> int:
+    """Give every figure's image the figure's caption as alt text where its alt is empty or a file name
+    (a glued matplotlib figure otherwise reads to a screen reader as "a1_fig.png"). Returns the count."""
+    from docutils import nodes
+
+    changed = 0
+    for figure in doctree.findall(nodes.figure):
+        caption = next(iter(figure.findall(nodes.caption)), None)
+        legend = next(iter(figure.findall(nodes.legend)), None)
+        text = " ".join(n.astext() for n in (caption, legend) if n is not None).strip()
+        if not text:
+            continue
+        for image in figure.findall(nodes.image):
+            if _FILE_NAME.match(image.get("alt", "") or ""):
+                image["alt"] = " ".join(text.split())[:400]
+                changed += 1
+    return changed
+
+
+def _figure_alt_text(app, doctree, docname):
+    figure_alt_text(doctree)
+
+
 def setup(app):
+    app.connect("doctree-resolved", _figure_alt_text)
     app.connect("source-read", _banner_on_study_pages)
     app.connect("build-finished", _publish_binder)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
