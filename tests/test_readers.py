@@ -270,9 +270,11 @@ def test_banner_goes_under_the_title_of_every_executed_study_page():
         docname = f"book/{page.parent.name}/{page.stem}"
         source = [page.read_text()]
         book_fixes._banner_on_study_pages(None, docname, source)
-        cells = json.loads(source[0])["cells"]
-        assert cells[0]["source"].startswith("# ") and "page-banner" in cells[1]["source"], docname
-        assert f"({json.loads(page.read_text())['metadata']['fashionlib']['profile']} profile)" in cells[1]["source"]
+        texts = ["".join(c["source"]) for c in json.loads(source[0])["cells"]]
+        profile = json.loads(page.read_text())["metadata"]["fashionlib"]["profile"]
+        assert texts[0].startswith("# ") and "page-banner" in texts[1] and f"({profile} profile)" in texts[1], docname
+        labels = re.findall(r"^\(([\w-]+)\)=", "\n".join(texts), re.M)  # none may clash with the study page's
+        assert labels and all(lbl.startswith(f"{profile}-") for lbl in labels), (docname, labels)
 
 
 def test_front_page_paragraphs_name_every_claim_once_with_its_table_status():

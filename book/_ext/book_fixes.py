@@ -20,24 +20,28 @@ STUDY_PAGE = re.compile(r"^book/(?:executed|paper-runs|standin-runs)/(?P<nb>[ab]
 _H1 = re.compile(r"^# .*$", re.M)
 
 
-def add_banner(notebook_json: str, banner: str) -> str:
+def add_banner(notebook_json: str, banner: str, prefix: str | None = None) -> str:
     """The notebook (JSON text) with ``banner`` as a Markdown cell right after its title (the first
-    Markdown cell's ``# `` line, split off the text after it)."""
-    nb = json.loads(notebook_json)
-    for i, cell in enumerate(nb["cells"]):
-        if cell["cell_type"] != "markdown":
-            continue
-        src = "".join(cell["source"])
-        m = _H1.search(src)
+    Markdown cell's ``# `` line, split off the text after it). ``prefix``: a committed full-setting page,
+    whose labels get the prefix (``run.as_paper_page``, idempotent) so they do not collide with its
+    study page's; a page executed elsewhere and committed unedited may lack it."""
+    import nbformat
+
+    nb = nbformat.reads(notebook_json, as_version=4)
+    if prefix is not None:
+        from fashionlib import run
+
+        run.as_paper_page(nb, prefix=prefix)
+    for i, cell in enumerate(nb.cells):
+        m = _H1.search(cell.source) if cell.cell_type == "markdown" else None
         if m is None:
             continue
-        head, tail = src[:m.end()], src[m.end():].lstrip("\n")
-        new = [{"cell_type": "markdown", "metadata": {}, "source": head},
-               {"cell_type": "markdown", "metadata": {}, "source": banner}]
+        head, tail = cell.source[:m.end()], cell.source[m.end():].lstrip("\n")
+        new = [nbformat.v4.new_markdown_cell(head), nbformat.v4.new_markdown_cell(banner)]
         if tail:
-            new.append({"cell_type": "markdown", "metadata": {}, "source": tail})
-        nb["cells"][i:i + 1] = new
-        return json.dumps(nb)
+            new.append(nbformat.v4.new_markdown_cell(tail))
+        nb.cells[i:i + 1] = new
+        return nbformat.writes(nb)
     raise ValueError("the notebook has no '# ' title in a Markdown cell to put the banner under")
 
 
@@ -52,7 +56,8 @@ def _banner_on_study_pages(app, docname, source):
         raise ValueError(f"{docname}: an executed page without its fashionlib metadata (profile, parameters); "
                          "re-run it with `python -m fashionlib run`.")
     banner = claims.page_banner(m["nb"], meta["profile"], meta.get("parameters", {}))
-    source[0] = add_banner(source[0], banner)
+    committed = not docname.startswith("book/executed/")
+    source[0] = add_banner(source[0], banner, prefix=f"{meta['profile']}-" if committed else None)
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
