@@ -279,9 +279,9 @@ def short_claim(text: str) -> str:
 def summaries(table: pd.DataFrame) -> dict[str, str]:
     """One paragraph (Markdown) per paper from the rows of :func:`status_table`.
 
-    It opens with the paper's first claim (its headline) and its status, then lists each status group
-    (:data:`STATUS_WORDS`, in that order) with its claims, their reproduced values and the paper's; the
-    reason a claim cannot be tested offline is given once. Every row appears exactly once, so the prose
+    It opens with the paper's first claim (its headline), its status and values, then names the claims
+    of each status group (:data:`STATUS_WORDS`, in that order; their values are in the table); the reason
+    a claim cannot be tested offline is given once. Every row sits in exactly one group, so the prose
     cannot state a verdict the table does not hold.
     """
     unknown = set(table["status"]) - set(STATUS_WORDS)
@@ -305,7 +305,7 @@ def summaries(table: pd.DataFrame) -> dict[str, str]:
                 continue
             reasons = list(dict.fromkeys(n for n in group["note"] if n)) if status == "not reproducible offline" else []
             why = f" ({'; '.join(reasons)})" if reasons else ""
-            items = "; ".join(short_claim(r["claim"]) + value(r) for _, r in group.iterrows())
+            items = "; ".join(short_claim(r["claim"]) for _, r in group.iterrows())
             parts.append(f"*{label}* ({len(group)}){why}: {items}.")
         out[paper_name] = " ".join(parts)
     return out
@@ -397,17 +397,17 @@ def page_banner(notebook: str, profile: str, params: dict, results_dir=None) -> 
     found = [claim_status(c, results_dir, full_only=True) for c in CLAIMS if c.notebook == notebook]
     found = [r for r in found if r["profile"]]
     if found:
-        lines.append("It finds: " + "; ".join(
-            f"{short_claim(r['claim'])}: **{r['status']}**" + _paren_value(r) for r in found) + ".")
+        lines.append("It finds:\n" + "\n".join(
+            f"- {short_claim(r['claim'])}: **{r['status']}**" + _paren_value(r) for r in found))
     seeds = params.get("seeds")
     run = f"profile `{profile}`" + (f", {_count(params['epochs'], 'epoch')}" if trains else "") + \
         (f", {_count(len(seeds), 'seed')}" if isinstance(seeds, list) else "")
     if profile in FULL_PROFILES:
         lines.append(f"**This page** is the executed full-setting run ({run}).")
-    else:
-        lines.append(f"**This page** ran its cells at {run}: **{REDUCED_WARNING}**. They show the method "
-                     "at a size a laptop re-runs in minutes" + ("; the evidence is the record above." if found or
-                                                                 "record," in lines[0] else "."))
+    else:  # first: what a reader must know before any number below
+        lines.insert(0, f"**This page** ran its cells at {run}: **{REDUCED_WARNING}**. They show the method "
+                        "at a size a laptop re-runs in minutes" + ("; the evidence is the record below." if found or
+                                                                    "record," in lines[0] else "."))
     kind = "note" if profile in FULL_PROFILES else "warning"
     return f":::{{admonition}} Evidence and this run ({profile} profile)\n:class: {kind} page-banner\n\n" + \
         "\n\n".join(lines) + "\n:::\n"

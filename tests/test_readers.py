@@ -368,3 +368,12 @@ def test_figures_get_their_caption_as_alt_text():
     assert book_fixes.figure_alt_text(doc) == 1
     assert fig.children[0]["alt"] == "Fig. 2 (reproduced): the learning rate per step."
     assert kept.children[0]["alt"] == "A hand-written description"
+
+
+def test_built_book_numbers_no_figure_twice():
+    root = os.environ.get("FASHIONLIB_SMOKE_BOOK")
+    if not root:
+        pytest.skip("needs the built smoke book of `make test` (FASHIONLIB_SMOKE_BOOK)")
+    numbered = [p.name for p in (Path(root) / "_build" / "html" / "book").rglob("*.html")
+                if 'class="caption-number"' in p.read_text()]
+    assert not numbered, f"book-wide figure numbers beside the paper's own: {numbered}"

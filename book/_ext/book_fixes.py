@@ -133,7 +133,14 @@ def _figure_alt_text(app, doctree, docname):
     figure_alt_text(doctree)
 
 
+def _no_figure_numbers(app, config):
+    """Figures keep the paper's numbers in their captions ("Fig. 2 (reproduced)"); Jupyter Book turns
+    Sphinx's numfig on whatever _config.yml says, which printed "Fig. 3 Fig. 2 (reproduced)"."""
+    config.numfig = False
+
+
 def setup(app):
+    app.connect("config-inited", _no_figure_numbers, priority=900)
     app.connect("doctree-resolved", _figure_alt_text)
     app.connect("source-read", _banner_on_study_pages)
     app.connect("build-finished", _publish_binder)
