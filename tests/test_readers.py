@@ -377,3 +377,57 @@ def test_built_book_numbers_no_figure_twice():
     numbered = [p.name for p in (Path(root) / "_build" / "html" / "book").rglob("*.html")
                 if 'class="caption-number"' in p.read_text()]
     assert not numbered, f"book-wide figure numbers beside the paper's own: {numbered}"
+
+
+# --- committed pages stay runnable with today's library ------------------------------------------
+
+COMMITTED_PAGES = sorted((REPO / "book" / "paper-runs").glob("*.ipynb")) + sorted((REPO / "book" / "standin-runs").glob("*.ipynb"))
+SIZE = {"epochs", "train_size", "batch_size", "seeds", "per_class", "image_size", "n_max", "imbalance_factor",
+        "balance_target", "test_per_class", "jobs", "torch_threads"}  # how big and how parallel, not what
+
+
+def committed_page_overrides(page: Path) -> dict:
+    """The settings a committed page ran with, as today's source of its notebook takes them at smoke size.
+
+    Renamed parameters take their new names (``profiles.upgrade_parameters``); a parameter today's source
+    no longer declares is dropped only when the library's training default equals the page's value (the
+    notebook now always uses it), else it is an error; size parameters (``SIZE``) come from the smoke profile.
+    """
+    import dataclasses
+
+    import nbformat
+
+    from fashionlib import train_keras, train_torch
+
+    meta = nbformat.read(page, as_version=4).metadata["fashionlib"]
+    declared = run.declared_parameters(run.read_source(run.notebook_path(meta["notebook"])))
+    defaults = {f.name: f.default for cfg in (train_keras.FitConfig, train_torch.TrainConfig)
+                for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
+    out = {}
+    for name, value in profiles.upgrade_parameters(meta["parameters"]).items():
+        if name == "profile" or name in SIZE or value == declared.get(name, object()):
+            continue
+        if name not in declared:
+            assert defaults.get(name, object()) == value, \
+                f"{page.name}: ran with {name}={value!r}, which today's {meta['notebook']} can no longer set"
+            continue
+        out[name] = value
+    return out
+
+
+@pytest.mark.parametrize("page", COMMITTED_PAGES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_committed_page_settings_are_accepted_by_todays_notebook(page):
+    stem = page.stem
+    declared = run.declared_parameters(run.read_source(run.notebook_path(stem)))
+    profiles.resolve(stem, declared, "smoke", committed_page_overrides(page))  # raises on a setting it refuses
+
+
+@pytest.mark.slow
+def test_committed_pages_run_at_smoke_size_with_todays_library(tmp_path):
+    """Execute the source of every committed page with that page's settings at smoke size (B0 first: B2
+    starts from its weights), so that launching any page from the book works with today's library."""
+    pages = sorted(COMMITTED_PAGES, key=lambda p: p.stem != "b0_pretraining")
+    for page in pages:
+        run.run_notebook(page.stem, "smoke", committed_page_overrides(page), out_dir=tmp_path / "out",
+                         results_dir=tmp_path / "results", force=True)
+        assert results.load_records(page.stem, "smoke", tmp_path / "results"), page.stem
