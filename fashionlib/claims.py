@@ -3,7 +3,7 @@
 A claim names a notebook, a metric (a column of ``results.runs_frame``) and the runs it is measured on
 (setting filters, or the setting chosen on validation). Its status comes from the newest record of the
 preferred profile: only a ``paper``-profile record gives a verdict; a ``cpu`` or ``smoke`` record is a
-reduced run and says so. The verdict rule (:data:`TOLERANCE_RULE`): the reproduced mean within the
+reduced run and says so. The verdict rule (:func:`tolerance_rule`): the reproduced mean within the
 claim's tolerance of the paper's value is "reproduced"; outside it, the whole 95% CI must lie outside too
 for "not reproduced" (or "above the paper"), else the claim is "inconclusive" (more seeds would decide). Study B's claims cannot be tested on the paper's data offline; they are
 tested on the stand-in (its ``standin`` profile) as paired differences, and their status says so. The
@@ -26,12 +26,6 @@ PROFILES = ("paper", "cpu", "smoke")  # preferred first
 STANDIN_PROFILES = ("standin", "cpu", "smoke")  # study B's stand-in claims, preferred first
 FULL_PROFILES = ("paper", "standin")  # the full settings: only their records give a verdict
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "above the paper", "measured")
-TOLERANCE_RULE = (
-    "A claim is **reproduced** when the reproduced mean lies within the claim's tolerance of the paper's "
-    f"value (Table 2's baselines: {TOLERANCE} points either way; the ROC AUC: 0.0005; Shirt's F1: 0.02; "
-    "every other number: the paper's value itself is the bar). Outside that band, the verdict needs the whole "
-    "95% confidence interval of the mean outside it too (**not reproduced** below, **above the paper** above); "
-    "a mean outside the band whose interval still reaches it is **inconclusive**.")
 # A stand-in claim (a paired difference a - b): its 95% CI above zero, below zero, or containing zero.
 STANDIN_VERDICTS = ("supported on the stand-in", "contradicted on the stand-in", "not shown on the stand-in")
 
@@ -153,9 +147,24 @@ def claim_status(claim: Claim, results_dir=None, full_only: bool = False) -> dic
     return out
 
 
+def tolerance_rule(claims: list[Claim] | None = None) -> str:
+    """The verdict rule in words (Markdown), with each claim's tolerance as :data:`CLAIMS` sets it."""
+    bands = {}
+    for c in CLAIMS if claims is None else claims:
+        if c.tolerance and c.paper_value is not None:
+            bands.setdefault((c.tolerance, c.two_sided), []).append(short_claim(c.claim))
+    listed = "; ".join(f"{', '.join(names)}: {tol:g}" + (" either way" if two else " below")
+                       for (tol, two), names in bands.items())
+    return ("A claim is **reproduced** when the reproduced mean lies within the claim's tolerance of the paper's "
+            f"value ({listed}; every other claim: the paper's value itself is the bar). Outside that band, "
+            "the verdict needs the whole 95% confidence interval of the mean outside it too (**not reproduced** "
+            "below, **above the paper** above); a mean outside the band whose interval still reaches it is "
+            "**inconclusive**.")
+
+
 def tolerance_verdict(mean: float, ci95: float, paper_value: float, tolerance: float = 0.0,
                       two_sided: bool = False) -> str:
-    """The verdict of :data:`TOLERANCE_RULE` on a mean and the half-width of its 95% CI (NaN: one seed,
+    """The verdict of :func:`tolerance_rule` on a mean and the half-width of its 95% CI (NaN: one seed,
     no interval, so a mean outside the band is inconclusive)."""
     eps = 1e-9
     low, high = paper_value - tolerance - eps, paper_value + tolerance + eps

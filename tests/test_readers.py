@@ -431,3 +431,11 @@ def test_committed_pages_run_at_smoke_size_with_todays_library(tmp_path):
         run.run_notebook(page.stem, "smoke", committed_page_overrides(page), out_dir=tmp_path / "out",
                          results_dir=tmp_path / "results", force=True)
         assert results.load_records(page.stem, "smoke", tmp_path / "results"), page.stem
+
+
+def test_tolerance_rule_states_every_claims_tolerance():
+    rule = claims.tolerance_rule()
+    for c in claims.CLAIMS:
+        if c.tolerance:
+            section = rule[:rule.index(f"{c.tolerance:g}" + (" either way" if c.two_sided else " below"))]
+            assert claims.short_claim(c.claim) in section.rsplit(";", 1)[-1], c.claim
