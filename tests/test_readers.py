@@ -441,3 +441,15 @@ def test_tolerance_rule_states_every_claims_tolerance():
         if c.tolerance:
             section = rule[:rule.index(f"{c.tolerance:g}" + (" either way" if c.two_sided else " below"))]
             assert claims.short_claim(c.claim) in section.rsplit(";", 1)[-1], c.claim
+
+
+@pytest.mark.parametrize("text,short", [
+    ("Improved CNN test accuracy (%)", "Improved CNN test accuracy"),
+    ("Shirt, the hardest class: F1", "Shirt, the hardest class: F1"),           # the head alone is not the claim
+    ("Basic CNN: validation loss falls, then rises (share of epochs after its minimum)",
+     "Basic CNN: validation loss falls, then rises"),
+    ("Improved CNN (stride reading), our protocol: 48,000 images, the test set read once after the last epoch (%)",
+     "Improved CNN (stride reading), our protocol"),
+])
+def test_short_claim_names_for_running_text(text, short):
+    assert claims.short_claim(text) == short
