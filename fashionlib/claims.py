@@ -3,7 +3,9 @@
 A claim names a notebook, a metric (a column of ``results.runs_frame``) and the runs it is measured on
 (setting filters, or the setting chosen on validation). Its status comes from the newest record of the
 preferred profile: only a ``paper``-profile record gives a verdict; a ``cpu`` or ``smoke`` record is a
-reduced run and says so. Study B's claims cannot be tested on the paper's data offline; they are
+reduced run and says so. The verdict rule (:func:`tolerance_rule`): the reproduced mean within the
+claim's tolerance of the paper's value is "reproduced"; outside it, the whole 95% CI must lie outside too
+for "not reproduced" (or "above the paper"), else the claim is "inconclusive" (more seeds would decide). Study B's claims cannot be tested on the paper's data offline; they are
 tested on the stand-in (its ``standin`` profile) as paired differences, and their status says so. The
 tolerance of the Table 2 baselines (:data:`TOLERANCE`) lives here only.
 """
@@ -11,17 +13,19 @@ tolerance of the Table 2 baselines (:data:`TOLERANCE`) lives here only.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
 
-from . import paper, report, results
+from . import paper, profiles, report, results
 
 TOLERANCE = 1.5  # points: a Table 2 baseline counts as reproduced within this distance of the paper, both ways
 PROFILES = ("paper", "cpu", "smoke")  # preferred first
 STANDIN_PROFILES = ("standin", "cpu", "smoke")  # study B's stand-in claims, preferred first
-VERDICTS = ("reproduced", "not reproduced", "above the paper", "measured")
+FULL_PROFILES = ("paper", "standin")  # the full settings: only their records give a verdict
+VERDICTS = ("reproduced", "not reproduced", "inconclusive", "above the paper", "measured")
 # A stand-in claim (a paired difference a - b): its 95% CI above zero, below zero, or containing zero.
 STANDIN_VERDICTS = ("supported on the stand-in", "contradicted on the stand-in", "not shown on the stand-in")
 
@@ -80,8 +84,11 @@ def _filter(frame: pd.DataFrame, claim: Claim) -> pd.DataFrame:
     return rows
 
 
-def claim_status(claim: Claim, results_dir=None) -> dict:
+def claim_status(claim: Claim, results_dir=None, full_only: bool = False) -> dict:
     """Evaluate one claim from the runs of the newest record of the preferred profile.
+
+    ``full_only``: read only the full-setting profiles (:data:`FULL_PROFILES`), so that a claim without a
+    full-setting record is "not run yet" rather than a reduced run's number (the front page's table).
 
     Returns paper, claim, reference, paper_value, value, ci95, n, status, profile, notebook, record, note,
     digits, chance (``report.chance_at_least`` of the runs against ``paper_value`` for a ``chance`` claim,
@@ -95,6 +102,8 @@ def claim_status(claim: Claim, results_dir=None) -> dict:
            "chance": None}
     frame = pd.DataFrame()
     for profile in STANDIN_PROFILES if claim.standin else PROFILES:
+        if full_only and profile not in FULL_PROFILES:
+            continue
         frame = results.runs_frame(claim.notebook, profile, results_dir_=results_dir)
         if not frame.empty:
             break
@@ -130,7 +139,7 @@ def claim_status(claim: Claim, results_dir=None) -> dict:
         out.update(value=stats["mean"], ci95=stats["ci95"], n=stats["n"])
         if claim.chance and claim.paper_value is not None and not rows[claim.metric].isna().any():
             out["chance"] = report.chance_at_least(rows[claim.metric], claim.paper_value)
-    value, eps = out["value"], 1e-9
+    value = out["value"]
     if claim.offline_reason and not claim.standin:
         out["status"] = "not reproducible offline"
     elif rows[claim.metric].isna().any() or math.isnan(value):
@@ -141,11 +150,39 @@ def claim_status(claim: Claim, results_dir=None) -> dict:
         out["status"] = "reduced run"
     elif claim.paper_value is None:
         out["status"] = "measured"
-    elif claim.two_sided and value > claim.paper_value + claim.tolerance + eps:
-        out["status"] = "above the paper"  # a baseline stronger than the paper's weakens its comparison
     else:
-        out["status"] = "reproduced" if value >= claim.paper_value - claim.tolerance - eps else "not reproduced"
+        out["status"] = tolerance_verdict(value, out["ci95"], claim.paper_value, claim.tolerance, claim.two_sided)
     return out
+
+
+def tolerance_rule(claims: list[Claim] | None = None) -> str:
+    """The verdict rule in words (Markdown), with each claim's tolerance as :data:`CLAIMS` sets it."""
+    bands = {}
+    for c in CLAIMS if claims is None else claims:
+        if c.tolerance and c.paper_value is not None:
+            bands.setdefault((c.tolerance, c.two_sided), []).append(short_claim(c.claim))
+    listed = "; ".join(f"{', '.join(names)}: {tol:g}" + (" either way" if two else " below")
+                       for (tol, two), names in bands.items())
+    return ("A claim is **reproduced** when the reproduced mean lies within the claim's tolerance of the paper's "
+            f"value ({listed}; every other claim: the paper's value itself is the bar). Outside that band, "
+            "the verdict needs the whole 95% confidence interval of the mean outside it too (**not reproduced** "
+            "below, **above the paper** above); a mean outside the band whose interval still reaches it is "
+            "**inconclusive**.")
+
+
+def tolerance_verdict(mean: float, ci95: float, paper_value: float, tolerance: float = 0.0,
+                      two_sided: bool = False) -> str:
+    """The verdict of :func:`tolerance_rule` on a mean and the half-width of its 95% CI (NaN: one seed,
+    no interval, so a mean outside the band is inconclusive)."""
+    eps = 1e-9
+    low, high = paper_value - tolerance - eps, paper_value + tolerance + eps
+    if mean >= low and (not two_sided or mean <= high):
+        return "reproduced"
+    if math.isnan(ci95):
+        return "inconclusive"
+    if mean < low:
+        return "not reproduced" if mean + ci95 < low else "inconclusive"
+    return "above the paper" if mean - ci95 > high else "inconclusive"
 
 
 def standin_verdict(diff: dict) -> str:
@@ -225,15 +262,93 @@ def _fmt_chance(row: dict) -> str:
 CHANCE_COLUMN = "one run reaches the paper (normal fit; seeds that did)"
 
 
-def status_table(claims: list[Claim] | None = None, results_dir=None) -> pd.DataFrame:
+def status_table(claims: list[Claim] | None = None, results_dir=None, full_only: bool = False) -> pd.DataFrame:
     """The book's status table: one row per claim, values at the paper's precision, mean ± 95% CI (n),
-    and for a ``chance`` claim the chance that one run reaches the paper's value (:data:`CHANCE_COLUMN`)."""
-    rows = [claim_status(c, results_dir) for c in (CLAIMS if claims is None else claims)]
+    and for a ``chance`` claim the chance that one run reaches the paper's value (:data:`CHANCE_COLUMN`).
+
+    ``full_only``: full-setting records only (:func:`claim_status`), the front page's view.
+    """
+    rows = [claim_status(c, results_dir, full_only) for c in (CLAIMS if claims is None else claims)]
     return pd.DataFrame([{
         "paper": r["paper"], "claim": r["claim"], "reference": r["reference"],
         "paper value": "" if r["paper_value"] is None else f"{r['paper_value']:.{r['digits']}f}",
         "reproduced (mean ± 95% CI)": _fmt_value(r), CHANCE_COLUMN: _fmt_chance(r), "status": r["status"],
         "profile": r["profile"], "evidence": r["notebook"], "note": r["note"]} for r in rows])
+
+
+# What each status word means, in the order the front page lists them; the groups of :func:`summaries`.
+STATUS_WORDS = {
+    "reproduced": ("Hold", "the reproduced mean reaches the paper's value within the claim's tolerance."),
+    "not reproduced": ("Do not hold", "the mean and its whole 95% CI fall short of the paper's value (beyond the "
+                       "tolerance)."),
+    "inconclusive": ("Undecided", "the mean falls outside the tolerance, but its 95% CI still reaches the "
+                     "paper's value: more seeds would decide."),
+    "above the paper": ("Baselines stronger than the paper reports", "a baseline beats its Table 2 value by more "
+                        "than the tolerance, CI included: the paper's baselines look weaker than they are, "
+                        "so its margins look larger."),
+    "measured": ("Measured", "a number without a paper value to compare with."),
+    "supported on the stand-in": ("Supported on the stand-in", "a paired difference over seeds whose whole "
+                                  "95% CI is above zero, on the stand-in data (not the paper's)."),
+    "contradicted on the stand-in": ("Contradicted on the stand-in", "the whole 95% CI of the paired "
+                                     "difference is below zero, on the stand-in data."),
+    "not shown on the stand-in": ("Not shown on the stand-in", "the 95% CI of the paired difference "
+                                  "contains zero: neither a gain nor a loss is shown at this number of seeds."),
+    "not testable (one seed)": ("Not testable with one seed", "a paired difference needs at least two seeds."),
+    "not reproducible offline": ("Cannot be tested offline", "the paper's data or pretrained weights cannot be "
+                                 "had without network access."),
+    "setting not in the run": ("Not in the full-setting record yet", "the full-setting record exists but did "
+                               "not train what the claim needs (for the margin over the basic CNN: both networks "
+                               "in one record, on one device); `scripts/gpu_jobs.py` lists the job."),
+    "not run yet": ("Not yet run at the full setting", "no full-setting record is committed for the claim's "
+                    "notebook; `scripts/gpu_jobs.py` lists the GPU job that makes it."),
+    "reduced run": ("Only reduced runs", "only a shortened run exists: its number says nothing for or "
+                    "against the paper."),
+    "no valid value": ("No valid value", "a run recorded NaN."),
+}
+
+
+def short_claim(text: str) -> str:
+    """A claim's name for running text: without its trailing parenthesis (the unit, the measure), and
+    without what follows a colon when the part before it already names the claim (30 characters or more:
+    "Improved CNN (stride reading), our protocol: 48,000 images, ..." keeps "... our protocol")."""
+    text = re.sub(r"\s*\([^()]*\)\s*$", "", text)
+    head = re.match(r"^(.*?): ", text)
+    return head[1] if head and len(head[1]) >= 30 else text
+
+
+def summaries(table: pd.DataFrame) -> dict[str, str]:
+    """One paragraph (Markdown) per paper from the rows of :func:`status_table`.
+
+    It opens with the paper's first claim (its headline), its status and values, then names the claims
+    of each status group (:data:`STATUS_WORDS`, in that order; their values are in the table); the reason
+    a claim cannot be tested offline is given once. Every row sits in exactly one group, so the prose
+    cannot state a verdict the table does not hold.
+    """
+    unknown = set(table["status"]) - set(STATUS_WORDS)
+    if unknown:
+        raise ValueError(f"status {sorted(unknown)} has no entry in claims.STATUS_WORDS; add its wording there.")
+
+    def value(r) -> str:
+        shown = re.sub(r" \(n=(\d+)\)$", r", n=\1", r["reproduced (mean ± 95% CI)"])
+        if shown and r["paper value"]:
+            shown += f"; paper {r['paper value']}"
+        return f" ({shown})" if shown else ""
+
+    out = {}
+    for paper_name, rows in table.groupby("paper", sort=False):
+        head = rows.iloc[0]
+        parts = [f"Headline, {short_claim(head['claim'])}: **{head['status']}**{value(head)}. "
+                 f"All {len(rows)} claims:"]
+        for status, (label, _) in STATUS_WORDS.items():
+            group = rows[rows["status"] == status]
+            if group.empty:
+                continue
+            reasons = list(dict.fromkeys(n for n in group["note"] if n)) if status == "not reproducible offline" else []
+            why = f" ({'; '.join(reasons)})" if reasons else ""
+            items = "; ".join(short_claim(r["claim"]) for _, r in group.iterrows())
+            parts.append(f"*{label}* ({len(group)}){why}: {items}.")
+        out[paper_name] = " ".join(parts)
+    return out
 
 
 _T2, _T3, _T4, _H = paper.JICT_TABLE2, paper.JICT_TABLE3, paper.JICT_TABLE4, paper.JICT_HEADLINE
@@ -351,3 +466,87 @@ CLAIMS: list[Claim] = [
             standin=True, offline_reason=_STAND_IN)
       for label, prefix in (("Swin V2", "swinv2"), ("DeiT", "deit"))],
 ]
+
+
+REDUCED_WARNING = "reduced run: these numbers do not test the paper"
+
+
+def page_banner(notebook: str, profile: str, params: dict, results_dir=None) -> str:
+    """The banner at the top of a study page (MyST Markdown), from the records' provenance.
+
+    It names the committed full-setting record(s) of ``notebook`` the page concludes from (profile,
+    epochs, seeds, device, commit, date) and what they find for the notebook's claims (:data:`CLAIMS`,
+    read with ``full_only``), then what this page's own cells ran: ``profile`` with ``params``; a reduced
+    profile (not in :data:`FULL_PROFILES`) says :data:`REDUCED_WARNING`.
+    """
+    book_dir = results.results_dir(results_dir).parent
+    lines = []
+    for full in FULL_PROFILES:
+        records = results.load_records(notebook, full, results_dir)
+        if not records:
+            continue
+        rec = records[-1]
+        p = rec["provenance"].get("parameters", {})
+        seeds = p.get("seeds") or [rec["provenance"].get("seed")]
+        page = f"{profiles.EXECUTED_DIRS[full]}/{notebook}"
+        link = (f" ({{doc}}`the executed notebook <../{page}>`)" if (book_dir / f"{page}.ipynb").is_file()
+                and profile != full else "")
+        lines.append(f"**Evidence**: the committed `{full}` record, {_count(p.get('epochs', '?'), 'epoch')}, "
+                     f"{_count(len(seeds), 'seed')}; {results.provenance_line(rec)}{link}.")
+    trains = "epochs" in params
+    if not lines and not trains:
+        lines.append("**Evidence**: this page trains nothing; its numbers describe the data and the method.")
+    elif not lines and notebook.startswith("b"):
+        lines.append(f"**Evidence**: none at the paper's setting: {_OFFLINE_B}. The paper's conclusions are "
+                     "tested on the stand-in ({doc}`b2_backbones`).")
+    elif not lines:
+        lines.append("**Evidence**: no full-setting record is committed for this page yet; "
+                     "`python scripts/gpu_jobs.py --dry-run` lists the GPU run that makes one.")
+    found = [claim_status(c, results_dir, full_only=True) for c in CLAIMS if c.notebook == notebook]
+    found = [r for r in found if r["profile"]]
+    if found:
+        lines.append("It finds:\n" + "\n".join(
+            f"- {short_claim(r['claim'])}: **{r['status']}**" + _paren_value(r) for r in found))
+    seeds = params.get("seeds")
+    run = f"profile `{profile}`" + (f", {_count(params['epochs'], 'epoch')}" if trains else "") + \
+        (f", {_count(len(seeds), 'seed')}" if isinstance(seeds, list) else "")
+    if profile in FULL_PROFILES:
+        lines.append(f"**This page** is the executed full-setting run ({run}).")
+    else:  # first: what a reader must know before any number below
+        lines.insert(0, f"**This page** ran its cells at {run}: **{REDUCED_WARNING}**. They show the method "
+                        "at a size a laptop re-runs in minutes" + ("; the evidence is the record below." if found or
+                                                                    "record," in lines[0] else "."))
+    kind = "note" if profile in FULL_PROFILES else "warning"
+    return f":::{{admonition}} Evidence and this run ({profile} profile)\n:class: {kind} page-banner\n\n" + \
+        "\n\n".join(lines) + "\n:::\n"
+
+
+def _count(n, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _paren_value(row: dict) -> str:
+    """`` (mean ± CI, n=k; paper p)`` for running text, or "" without a value."""
+    shown = _fmt_value(row)
+    if not shown:
+        return ""
+    shown = re.sub(r" \(n=(\d+)\)$", r", n=\1", shown)
+    if row["paper_value"] is not None:
+        shown += f"; paper {row['paper_value']:.{row['digits']}f}"
+    return f" ({shown})"
+
+
+def verdict_text(notebook: str, profile: str, results_dir=None) -> str:
+    """What a study page concludes (Markdown): its claims (:data:`CLAIMS` of ``notebook``) as the
+    full-setting records decide them, with their values. A page run at a reduced ``profile`` says that
+    its own numbers give no verdict; the full-setting record's verdict is the page's conclusion."""
+    found = [claim_status(c, results_dir, full_only=True) for c in CLAIMS if c.notebook == notebook]
+    lead = "" if profile in FULL_PROFILES else (
+        f"*This run (profile `{profile}`) is reduced: its numbers give no verdict.* ")
+    decided = [r for r in found if r["profile"]]
+    if not decided:
+        missing = "" if not found else " The claims of this page wait for a full-setting run " \
+            "(`python scripts/gpu_jobs.py --dry-run`)."
+        return lead + "No full-setting record is committed for this page." + missing
+    items = "; ".join(f"{short_claim(r['claim'])}: **{r['status']}**{_paren_value(r)}" for r in found)
+    return lead + f"**The full-setting record concludes** (profile `{decided[0]['profile']}`): {items}."

@@ -174,10 +174,11 @@ def paper_runs_table(notebook: str, metrics: dict[str, int], *, by: list[str] | 
     return compare_table(compare_groups(frame, metrics, by=by, paper_values=paper_values))
 
 
-def show_paper_runs(notebook: str, metrics: dict[str, int], **kw) -> pd.DataFrame | None:
-    """Display :func:`paper_runs_table` (or how to produce it when nothing is committed) and return it.
+def show_paper_runs(notebook: str, metrics: dict[str, int], **kw) -> None:
+    """Display :func:`paper_runs_table` (or how to produce it when nothing is committed).
 
     The one call of a notebook's cell tagged ``paper-record``; the runner hides that cell on paper pages.
+    It returns nothing: a returned table, the cell's last value, would be shown a second time.
     """
     from IPython.display import display
 
@@ -186,7 +187,6 @@ def show_paper_runs(notebook: str, metrics: dict[str, int], **kw) -> pd.DataFram
         print(f"no committed paper-profile record yet: run `python -m fashionlib run {notebook} --profile paper`")
     else:
         display(table)
-    return table
 
 
 def timings_table(results_dir=None) -> pd.DataFrame:

@@ -351,6 +351,16 @@ def _frame(records: list[dict]):
     return frame
 
 
+def shown_path(path: str | os.PathLike) -> str:
+    """A record or model path as a page shows it: ``results/<profile>/<notebook>/<file>``, relative to
+    the results folder, so no machine's folders (a build under /tmp, a home directory) leak into a page."""
+    path = Path(path)
+    try:
+        return str(Path(results_dir().name) / path.resolve().relative_to(results_dir().resolve()))
+    except ValueError:
+        return path.name
+
+
 def provenance_line(record: dict) -> str:
     """A one-line provenance summary for captions: profile, device, commit, date, wall time."""
     p = record["provenance"]

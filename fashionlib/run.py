@@ -107,11 +107,13 @@ def is_up_to_date(output: Path, fingerprint: str) -> bool:
 
 # Library start-up and log lines that say nothing about a run: TensorFlow/XLA/absl C++ logging (glog
 # format "I0000 00:00:...", "2026-01-01 12:00:00.000000: I tensorflow/..."), absl's pre-init notice,
-# the oneDNN notice, Python warnings ("file.py:12: UserWarning: ...") with the source line after them.
+# TensorFlow's Python-logger warnings (tf.function retracing), the oneDNN notice, Python warnings
+# ("file.py:12: UserWarning: ...") with the source line after them.
 _LOG_LINE = re.compile(
     r"^(?:[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]"
     r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S+"
     r"|WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|WARNING:(?:tensorflow|absl):"
     r"|.*oneDNN custom operations are on"
     r"|.*To enable the following instructions: .* rebuild TensorFlow"
     r"|.*This TensorFlow binary is optimized to use available CPU instructions"

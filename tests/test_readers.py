@@ -46,7 +46,8 @@ def test_clean_outputs_drops_tensorflow_startup_and_warning_lines_but_keeps_text
            "2026-11-29 14:00:01.123456: I tensorflow/core/platform/cpu_feature_guard.cc:210] This TensorFlow "
            "binary is optimized to use available CPU instructions\n"
            "/x/site-packages/keras/src/layers/core.py:12: UserWarning: Do not pass an `input_shape`\n"
-           "  super().__init__(**kwargs)\n")
+           "  super().__init__(**kwargs)\n"
+           "WARNING:tensorflow:5 out of the last 5 calls to <function f at 0x7f> triggered tf.function retracing.\n")
     nb = nbformat.v4.new_notebook(cells=[_cell(_stream(err, "stderr"), _stream("Keras 3 on tensorflow\n")),
                                          _cell(_stream("a line with Warning: in it stays\n"))])
     run.clean_outputs(nb)
@@ -200,3 +201,255 @@ def test_built_book_holds_what_the_launch_buttons_open():
     assert len(targets) >= 2 * len(profiles.NOTEBOOKS), f"too few launch links: {len(targets)}"
     missing = [t for t in targets if not (html / t).is_file()]
     assert not missing, f"launch buttons open files the published book lacks: {missing[:5]}"
+
+
+# --- one story: the front page, the banners and the pages agree with the records ---------------
+
+from fashionlib import claims, results  # noqa: E402
+
+COMMITTED = REPO / "book" / "results"
+MAIN_PARTS = [p for p in yaml.safe_load((REPO / "_toc.yml").read_text())["parts"]
+              if not p["caption"].startswith("Provenance")]
+
+
+def test_main_table_of_contents_has_one_entry_per_notebook():
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    main = [toc["root"]] + [ch["file"] for part in MAIN_PARTS for ch in part["chapters"]]
+    stems = [Path(f).name for f in main if f.startswith("book/executed/")]
+    assert sorted(stems) == sorted(set(stems)), f"a notebook twice in the main parts: {stems}"
+    assert set(stems) == set(profiles.NOTEBOOKS), set(profiles.NOTEBOOKS) ^ set(stems)
+    assert not [f for f in main if f.startswith(("book/paper-runs/", "book/standin-runs/"))], \
+        "committed full-setting pages belong in the Provenance part only"
+    committed = {f"book/{p.parent.name}/{p.stem}" for d in ("paper-runs", "standin-runs")
+                 for p in (REPO / "book" / d).glob("*.ipynb")}
+    provenance = {ch["file"] for part in toc["parts"] if part["caption"].startswith("Provenance")
+                  for ch in part["chapters"]}
+    assert provenance == committed, committed ^ provenance
+
+
+def test_no_verdict_heading_in_any_notebook_source():
+    """A heading "Verdict" on a page whose cells run at a reduced profile reads as the paper's verdict."""
+    for path in SOURCES:
+        text = "\n".join(c.source for c in run.read_source(path).cells if c.cell_type == "markdown")
+        headings = re.findall(r"^#+ .*verdict.*$", text, re.M | re.I)
+        assert not headings, f"{path.name}: {headings}"
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu"])
+def test_reduced_run_verdict_text_states_no_verdict(profile):
+    for stem in ("a1_improved_cnn", "a5_closing_the_gap", "a3_batch_size"):
+        text = claims.verdict_text(stem, profile, COMMITTED)
+        assert text.startswith(f"*This run (profile `{profile}`) is reduced: its numbers give no verdict.*"), text
+    full = claims.verdict_text("a5_closing_the_gap", "paper", COMMITTED)
+    assert "reduced" not in full and "**inconclusive**" in full  # the record's own status, nothing else
+
+
+@pytest.mark.parametrize("stem", STUDY_NOTEBOOKS)
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper", "standin"])
+def test_every_study_page_banner_names_its_profile_and_flags_reduced_runs(stem, profile):
+    params = {"epochs": 3, "seeds": [0, 1]} if stem not in ("a0_fashion_mnist", "b1_apparel_data") else {}
+    banner = claims.page_banner(stem, profile, params, COMMITTED)
+    assert banner.startswith(f":::{{admonition}} Evidence and this run ({profile} profile)"), banner
+    assert f"profile `{profile}`" in banner
+    assert (claims.REDUCED_WARNING in banner) == (profile not in claims.FULL_PROFILES), banner
+    for full in claims.FULL_PROFILES:  # every committed full-setting record of the page is named
+        rec = results.load_records(stem, full, COMMITTED)
+        if rec:
+            assert f"the committed `{full}` record" in banner and str(rec[-1]["provenance"]["git_commit"])[:10] in banner
+
+
+def test_banner_goes_under_the_title_of_every_executed_study_page():
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    import json
+
+    import book_fixes
+
+    pages = sorted((REPO / "book" / "paper-runs").glob("*.ipynb")) + sorted((REPO / "book" / "standin-runs").glob("*.ipynb"))
+    assert pages
+    for page in pages:
+        docname = f"book/{page.parent.name}/{page.stem}"
+        source = [page.read_text()]
+        book_fixes._banner_on_study_pages(None, docname, source)
+        texts = ["".join(c["source"]) for c in json.loads(source[0])["cells"]]
+        profile = json.loads(page.read_text())["metadata"]["fashionlib"]["profile"]
+        assert texts[0].startswith("# ") and "page-banner" in texts[1] and f"({profile} profile)" in texts[1], docname
+        labels = re.findall(r"^\(([\w-]+)\)=", "\n".join(texts), re.M)  # none may clash with the study page's
+        assert labels and all(lbl.startswith(f"{profile}-") for lbl in labels), (docname, labels)
+
+
+def test_front_page_paragraphs_name_every_claim_once_with_its_table_status():
+    """The prose is the table in words: each claim sits in the group of exactly its status, once."""
+    table = claims.status_table(results_dir=COMMITTED, full_only=True)
+    assert not set(table["profile"]) - {"", *claims.FULL_PROFILES}, "the front page shows full-setting rows only"
+    paragraphs = claims.summaries(table)
+    assert set(paragraphs) == set(table["paper"])
+    group = re.compile(r"\*(?P<label>[^*]+)\* \((?P<n>\d+)\)(?P<body>.*?)(?= \*[A-Z]|$)")
+    for paper_name, rows in table.groupby("paper"):
+        groups = {m["label"]: (int(m["n"]), m["body"]) for m in group.finditer(paragraphs[paper_name].split(" All ", 1)[1])}
+        assert sum(n for n, _ in groups.values()) == len(rows)
+        for _, r in rows.iterrows():
+            item = claims.short_claim(r["claim"])
+            at_start = re.compile(r"(?:^|: |; )" + re.escape(item) + r"(?: \(|;|\.)")
+            holders = [label for label, (_, body) in groups.items() if at_start.search(body)]
+            assert holders == [claims.STATUS_WORDS[r["status"]][0]], (item, r["status"], holders)
+
+
+def test_every_status_has_front_page_wording():
+    produced = set(re.findall(r'status"\] = "([^"]+)"', (REPO / "fashionlib" / "claims.py").read_text()))
+    produced |= set(claims.VERDICTS) | set(claims.STANDIN_VERDICTS)
+    assert produced <= set(claims.STATUS_WORDS), produced - set(claims.STATUS_WORDS)
+
+
+def test_reproduction_notes_state_the_starting_rate_of_the_committed_runs():
+    notes = (REPO / "book" / "reproduction_notes.md").read_text()
+    rates = {r["provenance"]["parameters"].get("lr") for nb in ("a1_improved_cnn", "a2_models", "a5_closing_the_gap",
+                                                                "a6_protocol") for r in results.load_records(nb, "paper", COMMITTED)}
+    assert len(rates) == 1, rates
+    assert f"start Adam at `lr` = {rates.pop():g}" in notes
+
+
+def test_show_paper_runs_returns_nothing_so_the_table_is_shown_once(tmp_path, monkeypatch):
+    from fashionlib import report
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    results.write_record("nb", {"profile": "paper"}, [{"setting": {"model": "m"}, "seed": 0,
+                                                       "metrics": {"accuracy": 90.0}}], results_dir_=tmp_path)
+    assert report.show_paper_runs("nb", {"accuracy": 2}, results_dir=tmp_path) is None
+    assert len(shown) == 1
+
+
+def test_pages_show_record_paths_relative_to_the_results_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASHIONLIB_RESULTS_DIR", str(tmp_path / "book" / "results"))
+    inside = tmp_path / "book" / "results" / "paper" / "a1_improved_cnn" / "r.json"
+    assert results.shown_path(inside) == "results/paper/a1_improved_cnn/r.json"
+    assert results.shown_path("/somewhere/else/model.keras") == "model.keras"
+    for path in SOURCES:  # every printed record or model path goes through shown_path
+        raw = re.findall(r'print\("(?:wrote|saved)", (?!results\.shown_path\()[^\n]*', path.read_text())
+        assert not raw, f"{path.name}: {raw}"
+
+
+def test_built_book_pages_hold_no_machine_paths():
+    root = os.environ.get("FASHIONLIB_SMOKE_BOOK")
+    if not root:
+        pytest.skip("needs the built smoke book of `make test` (FASHIONLIB_SMOKE_BOOK)")
+    import nbformat
+
+    leaks = []
+    for page in sorted((Path(root) / "book" / "executed").glob("*.ipynb")):
+        for cell in nbformat.read(page, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                text = out.get("text", "") + "".join(str(v) for v in out.get("data", {}).values())
+                # the build's own folder, or a temporary folder of a run (a catalogue case's made-up
+                # input such as '/tmp/w' is the case itself, not a leak)
+                if str(root) in text or re.search(r"/tmp/(?:tmp|fashionlib-case-)\w+", text):
+                    leaks.append(page.stem)
+    assert not leaks, f"machine paths in the outputs of: {sorted(set(leaks))}"
+
+
+@pytest.mark.parametrize("stem", STUDY_NOTEBOOKS)
+def test_setup_code_is_collapsed_so_the_page_opens_with_prose(stem):
+    cells = run.read_source(REPO / "notebooks" / f"{stem}.md").cells
+    code = [c for c in cells if c.cell_type == "code"]
+    first = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
+    for cell in code[:first + 2]:  # the install cell, the parameters cell, the setup cell after it
+        assert {"hide-input", "remove-input", "remove-cell"} & set(cell.metadata.get("tags", [])), \
+            f"{stem}: visible setup code:\n{cell.source[:120]}"
+
+
+def test_figures_get_their_caption_as_alt_text():
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    import book_fixes
+    from docutils import nodes
+
+    doc = nodes.document(None, None)
+    fig = nodes.figure("", nodes.image(uri="a1_fig.png", alt="a1_fig.png"),
+                       nodes.caption("", "Fig. 2 (reproduced): the learning rate per step."))
+    kept = nodes.figure("", nodes.image(uri="x.png", alt="A hand-written description"), nodes.caption("", "c"))
+    doc += [fig, kept]
+    assert book_fixes.figure_alt_text(doc) == 1
+    assert fig.children[0]["alt"] == "Fig. 2 (reproduced): the learning rate per step."
+    assert kept.children[0]["alt"] == "A hand-written description"
+
+
+def test_built_book_numbers_no_figure_twice():
+    root = os.environ.get("FASHIONLIB_SMOKE_BOOK")
+    if not root:
+        pytest.skip("needs the built smoke book of `make test` (FASHIONLIB_SMOKE_BOOK)")
+    numbered = [p.name for p in (Path(root) / "_build" / "html" / "book").rglob("*.html")
+                if 'class="caption-number"' in p.read_text()]
+    assert not numbered, f"book-wide figure numbers beside the paper's own: {numbered}"
+
+
+# --- committed pages stay runnable with today's library ------------------------------------------
+
+COMMITTED_PAGES = sorted((REPO / "book" / "paper-runs").glob("*.ipynb")) + sorted((REPO / "book" / "standin-runs").glob("*.ipynb"))
+SIZE = {"epochs", "train_size", "batch_size", "seeds", "per_class", "image_size", "n_max", "imbalance_factor",
+        "balance_target", "test_per_class", "jobs", "torch_threads"}  # how big and how parallel, not what
+
+
+def committed_page_overrides(page: Path) -> dict:
+    """The settings a committed page ran with, as today's source of its notebook takes them at smoke size.
+
+    Renamed parameters take their new names (``profiles.upgrade_parameters``); a parameter today's source
+    no longer declares is dropped only when the library's training default equals the page's value (the
+    notebook now always uses it), else it is an error; size parameters (``SIZE``) come from the smoke profile.
+    """
+    import dataclasses
+
+    import nbformat
+
+    from fashionlib import train_keras, train_torch
+
+    meta = nbformat.read(page, as_version=4).metadata["fashionlib"]
+    declared = run.declared_parameters(run.read_source(run.notebook_path(meta["notebook"])))
+    defaults = {f.name: f.default for cfg in (train_keras.FitConfig, train_torch.TrainConfig)
+                for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
+    out = {}
+    for name, value in profiles.upgrade_parameters(meta["parameters"]).items():
+        if name == "profile" or name in SIZE or value == declared.get(name, object()):
+            continue
+        if name not in declared:
+            assert defaults.get(name, object()) == value, \
+                f"{page.name}: ran with {name}={value!r}, which today's {meta['notebook']} can no longer set"
+            continue
+        out[name] = value
+    return out
+
+
+@pytest.mark.parametrize("page", COMMITTED_PAGES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_committed_page_settings_are_accepted_by_todays_notebook(page):
+    stem = page.stem
+    declared = run.declared_parameters(run.read_source(run.notebook_path(stem)))
+    profiles.resolve(stem, declared, "smoke", committed_page_overrides(page))  # raises on a setting it refuses
+
+
+@pytest.mark.slow
+def test_committed_pages_run_at_smoke_size_with_todays_library(tmp_path):
+    """Execute the source of every committed page with that page's settings at smoke size (B0 first: B2
+    starts from its weights), so that launching any page from the book works with today's library."""
+    pages = sorted(COMMITTED_PAGES, key=lambda p: p.stem != "b0_pretraining")
+    for page in pages:
+        run.run_notebook(page.stem, "smoke", committed_page_overrides(page), out_dir=tmp_path / "out",
+                         results_dir=tmp_path / "results", force=True)
+        assert results.load_records(page.stem, "smoke", tmp_path / "results"), page.stem
+
+
+def test_tolerance_rule_states_every_claims_tolerance():
+    rule = claims.tolerance_rule()
+    for c in claims.CLAIMS:
+        if c.tolerance:
+            section = rule[:rule.index(f"{c.tolerance:g}" + (" either way" if c.two_sided else " below"))]
+            assert claims.short_claim(c.claim) in section.rsplit(";", 1)[-1], c.claim
+
+
+@pytest.mark.parametrize("text,short", [
+    ("Improved CNN test accuracy (%)", "Improved CNN test accuracy"),
+    ("Shirt, the hardest class: F1", "Shirt, the hardest class: F1"),           # the head alone is not the claim
+    ("Basic CNN: validation loss falls, then rises (share of epochs after its minimum)",
+     "Basic CNN: validation loss falls, then rises"),
+    ("Improved CNN (stride reading), our protocol: 48,000 images, the test set read once after the last epoch (%)",
+     "Improved CNN (stride reading), our protocol"),
+])
+def test_short_claim_names_for_running_text(text, short):
+    assert claims.short_claim(text) == short

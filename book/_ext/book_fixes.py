@@ -1,13 +1,63 @@
-"""Sphinx extension for this book: drop duplicated inline scripts; mark claim verdicts for CSS.
+"""Sphinx extension for this book: a banner on every study page; drop duplicated inline scripts; mark
+claim verdicts for CSS.
+
+The banner (:func:`fashionlib.claims.page_banner`) is generated when Sphinx reads an executed study
+notebook, from the notebook's own profile and parameters (its ``fashionlib`` metadata, written by the
+runner) and the committed records: so the committed full-setting pages, made by older code, get today's
+banner too without being edited.
 
 With Jupyter Book 1.0.4 and Sphinx 7.4 the inline configuration scripts of sphinx-thebe and
 sphinx-togglebutton are added twice to every page; the second `const THEBE_JS_URL` declaration is a
 JavaScript SyntaxError in the browser console. The browser test (tests/test_browser.py) caught it.
 """
 
+import json
 import re
 import shutil
 from pathlib import Path
+
+STUDY_PAGE = re.compile(r"^book/(?:executed|paper-runs|standin-runs)/(?P<nb>[ab]\d_\w+)$")
+_H1 = re.compile(r"^# .*$", re.M)
+
+
+def add_banner(notebook_json: str, banner: str, prefix: str | None = None) -> str:
+    """The notebook (JSON text) with ``banner`` as a Markdown cell right after its title (the first
+    Markdown cell's ``# `` line, split off the text after it). ``prefix``: a committed full-setting page,
+    whose labels get the prefix (``run.as_paper_page``, idempotent) so they do not collide with its
+    study page's; a page executed elsewhere and committed unedited may lack it."""
+    import nbformat
+
+    nb = nbformat.reads(notebook_json, as_version=4)
+    if prefix is not None:
+        from fashionlib import run
+
+        run.as_paper_page(nb, prefix=prefix)
+    for i, cell in enumerate(nb.cells):
+        m = _H1.search(cell.source) if cell.cell_type == "markdown" else None
+        if m is None:
+            continue
+        head, tail = cell.source[:m.end()], cell.source[m.end():].lstrip("\n")
+        new = [nbformat.v4.new_markdown_cell(head), nbformat.v4.new_markdown_cell(banner)]
+        if tail:
+            new.append(nbformat.v4.new_markdown_cell(tail))
+        nb.cells[i:i + 1] = new
+        return nbformat.writes(nb)
+    raise ValueError("the notebook has no '# ' title in a Markdown cell to put the banner under")
+
+
+def _banner_on_study_pages(app, docname, source):
+    m = STUDY_PAGE.match(docname)
+    if m is None or not source or not source[0].lstrip().startswith("{"):
+        return
+    from fashionlib import claims
+
+    meta = json.loads(source[0]).get("metadata", {}).get("fashionlib")
+    if not meta:
+        raise ValueError(f"{docname}: an executed page without its fashionlib metadata (profile, parameters); "
+                         "re-run it with `python -m fashionlib run`.")
+    banner = claims.page_banner(m["nb"], meta["profile"], meta.get("parameters", {}))
+    committed = not docname.startswith("book/executed/")
+    source[0] = add_banner(source[0], banner, prefix=f"{meta['profile']}-" if committed else None)
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -25,8 +75,9 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
 
 # The verdicts of the claims table (fashionlib.claims); book/_static/fashionrepro.css
 # colours a cell whose whole text is one of them.
-VERDICTS = ("reproduced", "not reproduced", "above the paper", "reduced run", "smoke run only", "not run yet",
-            "not reproducible offline", "measured", "setting not in the run", "no valid value")
+VERDICTS = ("reproduced", "not reproduced", "inconclusive", "above the paper", "reduced run", "smoke run only",
+            "not run yet", "not reproducible offline", "measured", "setting not in the run", "no valid value",
+            "supported on the stand-in", "contradicted on the stand-in", "not shown on the stand-in")
 _VERDICT_CELL = re.compile(r"<td>(?P<text>" + "|".join(map(re.escape, VERDICTS)) + r")</td>")
 
 
@@ -56,7 +107,42 @@ def _publish_binder(app, exception):
         shutil.copy2(src / "requirements-lock.txt", out / "requirements-lock.txt")
 
 
+_FILE_NAME = re.compile(r"^[\w./-]+\.(?:png|jpe?g|svg|gif)$|^$", re.I)
+
+
+def figure_alt_text(doctree) -> int:
+    """Give every figure's image the figure's caption as alt text where its alt is empty or a file name
+    (a glued matplotlib figure otherwise reads to a screen reader as "a1_fig.png"). Returns the count."""
+    from docutils import nodes
+
+    changed = 0
+    for figure in doctree.findall(nodes.figure):
+        caption = next(iter(figure.findall(nodes.caption)), None)
+        legend = next(iter(figure.findall(nodes.legend)), None)
+        text = " ".join(n.astext() for n in (caption, legend) if n is not None).strip()
+        if not text:
+            continue
+        for image in figure.findall(nodes.image):
+            if _FILE_NAME.match(image.get("alt", "") or ""):
+                image["alt"] = " ".join(text.split())[:400]
+                changed += 1
+    return changed
+
+
+def _figure_alt_text(app, doctree, docname):
+    figure_alt_text(doctree)
+
+
+def _no_figure_numbers(app, config):
+    """Figures keep the paper's numbers in their captions ("Fig. 2 (reproduced)"); Jupyter Book turns
+    Sphinx's numfig on whatever _config.yml says, which printed "Fig. 3 Fig. 2 (reproduced)"."""
+    config.numfig = False
+
+
 def setup(app):
+    app.connect("config-inited", _no_figure_numbers, priority=900)
+    app.connect("doctree-resolved", _figure_alt_text)
+    app.connect("source-read", _banner_on_study_pages)
     app.connect("build-finished", _publish_binder)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("html-page-context", _mark_verdicts, priority=600)
