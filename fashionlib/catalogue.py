@@ -89,12 +89,49 @@ def write_png(path: Path, mode: str = "RGB", size=(8, 8)) -> Path:
 
 
 # ----------------------------------------------------------------------------- data cases -----
-@case(name="missing dataset", area="data", raises=FileNotFoundError, mentions=("nowhere", "lacks"),
+# Every damaged-file case loads with the checksums on (the default): the specific fault must be
+# reported before the SHA-256 mismatch that any damage also causes.
+@case(name="missing dataset", area="data", raises=FileNotFoundError, mentions=("nowhere", "does not exist"),
       fix="apt-get install dataset-fashion-mnist, set FASHION_MNIST_DIR, or download=True")
 def _missing_dataset(tmp: Path):
     from . import data
 
     data.load_fashion_mnist(tmp / "nowhere")
+
+
+def _with_env(name: str, value: str, action: Callable[[], object]):
+    """Run ``action`` with the environment variable ``name`` set to ``value``, then restore it."""
+    import os
+
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        return action()
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+@case(name="FASHION_MNIST_DIR names a missing folder", area="data", raises=FileNotFoundError,
+      mentions=("$FASHION_MNIST_DIR", "not-there", "does not exist", "Fix:"),
+      fix="set FASHION_MNIST_DIR to the folder holding the four files, or unset it")
+def _env_dir_missing(tmp: Path):
+    from . import data
+
+    _with_env(data.ENV_VAR, str(tmp / "not-there"), data.load_fashion_mnist)
+
+
+@case(name="FASHION_MNIST_DIR lacks one file", area="data", raises=FileNotFoundError,
+      mentions=("$FASHION_MNIST_DIR", "lacks t10k-labels-idx1-ubyte.gz", "Fix:"),
+      fix="put all four IDX files in that folder, or unset FASHION_MNIST_DIR")
+def _env_dir_incomplete(tmp: Path):
+    from . import data
+
+    folder = tiny_fashion_mnist(tmp)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    _with_env(data.ENV_VAR, str(folder), data.load_fashion_mnist)
 
 
 @case(name="truncated .gz", area="data", mentions=("train-images-idx3-ubyte.gz", "truncated or corrupted"),
@@ -105,7 +142,21 @@ def _truncated_gz(tmp: Path):
     folder = tiny_fashion_mnist(tmp)
     f = folder / "train-images-idx3-ubyte.gz"
     f.write_bytes(f.read_bytes()[:60])
-    data.load_fashion_mnist(folder, verify=False)
+    data.load_fashion_mnist(folder)
+
+
+@case(name="truncated IDX payload", area="data",
+      mentions=("train-images-idx3-ubyte.gz", "declares dimensions (20, 28, 28)", "truncated"),
+      fix="delete the file and fetch it again")
+def _truncated_payload(tmp: Path):
+    import gzip as _gzip
+
+    from . import data
+
+    folder = tiny_fashion_mnist(tmp)
+    with _gzip.open(folder / "train-images-idx3-ubyte.gz", "wb") as fh:  # a whole gzip stream, a short payload
+        fh.write(struct.pack(">IIII", 0x803, 20, 28, 28) + bytes(19 * 28 * 28))
+    data.load_fashion_mnist(folder)
 
 
 @case(name="corrupted content (SHA-256)", area="data", mentions=("SHA-256", "train-images-idx3-ubyte.gz"),
@@ -124,7 +175,7 @@ def _wrong_magic(tmp: Path):
 
     folder = tiny_fashion_mnist(tmp)
     write_idx_gz(folder / "t10k-images-idx3-ubyte.gz", np.zeros((10, 28, 28)), magic=0x801)
-    data.load_fashion_mnist(folder, verify=False)
+    data.load_fashion_mnist(folder)
 
 
 @case(name="image/label count mismatch", area="data", mentions=("20 images but", "train-labels-idx1-ubyte.gz", "17 labels"),
@@ -134,17 +185,17 @@ def _count_mismatch(tmp: Path):
 
     folder = tiny_fashion_mnist(tmp)
     write_idx_gz(folder / "train-labels-idx1-ubyte.gz", np.arange(17) % 10)
-    data.load_fashion_mnist(folder, verify=False)
+    data.load_fashion_mnist(folder)
 
 
-@case(name="labels out of range", area="data", mentions="label 11 is out of range 0..9",
+@case(name="labels out of range", area="data", mentions=("train-labels-idx1-ubyte.gz", "label 11 is out of range 0..9"),
       fix="the file is from another dataset; fetch it again")
 def _label_range(tmp: Path):
     from . import data
 
     folder = tiny_fashion_mnist(tmp)
     write_idx_gz(folder / "train-labels-idx1-ubyte.gz", np.full(20, 11))
-    data.load_fashion_mnist(folder, verify=False)
+    data.load_fashion_mnist(folder)
 
 
 # -------------------------------------------------------------------------- apparel cases -----
