@@ -335,11 +335,34 @@ parameter_case(name="lr_ends grid under a constant schedule", notebook="a5_closi
                fix="one lr_end, or a decaying schedule")
 parameter_case(name="n_max above the images per class", notebook="b2_backbones", overrides={"n_max": 7000},
                mentions=("'n_max' must be an integer in 1..3000", "got 7000"), fix="n_max <= 3000")
+parameter_case(name="test_per_class above the official test set", notebook="b2_backbones",
+               overrides={"test_per_class": 1001},
+               mentions=("'test_per_class' must be None (all 1,000) or an integer in 1..1000", "got 1001"),
+               fix="test_per_class <= 1000 (the official test set has 1,000 per class), or None")
 parameter_case(name="the same seed twice", notebook="a2_models", overrides={"seeds": [0, 0]},
                mentions="'seeds' must be a non-empty list of distinct integers", fix="distinct seeds, e.g. [0, 1, 2]")
 parameter_case(name="balance_target ignored without resampling", notebook="b2_backbones",
                overrides={"balances": ["none"], "balance_target": 30},
                mentions=("'balance_target' is ignored", "'resample'"), fix="drop balance_target, or add 'resample'")
+
+
+# ------------------------------------------------------------------------------ runner cases -----
+@case(name="results folder is a file", area="runner", mentions=("--results-dir", "records", "is a file", "Fix:"),
+      fix="point --results-dir at a folder (a new one is created)")
+def _results_dir_is_a_file(tmp: Path):
+    from . import run
+
+    (tmp / "records").write_text("a file where the records folder should be")
+    run.run_notebook("a0_fashion_mnist", "smoke", out_dir=tmp / "out", results_dir=tmp / "records")
+
+
+@case(name="output folder is a file", area="runner", mentions=("--out", "executed", "is a file", "Fix:"),
+      fix="point --out at a folder (a new one is created)")
+def _out_dir_is_a_file(tmp: Path):
+    from . import run
+
+    (tmp / "executed").write_text("a file where the executed notebooks should go")
+    run.run_notebook("a0_fashion_mnist", "smoke", out_dir=tmp / "executed", results_dir=tmp / "r")
 
 
 # ---------------------------------------------------------------------------- model cases -----
