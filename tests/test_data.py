@@ -115,3 +115,18 @@ def test_full_split_is_the_papers(fmnist):
 def test_prepare_data_refuses_impossible_sizes(fmnist, kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.prepare_data(fmnist, **kwargs)
+
+
+def test_validation_and_test_are_normalised_with_the_training_statistics(fmnist):
+    """Every split is scaled with the training part's mean and std (computed here by hand), never its own."""
+    d = data.prepare_data(fmnist, train_size=300, seed=2)
+    x_tr = fmnist.x_train[d["train_idx"]].astype(np.float64) / 255.0
+    mean, std = x_tr.mean(), x_tr.std()
+    assert (d["mean"], d["std"]) == (pytest.approx(mean, abs=1e-12), pytest.approx(std, abs=1e-12))
+    assert abs(mean - fmnist.x_train.mean() / 255.0) > 1e-4, "300 images: their mean is not the whole set's"
+    for key, raw in (("x_val", fmnist.x_train[d["val_idx"]]), ("x_test", fmnist.x_test),
+                     ("x_train", fmnist.x_train[d["train_idx"]])):
+        expected = (raw.astype(np.float64) / 255.0 - mean) / std
+        np.testing.assert_allclose(d[key][..., 0], expected, atol=1e-5, err_msg=key)
+    # hence the held-out splits are not standardised to exactly 0 / 1 themselves
+    assert abs(float(d["x_test"].mean())) > 1e-3
