@@ -188,13 +188,13 @@ def _count_mismatch(tmp: Path):
     data.load_fashion_mnist(folder)
 
 
-@case(name="labels out of range", area="data", mentions=("train-labels-idx1-ubyte.gz", "label 11 is out of range 0..9"),
+@case(name="labels out of range", area="data", mentions=("train-labels-idx1-ubyte.gz", "label 10 is out of range 0..9"),
       fix="the file is from another dataset; fetch it again")
 def _label_range(tmp: Path):
     from . import data
 
     folder = tiny_fashion_mnist(tmp)
-    write_idx_gz(folder / "train-labels-idx1-ubyte.gz", np.full(20, 11))
+    write_idx_gz(folder / "train-labels-idx1-ubyte.gz", np.full(20, 10))  # the first label past 0..9
     data.load_fashion_mnist(folder)
 
 

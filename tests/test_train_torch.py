@@ -224,3 +224,20 @@ def test_data_order_changes_every_epoch_and_is_reproducible_per_seed(fmnist_dir)
     assert a[0] != a[1] and a[1] != a[2] and a[0] != a[2]
     assert a == again
     assert a[0] != other[0] and a[1] != other[1]
+
+
+def test_a_run_records_each_metric_under_its_own_name():
+    """as_run maps the loop's keys to the record's (test accuracy is the test split's, best_val_accuracy the
+    best epoch's, the shot accuracies from the counts before balancing): a swapped key fails here."""
+    hist = [{"epoch": 1, "train_loss": 1.5, "train_acc": 40.0, "val_loss": 1.2, "val_acc": 61.0, "val_f1": 0.5},
+            {"epoch": 2, "train_loss": 1.1, "train_acc": 55.0, "val_loss": 1.0, "val_acc": 58.0, "val_f1": 0.55}]
+    result = {"history": hist, "config": {"seed": 3}, "counts": {"train_before": [500, 50, 5]},
+              "test": {"acc": 70.0, "balanced_acc": 66.0, "f1": 0.62, "loss": 0.9,
+                       "y_true": [0, 0, 1, 1, 2, 2], "y_pred": [0, 0, 1, 0, 1, 1]}}
+    run = train_torch.as_run(result, {"backbone": "deit_micro"}, "m.safetensors")
+    assert run["metrics"] == {"accuracy": 70.0, "balanced_accuracy": 66.0, "macro_f1": 0.62, "loss": 0.9,
+                              "val_accuracy": 58.0, "best_val_accuracy": 61.0, "val_macro_f1": 0.55,
+                              "val_loss": 1.0, "train_accuracy": 55.0, "train_loss": 1.1,
+                              "many_shot_accuracy": 100.0, "medium_shot_accuracy": 50.0, "few_shot_accuracy": 0.0}
+    assert (run["seed"], run["setting"], run["model_file"]) == (3, {"backbone": "deit_micro"}, "m.safetensors")
+    assert run["history"]["val_acc"] == [61.0, 58.0]
