@@ -73,9 +73,8 @@ MUTANTS: list[Mutant] = [
     Mutant("class weights all one", "fashionlib/balance.py",
            'w[present] = compute_class_weight("balanced", classes=present, y=labels)', "w[present] = 1.0",
            ("tests/test_balance.py::test_class_weights_and_logit_adjustment", LOSS_CW)),
-    Mutant("resampling target mean instead of median", "fashionlib/balance.py",
-           '    if target is None:\n        target = "median"', '    if target is None:\n        target = "mean"',
-           ("tests/test_balance.py::test_balance_targets",)),
+    Mutant("resampling target: the mean where the median is asked", "fashionlib/balance.py",
+           '"median": np.median,', '"median": np.mean,', ("tests/test_balance.py::test_balance_targets",)),
     # ---- study B: seed handling and data order
     Mutant("sampler ignores the seed", "fashionlib/train_torch.py",
            "shuffle=True,\n                                                  seed=cfg.seed)",
@@ -223,26 +222,118 @@ def check_list(mutants: list[Mutant]) -> list[str]:
     return problems
 
 
+# Libraries every test process imports (tests/conftest.py imports torch): imported once per worker, before
+# it forks one child per pytest run. Never fashionlib (each child must import the edited file) nor
+# TensorFlow/JAX (they start threads, which a fork does not carry).
+PRELOAD = ("numpy", "pandas", "scipy.stats", "sklearn.model_selection", "sklearn.metrics", "sklearn.utils",
+           "imblearn.over_sampling", "torch", "triton", "torchvision", "timm", "PIL.Image", "nbformat", "jupytext",
+           "pytest")
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - an absent library is the tests' concern, not this one's
+            pass
+    loaded = [m for m in sys.modules if m == "fashionlib" or m.startswith(("fashionlib.", "tests"))]
+    if loaded:
+        raise RuntimeError(f"mutants: {loaded} imported before the fork; the children would not see the edits.")
+
+
 def _pytest(root: Path, tests, timeout: int) -> tuple[int, str, float]:
-    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("FASHIONLIB_SMOKE_BOOK", None)
+    """Run ``pytest -x tests`` in a forked child with ``root`` first on the path; (exit code, output, seconds).
+
+    Exit code -1: killed after ``timeout`` seconds."""
+    import signal
+
     t0 = time.perf_counter()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header",
-                               *tests], cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-        rc, out = proc.returncode, proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        rc, out = -1, f"timed out after {timeout} s\n{exc.stdout or ''}"
+    with tempfile.TemporaryFile(mode="w+") as log:
+        pid = os.fork()
+        if pid == 0:  # the child: a fresh fashionlib from root, pytest's output into the log
+            code = 3
+            try:
+                os.dup2(log.fileno(), 1)
+                os.dup2(log.fileno(), 2)
+                os.chdir(root)
+                sys.path.insert(0, str(root))
+                os.environ.update(PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
+                os.environ.pop("FASHIONLIB_SMOKE_BOOK", None)
+                sys.dont_write_bytecode = True
+                import fashionlib
+                import pytest
+
+                if not Path(fashionlib.__file__).resolve().is_relative_to(root.resolve()):
+                    raise RuntimeError(f"fashionlib imported from {fashionlib.__file__}, not from {root}")
+                code = int(pytest.main(["-x", "-q", "-p", "no:cacheprovider", "--no-header",
+                                        "-W", "ignore::pytest.PytestAssertRewriteWarning", *tests]))
+            except BaseException as exc:  # noqa: BLE001 - reported as exit 3 with the reason
+                print(f"mutants: the test process failed to run: {exc!r}", flush=True)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        deadline = time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                rc = os.waitstatus_to_exitcode(status)
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                rc = -1
+                break
+            time.sleep(0.1)
+        log.seek(0)
+        out = log.read()
+    if rc == -1:
+        out = f"timed out after {timeout} s\n{out}"
     return rc, out, time.perf_counter() - t0
+
+
+def run_worker(root: Path, mutants: list[Mutant], timeout: int) -> int:
+    """Check the unchanged copy at ``root`` with the union of the tests, then each breakage alone."""
+    _preload()
+    tests = list(dict.fromkeys(t for m in mutants for t in m.tests))
+    rc, out, secs = _pytest(root, tests, timeout * 2)
+    print(f"[mutants] unchanged copy: {len(tests)} tests, exit {rc} ({secs:.0f} s)", flush=True)
+    if rc != 0:
+        print(out[-4000:] + "\nmutants: the tests fail on the unchanged code; fix them first.", file=sys.stderr)
+        return 1
+    failed = []
+    for m in mutants:
+        path = root / m.file
+        original = path.read_text()
+        path.write_text(original.replace(m.old, m.new, 1))
+        try:
+            rc, out, secs = _pytest(root, m.tests, timeout)
+        finally:
+            path.write_text(original)
+        verdict = {0: "SURVIVED", 1: "caught"}.get(rc, f"ERROR (pytest exit {rc})")
+        print(f"[mutants] {verdict:8s} {secs:5.1f} s  {m.name}", flush=True)
+        if rc != 1:
+            failed.append((m, verdict, out))
+    for m, verdict, out in failed:
+        print(f"\n{verdict}: {m.name} ({m.file}: {m.old.strip()!r} -> {m.new.strip()!r}); tests: "
+              f"{', '.join(m.tests)}\n{out[-1500:]}", file=sys.stderr)
+    return len(failed)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-k", dest="select", help="only breakages whose name contains this text")
     ap.add_argument("--list", action="store_true", help="print the breakages and their tests, run nothing")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes, each on its own copy (default 2)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per pytest run (default 300)")
+    ap.add_argument("--worker", nargs=2, metavar=("ROOT", "K/N"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     mutants = [m for m in MUTANTS if not args.select or args.select in m.name]
+    if args.worker:
+        k, n = map(int, args.worker[1].split("/"))
+        return 1 if run_worker(Path(args.worker[0]), mutants[k::n], args.timeout) else 0
     if args.list:
         for m in mutants:
             print(f"{m.name}\n    {m.file}: {m.old.strip()!r} -> {m.new.strip()!r}\n    caught by: {', '.join(m.tests)}")
@@ -252,36 +343,25 @@ def main(argv=None) -> int:
     if problems:
         print("mutants: the list no longer fits the code:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
+    if not mutants:
+        print(f"mutants: no breakage matches -k {args.select!r}", file=sys.stderr)
+        return 1
     started = time.perf_counter()
+    jobs = max(1, min(args.jobs, len(mutants)))
     with tempfile.TemporaryDirectory(prefix="fashionlib-mutants-") as tmp:
-        root = Path(tmp)
-        _copy_tree(root)
-        tests = list(dict.fromkeys(t for m in mutants for t in m.tests))
-        rc, out, secs = _pytest(root, tests, args.timeout * 2)
-        print(f"[mutants] unchanged copy: {len(tests)} tests, exit {rc} ({secs:.0f} s)", flush=True)
-        if rc != 0:
-            print(out[-4000:], file=sys.stderr)
-            print("mutants: the tests fail on the unchanged code; fix them first.", file=sys.stderr)
-            return 1
-        failed = []
-        for i, m in enumerate(mutants, 1):
-            path = root / m.file
-            original = path.read_text()
-            path.write_text(original.replace(m.old, m.new, 1))
-            try:
-                rc, out, secs = _pytest(root, m.tests, args.timeout)
-            finally:
-                path.write_text(original)
-            verdict = {0: "SURVIVED", 1: "caught"}.get(rc, f"ERROR (pytest exit {rc})")
-            print(f"[mutants] {i:2d}/{len(mutants)} {verdict:8s} {secs:5.1f} s  {m.name}", flush=True)
-            if rc != 1:
-                failed.append((m, verdict, out))
+        roots = [Path(tmp) / f"copy{k}" for k in range(jobs)]
+        _copy_tree(roots[0])
+        for root in roots[1:]:
+            shutil.copytree(roots[0], root)
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--timeout", str(args.timeout)]
+        cmd += ["-k", args.select] if args.select else []
+        procs = [subprocess.Popen([*cmd, "--worker", str(root), f"{k}/{jobs}"]) for k, root in enumerate(roots)]
+        codes = [p.wait() for p in procs]
     total = time.perf_counter() - started
-    for m, verdict, out in failed:
-        print(f"\n{verdict}: {m.name} ({m.file}: {m.old.strip()!r} -> {m.new.strip()!r}); tests: "
-              f"{', '.join(m.tests)}\n{out[-1500:]}", file=sys.stderr)
-    print(f"[mutants] {len(mutants) - len(failed)} of {len(mutants)} breakages caught in {total:.0f} s")
-    return 1 if failed else 0
+    ok = all(c == 0 for c in codes)
+    print(f"[mutants] {len(mutants)} breakages, {jobs} workers: {'all caught' if ok else 'NOT ALL CAUGHT (see above)'} "
+          f"in {total:.0f} s")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

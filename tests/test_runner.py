@@ -301,7 +301,8 @@ def test_an_output_folder_below_a_file_or_without_permission_is_refused(tmp_path
     locked = tmp_path / "locked"
     locked.mkdir()
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(locked) else real_access(p, mode))
+    # 'locked' can be read and entered, not written
+    monkeypatch.setattr(os, "access", lambda p, mode: not mode & os.W_OK if str(p) == str(locked) else real_access(p, mode))
     assert run.main(["run", "a0_fashion_mnist", "--profile", "smoke", "--out", str(tmp_path / "out"),
                      "--results-dir", str(locked / "results")]) == 2
     err = capsys.readouterr().err
