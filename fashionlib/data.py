@@ -3,7 +3,8 @@
 Search order for the four IDX ``.gz`` files (first directory holding all four wins):
 
 1. an explicit ``path`` argument,
-2. the ``FASHION_MNIST_DIR`` environment variable,
+2. the ``FASHION_MNIST_DIR`` environment variable (when set, that folder must hold all four files:
+   a missing folder or file is an error naming it, never a fall-back to another copy),
 3. the user cache (``$FASHIONLIB_CACHE`` or ``$XDG_CACHE_HOME/fashionlib`` or ``~/.cache/fashionlib``),
 4. the Debian directory ``/usr/share/datasets/fashion-mnist`` (package ``dataset-fashion-mnist``),
 5. else a download from upstream into the cache, verified before it is moved into place.

@@ -241,3 +241,12 @@ def test_a_run_records_each_metric_under_its_own_name():
                               "many_shot_accuracy": 100.0, "medium_shot_accuracy": 50.0, "few_shot_accuracy": 0.0}
     assert (run["seed"], run["setting"], run["model_file"]) == (3, {"backbone": "deit_micro"}, "m.safetensors")
     assert run["history"]["val_acc"] == [61.0, 58.0]
+
+
+def test_cli_output_folder_that_is_a_file_stops_before_training(tmp_path, capsys):
+    blocker = tmp_path / "metrics"
+    blocker.write_text("a file")
+    assert train_torch.main(["--out", str(blocker), "--set", "epochs=1"]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {blocker} exists and is a file" in err and "Fix:" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics"]
