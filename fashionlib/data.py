@@ -110,6 +110,22 @@ def _folder_problem(folder: Path) -> str:
     return f"{folder} lacks {', '.join(missing)}" if missing else ""
 
 
+def env_dir() -> Path | None:
+    """The folder named by ``$FASHION_MNIST_DIR`` (None when unset); an error naming it when it does not
+    hold all four files (the runner calls this before any work)."""
+    if not os.environ.get(ENV_VAR):
+        return None
+    folder = Path(os.environ[ENV_VAR])
+    problem = _folder_problem(folder)
+    if problem:
+        raise FileNotFoundError(
+            f"Fashion-MNIST: ${ENV_VAR} is set to {folder}, but {problem}. Fix: set {ENV_VAR} to a folder "
+            f"holding all four files ({', '.join(FILES.values())}), or unset it to use the cache or the "
+            "Debian package."
+        )
+    return folder
+
+
 def find_fashion_mnist(path: str | os.PathLike | None = None, download: bool = False) -> Path:
     """Return the folder holding the four IDX files, downloading into the cache if allowed.
 
@@ -125,15 +141,8 @@ def find_fashion_mnist(path: str | os.PathLike | None = None, download: bool = F
                 f"Point path= at a folder holding all four IDX .gz files. {HOW_TO_GET}"
             )
         return folder
-    if os.environ.get(ENV_VAR):
-        folder = Path(os.environ[ENV_VAR])
-        problem = _folder_problem(folder)
-        if problem:
-            raise FileNotFoundError(
-                f"Fashion-MNIST: ${ENV_VAR} is set to {folder}, but {problem}. Fix: set {ENV_VAR} to a folder "
-                f"holding all four files ({', '.join(FILES.values())}), or unset it to use the cache or the "
-                "Debian package."
-            )
+    folder = env_dir()
+    if folder is not None:
         return folder
     for _, folder in candidate_dirs():
         if _has_all(folder):

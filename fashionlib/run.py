@@ -230,12 +230,16 @@ def as_paper_page(nb, prefix: str = "paper-") -> None:
         cell.source = _DOC.sub(lambda m: f"{{doc}}`../executed/{m['target']}`", src)
 
 
-def check_output_dirs(out_dir, results_dir=None) -> None:
-    """The executed-notebook folder and the results folder (the argument, else ``$FASHIONLIB_RESULTS_DIR``,
-    else ``book/results``) must be folders that can be written: checked before any work."""
+def check_paths(out_dir, results_dir=None) -> None:
+    """The paths a run depends on, checked before any work: the executed-notebook folder and the results
+    folder (the argument, else ``$FASHIONLIB_RESULTS_DIR``, else ``book/results``) must be folders that can
+    be written, and ``$FASHION_MNIST_DIR``, when set, must hold the four data files."""
+    from . import data
+
     results.check_writable_dir(out_dir, "--out")
     results.check_writable_dir(results.results_dir(results_dir),
                                "--results-dir" if results_dir is not None else "the results folder ($FASHIONLIB_RESULTS_DIR)")
+    data.env_dir()
 
 
 def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_dir=None,
@@ -248,7 +252,7 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
     source = notebook_path(name)
     stem = source.stem
     out_dir = Path(out_dir) if out_dir else default_out_dir(profile)
-    check_output_dirs(out_dir, results_dir)  # before any work: a notebook would train, then fail to write
+    check_paths(out_dir, results_dir)  # before any work: a notebook would train, then fail to write
     nb = read_source(source)
     params = profiles.resolve(stem, declared_parameters(nb, f"{stem}: "), profile, overrides)  # fails before work
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -293,7 +297,7 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
 
 def run_all(profile: str = "cpu", out_dir=None, results_dir=None, prepare_only=False,
             force=False, only=None) -> list[Path]:
-    check_output_dirs(Path(out_dir) if out_dir else default_out_dir(profile), results_dir)
+    check_paths(Path(out_dir) if out_dir else default_out_dir(profile), results_dir)
     names = only or [n for n in profiles.NOTEBOOKS if (NOTEBOOK_DIR / f"{n}.md").is_file()
                      and profile in profiles.PROFILES.get(n, {profile: {}})]
     names = sorted(names, key=lambda n: n in profiles.RUN_LAST)  # stable: summaries last

@@ -292,7 +292,7 @@ def test_an_output_folder_that_is_a_file_stops_the_run_before_any_work(tmp_path,
 
 def test_an_output_folder_below_a_file_or_without_permission_is_refused(tmp_path, monkeypatch, capsys):
     """In-process (so that a missing write permission can be simulated even as root): exit 2, the path
-    named, nothing created."""
+    named, nothing created. The same for a data folder named by $FASHION_MNIST_DIR that is not there."""
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
     assert run.main(["run", "a0_fashion_mnist", "--profile", "smoke", "--out", str(blocker / "sub"),
@@ -309,3 +309,9 @@ def test_an_output_folder_below_a_file_or_without_permission_is_refused(tmp_path
     assert f"--results-dir {locked / 'results'} is not writable (no write permission on {locked})" in err
     assert "Fix:" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "locked"] and not list(locked.iterdir())
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path / "fm"))  # a data folder that is not there
+    assert run.main(["run", "a0_fashion_mnist", "--profile", "smoke", "--out", str(tmp_path / "out"),
+                     "--results-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"$FASHION_MNIST_DIR is set to {tmp_path / 'fm'}, but {tmp_path / 'fm'} does not exist" in err
+    assert "Fix:" in err and sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "locked"]
