@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fashionlib import data
-from fashionlib.catalogue import write_idx_gz
+from fashionlib.catalogue import tiny_fashion_mnist, write_idx_gz
 
 
 def test_real_files_shapes_dtypes_and_counts(fmnist):
@@ -42,6 +42,12 @@ def test_missing_dataset_names_folder_and_fix(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="lacks train-images"):
         data.load_fashion_mnist(tmp_path)
     assert not (tmp_path / "cache").exists(), "a failed lookup must not create the cache"
+    partial = tmp_path / "cache" / "fashion-mnist"  # a cache holding three of the four files
+    partial.mkdir(parents=True)
+    tiny_fashion_mnist(partial)
+    (partial / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match=f"{partial} lacks t10k-labels-idx1-ubyte.gz; .*nodebian does not exist"):
+        data.load_fashion_mnist()
 
 
 def test_header_dimensions_disagree_with_size(tiny_idx_dir):
