@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.fashionlib-installed
 SMOKE  := _build/smoke
 PROFILE ?= cpu
 
-.PHONY: setup lock test book smoke-book unit clean
+.PHONY: setup lock test book smoke-book unit mutants clean
 
 $(STAMP): pyproject.toml requirements-lock.txt .ci/setup.sh
 	VENV=$(VENV) bash .ci/setup.sh
@@ -21,9 +21,11 @@ lock:
 
 ## The whole test suite: the smoke-profile book (every notebook executed), unit tests, the browser test.
 ## No nbval pass: the sources hold no outputs to compare with (README, "Two commands").
+## Then the mutation check (make mutants): each breakage that would change a verdict must fail a test.
 test: $(STAMP)
 	$(PY) -m fashionlib book --profile smoke --root $(SMOKE)
 	FASHIONLIB_SMOKE_BOOK=$(abspath $(SMOKE)) $(PY) -m pytest -ra tests -p no:cacheprovider
+	$(PY) scripts/mutants.py
 
 ## Execute every notebook at $(PROFILE) (default cpu) with papermill and build the HTML book.
 book: $(STAMP)
@@ -32,6 +34,12 @@ book: $(STAMP)
 ## Only the unit tests (fast feedback while developing).
 unit: $(STAMP)
 	$(PY) -m pytest -ra tests -m "not slow and not browser"
+
+## The mutation check alone: scripts/mutants.py applies each named breakage to a scratch copy and runs
+## only the tests that must catch it; it fails if one survives or no longer fits the code.
+## MUTANTS_ARGS passes options, e.g. make mutants MUTANTS_ARGS="-k CI" (breakages whose name holds "CI").
+mutants: $(STAMP)
+	$(PY) scripts/mutants.py $(MUTANTS_ARGS)
 
 clean:
 	rm -rf _build book/executed

@@ -89,12 +89,49 @@ def write_png(path: Path, mode: str = "RGB", size=(8, 8)) -> Path:
 
 
 # ----------------------------------------------------------------------------- data cases -----
-@case(name="missing dataset", area="data", raises=FileNotFoundError, mentions=("nowhere", "lacks"),
+# Every damaged-file case loads with the checksums on (the default): the specific fault must be
+# reported before the SHA-256 mismatch that any damage also causes.
+@case(name="missing dataset", area="data", raises=FileNotFoundError, mentions=("nowhere", "does not exist"),
       fix="apt-get install dataset-fashion-mnist, set FASHION_MNIST_DIR, or download=True")
 def _missing_dataset(tmp: Path):
     from . import data
 
     data.load_fashion_mnist(tmp / "nowhere")
+
+
+def _with_env(name: str, value: str, action: Callable[[], object]):
+    """Run ``action`` with the environment variable ``name`` set to ``value``, then restore it."""
+    import os
+
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        return action()
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+@case(name="FASHION_MNIST_DIR names a missing folder", area="data", raises=FileNotFoundError,
+      mentions=("$FASHION_MNIST_DIR", "not-there", "does not exist", "Fix:"),
+      fix="set FASHION_MNIST_DIR to the folder holding the four files, or unset it")
+def _env_dir_missing(tmp: Path):
+    from . import data
+
+    _with_env(data.ENV_VAR, str(tmp / "not-there"), data.load_fashion_mnist)
+
+
+@case(name="FASHION_MNIST_DIR lacks one file", area="data", raises=FileNotFoundError,
+      mentions=("$FASHION_MNIST_DIR", "lacks t10k-labels-idx1-ubyte.gz", "Fix:"),
+      fix="put all four IDX files in that folder, or unset FASHION_MNIST_DIR")
+def _env_dir_incomplete(tmp: Path):
+    from . import data
+
+    folder = tiny_fashion_mnist(tmp)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    _with_env(data.ENV_VAR, str(folder), data.load_fashion_mnist)
 
 
 @case(name="truncated .gz", area="data", mentions=("train-images-idx3-ubyte.gz", "truncated or corrupted"),
@@ -105,7 +142,21 @@ def _truncated_gz(tmp: Path):
     folder = tiny_fashion_mnist(tmp)
     f = folder / "train-images-idx3-ubyte.gz"
     f.write_bytes(f.read_bytes()[:60])
-    data.load_fashion_mnist(folder, verify=False)
+    data.load_fashion_mnist(folder)
+
+
+@case(name="truncated IDX payload", area="data",
+      mentions=("train-images-idx3-ubyte.gz", "declares dimensions (20, 28, 28)", "truncated"),
+      fix="delete the file and fetch it again")
+def _truncated_payload(tmp: Path):
+    import gzip as _gzip
+
+    from . import data
+
+    folder = tiny_fashion_mnist(tmp)
+    with _gzip.open(folder / "train-images-idx3-ubyte.gz", "wb") as fh:  # a whole gzip stream, a short payload
+        fh.write(struct.pack(">IIII", 0x803, 20, 28, 28) + bytes(19 * 28 * 28))
+    data.load_fashion_mnist(folder)
 
 
 @case(name="corrupted content (SHA-256)", area="data", mentions=("SHA-256", "train-images-idx3-ubyte.gz"),
@@ -124,7 +175,7 @@ def _wrong_magic(tmp: Path):
 
     folder = tiny_fashion_mnist(tmp)
     write_idx_gz(folder / "t10k-images-idx3-ubyte.gz", np.zeros((10, 28, 28)), magic=0x801)
-    data.load_fashion_mnist(folder, verify=False)
+    data.load_fashion_mnist(folder)
 
 
 @case(name="image/label count mismatch", area="data", mentions=("20 images but", "train-labels-idx1-ubyte.gz", "17 labels"),
@@ -134,17 +185,17 @@ def _count_mismatch(tmp: Path):
 
     folder = tiny_fashion_mnist(tmp)
     write_idx_gz(folder / "train-labels-idx1-ubyte.gz", np.arange(17) % 10)
-    data.load_fashion_mnist(folder, verify=False)
+    data.load_fashion_mnist(folder)
 
 
-@case(name="labels out of range", area="data", mentions="label 11 is out of range 0..9",
+@case(name="labels out of range", area="data", mentions=("train-labels-idx1-ubyte.gz", "label 10 is out of range 0..9"),
       fix="the file is from another dataset; fetch it again")
 def _label_range(tmp: Path):
     from . import data
 
     folder = tiny_fashion_mnist(tmp)
-    write_idx_gz(folder / "train-labels-idx1-ubyte.gz", np.full(20, 11))
-    data.load_fashion_mnist(folder, verify=False)
+    write_idx_gz(folder / "train-labels-idx1-ubyte.gz", np.full(20, 10))  # the first label past 0..9
+    data.load_fashion_mnist(folder)
 
 
 # -------------------------------------------------------------------------- apparel cases -----
@@ -284,11 +335,34 @@ parameter_case(name="lr_ends grid under a constant schedule", notebook="a5_closi
                fix="one lr_end, or a decaying schedule")
 parameter_case(name="n_max above the images per class", notebook="b2_backbones", overrides={"n_max": 7000},
                mentions=("'n_max' must be an integer in 1..3000", "got 7000"), fix="n_max <= 3000")
+parameter_case(name="test_per_class above the official test set", notebook="b2_backbones",
+               overrides={"test_per_class": 1001},
+               mentions=("'test_per_class' must be None (all 1,000) or an integer in 1..1000", "got 1001"),
+               fix="test_per_class <= 1000 (the official test set has 1,000 per class), or None")
 parameter_case(name="the same seed twice", notebook="a2_models", overrides={"seeds": [0, 0]},
                mentions="'seeds' must be a non-empty list of distinct integers", fix="distinct seeds, e.g. [0, 1, 2]")
 parameter_case(name="balance_target ignored without resampling", notebook="b2_backbones",
                overrides={"balances": ["none"], "balance_target": 30},
                mentions=("'balance_target' is ignored", "'resample'"), fix="drop balance_target, or add 'resample'")
+
+
+# ------------------------------------------------------------------------------ runner cases -----
+@case(name="results folder is a file", area="runner", mentions=("--results-dir", "records", "is a file", "Fix:"),
+      fix="point --results-dir at a folder (a new one is created)")
+def _results_dir_is_a_file(tmp: Path):
+    from . import run
+
+    (tmp / "records").write_text("a file where the records folder should be")
+    run.run_notebook("a0_fashion_mnist", "smoke", out_dir=tmp / "out", results_dir=tmp / "records")
+
+
+@case(name="output folder is a file", area="runner", mentions=("--out", "executed", "is a file", "Fix:"),
+      fix="point --out at a folder (a new one is created)")
+def _out_dir_is_a_file(tmp: Path):
+    from . import run
+
+    (tmp / "executed").write_text("a file where the executed notebooks should go")
+    run.run_notebook("a0_fashion_mnist", "smoke", out_dir=tmp / "executed", results_dir=tmp / "r")
 
 
 # ---------------------------------------------------------------------------- model cases -----

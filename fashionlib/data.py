@@ -3,7 +3,8 @@
 Search order for the four IDX ``.gz`` files (first directory holding all four wins):
 
 1. an explicit ``path`` argument,
-2. the ``FASHION_MNIST_DIR`` environment variable,
+2. the ``FASHION_MNIST_DIR`` environment variable (when set, that folder must hold all four files:
+   a missing folder or file is an error naming it, never a fall-back to another copy),
 3. the user cache (``$FASHIONLIB_CACHE`` or ``$XDG_CACHE_HOME/fashionlib`` or ``~/.cache/fashionlib``),
 4. the Debian directory ``/usr/share/datasets/fashion-mnist`` (package ``dataset-fashion-mnist``),
 5. else a download from upstream into the cache, verified before it is moved into place.
@@ -97,24 +98,59 @@ def candidate_dirs(path: str | os.PathLike | None = None) -> list[tuple[str, Pat
     return found
 
 
+def _missing_files(folder: Path) -> list[str]:
+    return [n for n in FILES.values() if not (folder / n).is_file()]
+
+
+def _folder_problem(folder: Path) -> str:
+    """Why ``folder`` cannot be used ('' when it holds all four files)."""
+    if not folder.is_dir():
+        return f"{folder} does not exist" if not folder.exists() else f"{folder} is not a folder"
+    missing = _missing_files(folder)
+    return f"{folder} lacks {', '.join(missing)}" if missing else ""
+
+
+def env_dir() -> Path | None:
+    """The folder named by ``$FASHION_MNIST_DIR`` (None when unset); an error naming it when it does not
+    hold all four files (the runner calls this before any work)."""
+    if not os.environ.get(ENV_VAR):
+        return None
+    folder = Path(os.environ[ENV_VAR])
+    problem = _folder_problem(folder)
+    if problem:
+        raise FileNotFoundError(
+            f"Fashion-MNIST: ${ENV_VAR} is set to {folder}, but {problem}. Fix: set {ENV_VAR} to a folder "
+            f"holding all four files ({', '.join(FILES.values())}), or unset it to use the cache or the "
+            "Debian package."
+        )
+    return folder
+
+
 def find_fashion_mnist(path: str | os.PathLike | None = None, download: bool = False) -> Path:
-    """Return the folder holding the four IDX files, downloading into the cache if allowed."""
+    """Return the folder holding the four IDX files, downloading into the cache if allowed.
+
+    A folder named explicitly (``path``, or ``$FASHION_MNIST_DIR``) must hold all four files: a
+    missing folder or file there is an error naming it, never a silent fall-back to another copy.
+    """
     if path is not None:
         folder = Path(path)
-        if not _has_all(folder):
-            missing = [n for n in FILES.values() if not (folder / n).is_file()]
+        problem = _folder_problem(folder)
+        if problem:
             raise FileNotFoundError(
-                f"Fashion-MNIST: {folder} lacks {', '.join(missing)}. "
+                f"Fashion-MNIST: {problem}. "
                 f"Point path= at a folder holding all four IDX .gz files. {HOW_TO_GET}"
             )
+        return folder
+    folder = env_dir()
+    if folder is not None:
         return folder
     for _, folder in candidate_dirs():
         if _has_all(folder):
             return folder
     if download:
         return download_fashion_mnist(cache_dir() / "fashion-mnist")
-    searched = ", ".join(str(p) for _, p in candidate_dirs())
-    raise FileNotFoundError(f"Fashion-MNIST not found (searched {searched}). {HOW_TO_GET}")
+    searched = "; ".join(_folder_problem(p) for _, p in candidate_dirs())
+    raise FileNotFoundError(f"Fashion-MNIST not found (searched: {searched}). {HOW_TO_GET}")
 
 
 def download_fashion_mnist(dest: Path, base_url: str = UPSTREAM_URL) -> Path:
@@ -165,7 +201,7 @@ def verify_checksum(path: Path, expected_name: str | None = None, raw: bytes | N
 
 
 def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
-    """Parse IDX bytes, validating the magic number and the declared dimensions."""
+    """Parse IDX bytes, validating the magic number, the declared dimensions and (labels) the range."""
     magic_expected = IMAGE_MAGIC if kind == "images" else LABEL_MAGIC
     ndim = 3 if kind == "images" else 1
     header = 4 + 4 * ndim
@@ -186,18 +222,29 @@ def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
         )
     if kind == "images" and dims[1:] != (28, 28):
         raise DatasetError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28.")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    if kind == "labels" and array.size and array.max() >= NUM_CLASSES:
+        raise DatasetError(
+            f"{path}: label {int(array.max())} is out of range 0..{NUM_CLASSES - 1}. "
+            "The file is corrupt or from another dataset; fetch it again."
+        )
+    return array
 
 
 def read_idx(path: str | os.PathLike, kind: str, verify: bool = True) -> np.ndarray:
-    """Read one IDX ``.gz`` file (``kind`` is 'images' or 'labels')."""
+    """Read one IDX ``.gz`` file (``kind`` is 'images' or 'labels').
+
+    The structure is checked first (gzip stream, magic number, declared size, label range), so a
+    damaged file reports its specific fault; the SHA-256 comparison comes last.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Fashion-MNIST file {path} does not exist. {HOW_TO_GET}")
     raw = _decompress(path)
+    array = parse_idx(raw, path, kind)
     if verify:
         verify_checksum(path, raw=raw)
-    return parse_idx(raw, path, kind)
+    return array
 
 
 def _check_pair(images: np.ndarray, labels: np.ndarray, img_path: Path, lbl_path: Path) -> None:
@@ -206,23 +253,26 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, img_path: Path, lbl_path
             f"{img_path} holds {len(images)} images but {lbl_path} holds {len(labels)} labels. "
             "The files do not belong together; fetch both again."
         )
-    if labels.size and labels.max() >= NUM_CLASSES:
-        raise DatasetError(
-            f"{lbl_path}: label {int(labels.max())} is out of range 0..{NUM_CLASSES - 1}. "
-            "The file is corrupt or from another dataset; fetch it again."
-        )
 
 
 def load_fashion_mnist(path: str | os.PathLike | None = None, download: bool = False,
                        verify: bool = True) -> FashionMNIST:
-    """Load the official 60k/10k Fashion-MNIST arrays (see module docstring for the search order)."""
+    """Load the official 60k/10k Fashion-MNIST arrays (see module docstring for the search order).
+
+    Every structural fault (truncated stream or payload, wrong magic number, labels out of range,
+    image/label count mismatch) is reported before a checksum mismatch: it says more about the file.
+    """
     folder = find_fashion_mnist(path, download=download)
-    arrays = {}
+    arrays, raws = {}, {}
     for key, name in FILES.items():
-        arrays[key] = read_idx(folder / name, "images" if key.endswith("images") else "labels", verify=verify)
+        raws[key] = _decompress(folder / name)
+        arrays[key] = parse_idx(raws[key], folder / name, "images" if key.endswith("images") else "labels")
     for split in ("train", "test"):
         _check_pair(arrays[f"{split}_images"], arrays[f"{split}_labels"],
                     folder / FILES[f"{split}_images"], folder / FILES[f"{split}_labels"])
+    if verify:
+        for key, name in FILES.items():
+            verify_checksum(folder / name, raw=raws[key])
     return FashionMNIST(arrays["train_images"], arrays["train_labels"],
                         arrays["test_images"], arrays["test_labels"], source=str(folder))
 

@@ -232,6 +232,18 @@ def as_paper_page(nb, prefix: str = "paper-") -> None:
         cell.source = _DOC.sub(lambda m: f"{{doc}}`../executed/{m['target']}`", src)
 
 
+def check_paths(out_dir, results_dir=None) -> None:
+    """The paths a run depends on, checked before any work: the executed-notebook folder and the results
+    folder (the argument, else ``$FASHIONLIB_RESULTS_DIR``, else ``book/results``) must be folders that can
+    be written, and ``$FASHION_MNIST_DIR``, when set, must hold the four data files."""
+    from . import data
+
+    results.check_writable_dir(out_dir, "--out")
+    results.check_writable_dir(results.results_dir(results_dir),
+                               "--results-dir" if results_dir is not None else "the results folder ($FASHIONLIB_RESULTS_DIR)")
+    data.env_dir()
+
+
 def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_dir=None,
                  results_dir=None, prepare_only: bool = False, force: bool = False,
                  log_output: bool = False) -> Path:
@@ -241,9 +253,10 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
 
     source = notebook_path(name)
     stem = source.stem
+    out_dir = Path(out_dir) if out_dir else default_out_dir(profile)
+    check_paths(out_dir, results_dir)  # before any work: a notebook would train, then fail to write
     nb = read_source(source)
     params = profiles.resolve(stem, declared_parameters(nb, f"{stem}: "), profile, overrides)  # fails before work
-    out_dir = Path(out_dir) if out_dir else default_out_dir(profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{stem}.ipynb"
     fingerprint = _fingerprint(source, params, results_dir)
@@ -286,6 +299,7 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
 
 def run_all(profile: str = "cpu", out_dir=None, results_dir=None, prepare_only=False,
             force=False, only=None) -> list[Path]:
+    check_paths(Path(out_dir) if out_dir else default_out_dir(profile), results_dir)
     names = only or [n for n in profiles.NOTEBOOKS if (NOTEBOOK_DIR / f"{n}.md").is_file()
                      and profile in profiles.PROFILES.get(n, {profile: {}})]
     names = sorted(names, key=lambda n: n in profiles.RUN_LAST)  # stable: summaries last
@@ -314,6 +328,7 @@ def build_book(profile: str = "cpu", root=None, skip_run: bool = False, force: b
     (the tests build a smoke-profile book that way without touching the repository).
     """
     root = Path(root).resolve() if root else REPO_ROOT
+    results.check_writable_dir(root, "--root")
     if root != REPO_ROOT:
         copy_book_tree(root)
     if not skip_run:
@@ -368,7 +383,7 @@ def main(argv=None) -> int:
             run_all(args.profile, args.out, args.results_dir, args.prepare_only, args.force)
         else:
             build_book(args.profile, args.root, args.skip_run, args.force)
-    except (profiles.ParameterError, FileNotFoundError) as exc:
+    except (profiles.ParameterError, results.PathError, FileNotFoundError) as exc:
         print(f"fashionlib: error: {exc}", file=sys.stderr)
         return 2
     return 0

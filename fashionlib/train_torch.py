@@ -599,6 +599,15 @@ def main(argv=None, on_epoch_end: Callable[[int], None] | None = None) -> int:
     cfg_dict = _parse_set(args.set, cfg_dict)
     if args.out and not cfg_dict.get("ckpt_dir"):
         cfg_dict["ckpt_dir"] = args.out
+    from .results import PathError, check_writable_dir
+
+    try:  # before any work: a run would train, then fail to write its checkpoint or metrics
+        for flag, folder in (("--out", args.out), ("ckpt_dir", cfg_dict.get("ckpt_dir"))):
+            if folder:
+                check_writable_dir(folder, flag)
+    except PathError as exc:
+        print(f"fashionlib.train_torch: error: {exc}", file=sys.stderr)
+        return 2
     cfg = TrainConfig(**cfg_dict)
     result = fit(cfg, return_model=False, on_epoch_end=on_epoch_end)
     rank, world, _ = dist_env()

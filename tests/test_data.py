@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fashionlib import data
-from fashionlib.catalogue import write_idx_gz
+from fashionlib.catalogue import tiny_fashion_mnist, write_idx_gz
 
 
 def test_real_files_shapes_dtypes_and_counts(fmnist):
@@ -42,6 +42,12 @@ def test_missing_dataset_names_folder_and_fix(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="lacks train-images"):
         data.load_fashion_mnist(tmp_path)
     assert not (tmp_path / "cache").exists(), "a failed lookup must not create the cache"
+    partial = tmp_path / "cache" / "fashion-mnist"  # a cache holding three of the four files
+    partial.mkdir(parents=True)
+    tiny_fashion_mnist(partial)
+    (partial / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match=f"{partial} lacks t10k-labels-idx1-ubyte.gz; .*nodebian does not exist"):
+        data.load_fashion_mnist()
 
 
 def test_header_dimensions_disagree_with_size(tiny_idx_dir):
@@ -115,3 +121,18 @@ def test_full_split_is_the_papers(fmnist):
 def test_prepare_data_refuses_impossible_sizes(fmnist, kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.prepare_data(fmnist, **kwargs)
+
+
+def test_validation_and_test_are_normalised_with_the_training_statistics(fmnist):
+    """Every split is scaled with the training part's mean and std (computed here by hand), never its own."""
+    d = data.prepare_data(fmnist, train_size=300, seed=2)
+    x_tr = fmnist.x_train[d["train_idx"]].astype(np.float64) / 255.0
+    mean, std = x_tr.mean(), x_tr.std()
+    assert (d["mean"], d["std"]) == (pytest.approx(mean, abs=1e-12), pytest.approx(std, abs=1e-12))
+    assert abs(mean - fmnist.x_train.mean() / 255.0) > 1e-4, "300 images: their mean is not the whole set's"
+    for key, raw in (("x_val", fmnist.x_train[d["val_idx"]]), ("x_test", fmnist.x_test),
+                     ("x_train", fmnist.x_train[d["train_idx"]])):
+        expected = (raw.astype(np.float64) / 255.0 - mean) / std
+        np.testing.assert_allclose(d[key][..., 0], expected, atol=1e-5, err_msg=key)
+    # hence the held-out splits are not standardised to exactly 0 / 1 themselves
+    assert abs(float(d["x_test"].mean())) > 1e-3

@@ -59,6 +59,8 @@ def test_limits_are_inclusive_and_unchanged_defaults_are_not_ignored_parameters(
     profiles.resolve("x", DECLARED, "cpu", {"train_size": 64, "batch_size": 64})
     profiles.resolve("x", DECLARED, "cpu", {"train_size": 10, "batch_size": 10})
     profiles.resolve("x", DECLARED, "cpu", {"schedule": "constant"})  # lr_end left at its default
+    # the whole official test set (1,000 per class) and the largest class of half A: at the limit, allowed
+    profiles.check_params({"test_per_class": 1000, "n_max": 3000, "per_class": 2950})
 
 
 def test_study_b_training_set_size_matches_the_data_code(fmnist_dir):

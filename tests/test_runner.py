@@ -271,3 +271,47 @@ def test_parameters_cell_is_read_as_the_notebook_reads_it():
     cell.metadata["tags"] = []
     with pytest.raises(ValueError, match="^x: notebook has no cell tagged 'parameters'; add one"):
         run.declared_parameters(nb, "x: ")
+
+
+@pytest.mark.parametrize("flag", ["--out", "--results-dir"])
+def test_an_output_folder_that_is_a_file_stops_the_run_before_any_work(tmp_path, flag):
+    """A file where a folder must go: exit 2 naming the path and the fix, before the kernel starts (the
+    notebook would otherwise train, then fail at its record cell), and nothing written anywhere."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    folders = {"--out": tmp_path / "out", "--results-dir": tmp_path / "r", flag: blocker}
+    proc = subprocess.run([sys.executable, "-m", "fashionlib", "run", "a0_fashion_mnist", "--profile", "smoke",
+                           *(x for k, v in folders.items() for x in (k, str(v)))],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"{flag} {blocker} exists and is a file" in proc.stderr and "Fix:" in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "a0_fashion_mnist: profile=" not in proc.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"], "nothing may be written"
+    assert blocker.read_text() == "a file, not a folder"
+
+
+def test_an_output_folder_below_a_file_or_without_permission_is_refused(tmp_path, monkeypatch, capsys):
+    """In-process (so that a missing write permission can be simulated even as root): exit 2, the path
+    named, nothing created. The same for a data folder named by $FASHION_MNIST_DIR that is not there."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    assert run.main(["run", "a0_fashion_mnist", "--profile", "smoke", "--out", str(blocker / "sub"),
+                     "--results-dir", str(tmp_path / "r")]) == 2
+    assert f"--out {blocker / 'sub'} cannot be created: {blocker} is a file" in capsys.readouterr().err
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # 'locked' can be read and entered, not written
+    monkeypatch.setattr(os, "access", lambda p, mode: not mode & os.W_OK if str(p) == str(locked) else real_access(p, mode))
+    assert run.main(["run", "a0_fashion_mnist", "--profile", "smoke", "--out", str(tmp_path / "out"),
+                     "--results-dir", str(locked / "results")]) == 2
+    err = capsys.readouterr().err
+    assert f"--results-dir {locked / 'results'} is not writable (no write permission on {locked})" in err
+    assert "Fix:" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "locked"] and not list(locked.iterdir())
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path / "fm"))  # a data folder that is not there
+    assert run.main(["run", "a0_fashion_mnist", "--profile", "smoke", "--out", str(tmp_path / "out"),
+                     "--results-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"$FASHION_MNIST_DIR is set to {tmp_path / 'fm'}, but {tmp_path / 'fm'} does not exist" in err
+    assert "Fix:" in err and sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "locked"]

@@ -223,3 +223,42 @@ def test_config_is_checked_by_the_parameter_rules():
 def test_fit_and_run_many_refuse_keyword_dicts(tiny):
     with pytest.raises(TypeError, match="FitConfig"):
         train_keras.run_many(tiny, [dict(model="cnn", epochs=1)])
+
+
+def test_run_many_saves_the_model_it_trained(tiny, tmp_path, monkeypatch):
+    """The saved file predicts exactly as the trained model (not an untrained or other copy), on the test set
+    whose numbers the record holds."""
+    monkeypatch.setenv("FASHIONLIB_CACHE", str(tmp_path / "cache"))
+    cfg = FitConfig(model="cnn", seed=0, epochs=1, batch_size=64, lr=1e-3, lr_end=1e-4)
+    run = train_keras.run_many(tiny, [cfg], [tmp_path / "m.keras"], progress=False)[0]
+    loaded = train_keras.load_model_safe(run["model_path"])
+    got = train_keras.predict_proba(loaded, tiny["x_test"])
+    assert np.array_equal(got, train_keras.predict_proba(run["model"], tiny["x_test"]))
+    assert np.array_equal(got, run["proba"])
+    assert train_keras.evaluate(loaded, tiny["x_test"], tiny["y_test"])[0] == run["metrics"]
+    assert run["metrics"]["accuracy"] > 30, "trained: far above chance (10%)"
+
+
+def test_batch_order_changes_every_epoch_and_is_reproducible_per_seed():
+    """What the training loop does at each epoch start (EpochSeeder): a new order for every epoch, a
+    permutation of the training set, the same for the same seed, another for another seed."""
+    from fashionlib import keras_models
+
+    x, y = np.arange(40, dtype=np.float32).reshape(40, 1), np.zeros(40, np.int32)
+    model = keras_models.build_model("cnn")
+
+    def orders(seed, epochs=3):
+        batches = train_keras.EpochShuffledBatches(x, y, batch_size=8, seed=seed)
+        seeder = train_keras.EpochSeeder(batches, seed)
+        seeder.set_model(model)
+        seen = []
+        for epoch in range(epochs):
+            seeder.on_epoch_begin(epoch)
+            seen.append(np.concatenate([batches[i][0][:, 0] for i in range(len(batches))]).astype(int).tolist())
+        return seen
+
+    a, again, other = orders(0), orders(0), orders(1)
+    assert all(sorted(o) == list(range(40)) for o in a)
+    assert a[0] != a[1] and a[1] != a[2] and a[0] != a[2]
+    assert a == again
+    assert a[0] != other[0] and a[1] != other[1]

@@ -151,3 +151,102 @@ def test_ddp_two_processes_match_one_process(tmp_path, fmnist_dir):
     assert a["world_size"] == 1 and b["world_size"] == 2
     for k, v in a["final"].items():
         assert b["final"][k] == pytest.approx(v, abs=2e-3), k
+
+
+# ---------------------------------------------------------------- the loss that balancing rests on ---
+# No resampling (class_weights / logit_adjust keep the long-tailed training split), no dropout, plain SGD:
+# one step's reported loss is the loss at the initial weights, and the weights move by -lr * its gradient.
+ONE_STEP = {**TINY, "balance": "none", "dropout": 0.0, "optimizer": "sgd", "momentum": 0.0, "lr": 0.5,
+            "epochs": 1, "batch_size": 32}
+
+
+def _hand_loss(logits, y, counts, balance, tau=1.0):
+    """The balancing losses written out: class-weighted mean of -log p_y with w_c = n / (C n_c) (weights
+    normalised by their sum over the batch); logit-adjusted cross-entropy on logits + tau * log(n_c / n)."""
+    n, c = counts.sum(), len(counts)
+    if balance == "logit_adjust":
+        logits = logits + tau * torch.log(torch.as_tensor(counts / n, dtype=torch.float32))
+    nll = -torch.log_softmax(logits, dim=1)[torch.arange(len(y)), y]
+    if balance == "class_weights":
+        w = torch.as_tensor(n / (c * counts), dtype=torch.float32)[y]
+        return (w * nll).sum() / w.sum()
+    return nll.mean()
+
+
+@pytest.mark.parametrize("balance", ["class_weights", "logit_adjust"])
+def test_balancing_loss_and_gradient_are_not_plain_cross_entropy(fmnist_dir, balance):
+    import copy
+
+    run = train_torch.setup(TrainConfig(**{**ONE_STEP, "balance": balance}))
+    counts = np.bincount(run.train_labels, minlength=run.num_classes).astype(np.float64)
+    assert counts.max() / counts.min() >= 5, "the training split must be long-tailed for the test to bite"
+    x, y = next(iter(run.train_loader))
+    start = copy.deepcopy(run.model).train()
+
+    def step(loss_of):
+        model = copy.deepcopy(start)
+        loss = loss_of(model(x).float(), y)
+        grads = torch.autograd.grad(loss, [p for p in model.parameters() if p.requires_grad])
+        return float(loss.detach()), grads
+
+    expected, g_exp = step(lambda lg, yy: _hand_loss(lg, yy, counts, balance))
+    plain, g_plain = step(lambda lg, yy: _hand_loss(lg, yy, counts, "none"))
+    assert abs(expected - plain) > 5e-3, (expected, plain)  # far beyond the tolerance below: the two differ
+    run.train_loader = [(x, y)]  # exactly this batch, one step
+    row = train_torch.train_one_epoch(run, 0)
+    assert row["train_loss"] == pytest.approx(expected, rel=1e-5)
+    moved = [(p1 - p0).detach() for p0, p1 in zip(start.parameters(), run.model.parameters()) if p0.requires_grad]
+    lr = ONE_STEP["lr"]
+    for d, ge, gp in zip(moved, g_exp, g_plain):
+        torch.testing.assert_close(d, -lr * ge, rtol=1e-4, atol=1e-6)
+    assert max(float((d + lr * gp).abs().max()) for d, gp in zip(moved, g_plain)) > 1e-4, "moved as plain CE would"
+
+
+def test_data_order_changes_every_epoch_and_is_reproducible_per_seed(fmnist_dir):
+    """The training loop draws a new order each epoch (not epoch 0's again), the same for the same seed,
+    another for another seed; the loader reads the sampler when iterated, as a DataLoader does."""
+    def orders(seed, epochs=3):
+        run = train_torch.setup(TrainConfig(**{**ONE_STEP, "seed": seed, "lr": 1e-6}))
+        batch, seen = next(iter(run.train_loader)), []
+
+        class Recording:
+            def __iter__(self):
+                seen.append(list(run.sampler))
+                return iter([batch])
+
+        run.train_loader = Recording()
+        for epoch in range(epochs):
+            train_torch.train_one_epoch(run, epoch)
+        return seen
+
+    a, again, other = orders(0), orders(0), orders(1)
+    assert sorted(a[0]) == sorted(a[1]) == list(range(len(a[0])))  # each epoch: a permutation of the set
+    assert a[0] != a[1] and a[1] != a[2] and a[0] != a[2]
+    assert a == again
+    assert a[0] != other[0] and a[1] != other[1]
+
+
+def test_a_run_records_each_metric_under_its_own_name():
+    """as_run maps the loop's keys to the record's (test accuracy is the test split's, best_val_accuracy the
+    best epoch's, the shot accuracies from the counts before balancing): a swapped key fails here."""
+    hist = [{"epoch": 1, "train_loss": 1.5, "train_acc": 40.0, "val_loss": 1.2, "val_acc": 61.0, "val_f1": 0.5},
+            {"epoch": 2, "train_loss": 1.1, "train_acc": 55.0, "val_loss": 1.0, "val_acc": 58.0, "val_f1": 0.55}]
+    result = {"history": hist, "config": {"seed": 3}, "counts": {"train_before": [500, 50, 5]},
+              "test": {"acc": 70.0, "balanced_acc": 66.0, "f1": 0.62, "loss": 0.9,
+                       "y_true": [0, 0, 1, 1, 2, 2], "y_pred": [0, 0, 1, 0, 1, 1]}}
+    run = train_torch.as_run(result, {"backbone": "deit_micro"}, "m.safetensors")
+    assert run["metrics"] == {"accuracy": 70.0, "balanced_accuracy": 66.0, "macro_f1": 0.62, "loss": 0.9,
+                              "val_accuracy": 58.0, "best_val_accuracy": 61.0, "val_macro_f1": 0.55,
+                              "val_loss": 1.0, "train_accuracy": 55.0, "train_loss": 1.1,
+                              "many_shot_accuracy": 100.0, "medium_shot_accuracy": 50.0, "few_shot_accuracy": 0.0}
+    assert (run["seed"], run["setting"], run["model_file"]) == (3, {"backbone": "deit_micro"}, "m.safetensors")
+    assert run["history"]["val_acc"] == [61.0, 58.0]
+
+
+def test_cli_output_folder_that_is_a_file_stops_before_training(tmp_path, capsys):
+    blocker = tmp_path / "metrics"
+    blocker.write_text("a file")
+    assert train_torch.main(["--out", str(blocker), "--set", "epochs=1"]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {blocker} exists and is a file" in err and "Fix:" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics"]
