@@ -194,7 +194,7 @@ def fit_seeds(data: dict, configs: list, *, eval_batch_size: int | None = None, 
     for epoch in range(cfg0.epochs):
         t_epoch = time.perf_counter()
         order = jnp.asarray(np.stack([epoch_order(c.seed, epoch, n) for c in configs]).astype("int32"))
-        for slot, i in zip(seed_slots, range(len(seed_slots))):
+        for i, slot in enumerate(seed_slots):
             ntv[slot] = jnp.asarray(np.array([[dropout_seed(c.seed, epoch, i), 0] for c in configs], dtype=seed_dtype))
         lr = jnp.asarray(rates[:, epoch * steps:(epoch + 1) * steps])
         tv, ntv, ov, loss, acc = run_epoch(tv, ntv, ov, x_dev, y_dev, order, lr)
