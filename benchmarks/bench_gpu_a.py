@@ -1,17 +1,25 @@
-"""Study A on one accelerator: seconds per 50-epoch paper-setting run and seeds per minute.
+"""Study A on one accelerator: seconds per 50-epoch paper-setting run and per 10 seeds, three ways.
 
-    python benchmarks/bench_gpu_a.py --seeds 10 --max-seconds 240          # on a GPU (JAX backend)
-    python benchmarks/bench_gpu_a.py --seeds 1 --epochs 2 --train-size 512 --default-epochs 1  # CPU check
+    python benchmarks/bench_gpu_a.py --seeds 10 --max-seconds 150               # on a GPU (JAX backend)
+    python benchmarks/bench_gpu_a.py --seeds 2 --epochs 1 --train-size 2000 --fast-runs 1 --default-epochs 0  # CPU
 
-One process, JAX backend. The fast path (``train_keras.fit(steps_per_execution="epoch",
-device_data=True)``: a whole epoch per call, the arrays on the device) trains the improved CNN with the
-paper setting (Adam, the ``paper`` schedule from 1e-3 to 1e-5, batch 128, the 48,000-image split) once
-per seed, one run after the other in the same process, until ``--seeds`` runs or ``--max-seconds``; then
-the default path (one step per call, batches from the host) trains ``--default-epochs`` epochs for
-comparison. ``tests/test_bench_fast_path.py`` shows that both paths give the same numbers for a seed.
-Each run's test accuracy is measured once, after training (a result, not a choice). The first fast run
-includes compilation; "seeds per minute" counts every run of the block, compilation included.
-Results: one record ``bench_gpu_a`` (profile ``paper`` on an accelerator, else ``cpu``).
+One process, JAX backend, the improved CNN with the paper setting (Adam, the ``paper`` schedule from 1e-3 to
+1e-5, batch 128, the 48,000-image split), every run through ``train_keras.run_many`` (training, then one
+test evaluation, as in a notebook), on three paths:
+
+* ``fast``: the single-run fast path (``fast_path=True``: a whole epoch per compiled call, the arrays on the device),
+  one run after another: ``--fast-runs`` seeds, no new one after ``--max-seconds``; per 10 seeds is ten
+  times the median run (each run compiles its own program, so every run counts);
+* ``workers``: the fast path in ``--jobs`` worker processes sharing the device (``run_many(jobs=...)``), the
+  ``--seeds`` seeds at once; per 10 seeds is the block's wall time scaled to 10 runs;
+* ``vmap``: the ``--seeds`` seeds trained together in one program (``fast_path="vmap"``,
+  ``train_vmap.fit_seeds``); per 10 seeds as for workers.
+
+``--default-epochs`` also times the default path (one step per call, batches from the host) for the fast
+path's per-epoch speed-up. The ratios printed and kept are each path's seconds per 10 seeds against the
+the fast path's, one run at a time. ``tests/test_train_vmap.py`` shows that the vectorised path trains the same runs.
+Results: one record ``bench_gpu_a`` (profile ``paper`` on an accelerator, else ``cpu``); its summary is
+what ``fashionlib.gpu_estimate`` reads.
 """
 
 from __future__ import annotations
@@ -27,20 +35,31 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+PATHS = ("fast", "workers", "vmap")  # "fast": the single-run fast path (the name of earlier records)
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--seeds", type=int, default=10, help="runs of the workers and vmap paths (seeds 0..N-1)")
+    p.add_argument("--fast-runs", type=int, default=2, help="runs of the single path, one after another")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes of the workers path (default: --seeds)")
+    p.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated, from {', '.join(PATHS)}")
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--train-size", type=int, default=0, help="0: all 48,000 training images")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--default-epochs", type=int, default=3, help="epochs of the default path (0: skip it)")
-    p.add_argument("--max-seconds", type=float, default=240.0, help="no new fast run starts after this")
+    p.add_argument("--default-epochs", type=int, default=1, help="epochs of the default path (0: skip it)")
+    p.add_argument("--max-seconds", type=float, default=150.0, help="no new single-path run starts after this")
     p.add_argument("--profile", default=None, help="default: paper on an accelerator, else cpu")
     p.add_argument("--results-dir", default=None)
     args = p.parse_args(argv)
-    if args.seeds < 1 or args.epochs < 1 or args.default_epochs < 0:
-        p.error("need --seeds >= 1, --epochs >= 1, --default-epochs >= 0.")
+    paths = [s for s in args.paths.split(",") if s]
+    if not paths or any(s not in PATHS for s in paths):
+        p.error(f"--paths takes a comma-separated list from {', '.join(PATHS)}; got {args.paths!r}.")
+    if args.seeds < 1 or args.fast_runs < 1 or args.epochs < 1 or args.default_epochs < 0:
+        p.error("need --seeds >= 1, --fast-runs >= 1, --epochs >= 1, --default-epochs >= 0.")
+    jobs = args.jobs or args.seeds
+    if jobs < 1:
+        p.error("need --jobs >= 1.")
 
     from fashionlib import results
     from fashionlib.backend import use_backend
@@ -55,46 +74,79 @@ def main(argv=None) -> int:
     accel = jax.default_backend() != "cpu"
     profile = args.profile or ("paper" if accel else "cpu")
     d = data.prepare_data(data.load_fashion_mnist(), train_size=args.train_size or None)
+    n_train = len(d["x_train"])
     cfg = train_keras.FitConfig(model="improved_cnn", epochs=args.epochs, batch_size=args.batch_size, lr=1e-3,
                                 lr_end=1e-5, schedule="paper")
-    runs, t_block = [], time.perf_counter()
-    for seed in range(args.seeds):
-        if runs and time.perf_counter() - t_block > args.max_seconds:
-            break
+    runs, summary = [], {"device": str(jax.devices()[0].device_kind), "epochs": args.epochs,
+                         "train_images": n_train, "seeds": args.seeds}
+
+    def keep(path, r, run_seconds, **setting):
+        h = r["history"]["seconds"]
+        runs.append({"setting": {"path": path, "epochs": args.epochs, "train_images": n_train, **setting},
+                     "seed": r["seed"], "metrics": {"run_seconds": run_seconds, "accuracy": r["metrics"]["accuracy"],
+                                                    "seconds_per_epoch": float(h.iloc[1:].mean() if len(h) > 1 else h.iloc[0])},
+                     "history": {"epoch_seconds": h.tolist()}})
+        print(f"[bench_gpu_a] {path} seed {r['seed']}: {run_seconds:.1f} s, test accuracy "
+              f"{r['metrics']['accuracy']:.2f}%", flush=True)
+
+    def block(path, configs, **kw):
         t = time.perf_counter()
-        res = train_keras.fit(d, dataclasses.replace(cfg, seed=seed), steps_per_execution="epoch", device_data=True)
-        seconds = time.perf_counter() - t
-        mets, _ = train_keras.evaluate(res.model, d["x_test"], d["y_test"])
-        runs.append({"setting": {"path": "fast", "epochs": args.epochs, "train_images": len(d["x_train"])},
-                     "seed": seed, "metrics": {"run_seconds": seconds, "accuracy": mets["accuracy"],
-                                               "seconds_per_epoch": float(res.history["seconds"].iloc[1:].mean()
-                                                                          if args.epochs > 1 else seconds)},
-                     "history": {"epoch_seconds": res.history["seconds"].tolist()}})
-        print(f"[bench_gpu_a] fast seed {seed}: {seconds:.1f} s, test accuracy {mets['accuracy']:.2f}%", flush=True)
-    block_s = time.perf_counter() - t_block
-    fast = [r["metrics"]["run_seconds"] for r in runs]
-    summary = {"device": str(jax.devices()[0].device_kind), "fast_runs": len(runs), "fast_block_seconds": block_s,
-               "seeds_per_minute": 60 * len(runs) / block_s,
-               "run_seconds_median": statistics.median(fast),
-               "run_seconds_after_first_median": statistics.median(fast[1:]) if len(fast) > 1 else None,
-               "mean_test_accuracy": statistics.mean(r["metrics"]["accuracy"] for r in runs)}
+        done = train_keras.run_many(d, configs, progress=False, **kw)
+        return done, time.perf_counter() - t
+
+    if "fast" in paths:
+        times, t_block = [], time.perf_counter()
+        for seed in range(args.fast_runs):
+            if times and time.perf_counter() - t_block > args.max_seconds:
+                break
+            (r,), seconds = block("fast", [dataclasses.replace(cfg, seed=seed, fast_path=True)])
+            times.append(seconds)
+            keep("fast", r, seconds)
+        summary.update(fast_runs=len(times), fast_block_seconds=time.perf_counter() - t_block,
+                       fast_seconds_per_run=statistics.median(times),
+                       fast_seconds_per_10_seeds=10 * statistics.median(times))
+    for path in ("workers", "vmap"):
+        if path not in paths:
+            continue
+        fast = True if path == "workers" else "vmap"
+        configs = [dataclasses.replace(cfg, seed=s, fast_path=fast) for s in range(args.seeds)]
+        done, seconds = block(path, configs, jobs=jobs if path == "workers" else 1)
+        for r in done:
+            keep(path, r, r["seconds"] if path == "workers" else seconds,
+                 **({"jobs": jobs} if path == "workers" else {"members": args.seeds}))
+        summary.update({f"{path}_runs": args.seeds, f"{path}_block_seconds": seconds,
+                        f"{path}_seconds_per_run": seconds / args.seeds,
+                        f"{path}_seconds_per_10_seeds": 10 * seconds / args.seeds})
+    summary["mean_test_accuracy"] = statistics.mean(r["metrics"]["accuracy"] for r in runs)
+    if "fast" in paths:
+        for path in ("workers", "vmap"):
+            if path in paths:
+                summary[f"{path}_speedup_per_10_seeds"] = (summary["fast_seconds_per_10_seeds"]
+                                                           / summary[f"{path}_seconds_per_10_seeds"])
     if args.default_epochs:
         t = time.perf_counter()
         res = train_keras.fit(d, dataclasses.replace(cfg, seed=0, epochs=args.default_epochs))
         h = res.history["seconds"]
         per_epoch = float(h.iloc[1:].mean() if len(h) > 1 else h.iloc[0])
-        runs.append({"setting": {"path": "default", "epochs": args.default_epochs, "train_images": len(d["x_train"])},
+        runs.append({"setting": {"path": "default", "epochs": args.default_epochs, "train_images": n_train},
                      "seed": 0, "metrics": {"run_seconds": time.perf_counter() - t, "seconds_per_epoch": per_epoch},
                      "history": {"epoch_seconds": h.tolist()}})
-        fast_epoch = statistics.median(r["metrics"]["seconds_per_epoch"] for r in runs if r["setting"]["path"] == "fast")
-        summary.update(default_seconds_per_epoch=per_epoch, fast_seconds_per_epoch=fast_epoch,
-                       speedup_per_epoch=per_epoch / fast_epoch)
-        print(f"[bench_gpu_a] default path: {per_epoch:.2f} s/epoch (fast {fast_epoch:.2f})", flush=True)
-    params = {**{k: v for k, v in vars(args).items() if k != "results_dir"}, "profile": profile}
+        summary["default_seconds_per_epoch"] = per_epoch
+        if "fast" in paths:
+            fast_epoch = statistics.median(r["metrics"]["seconds_per_epoch"] for r in runs
+                                           if r["setting"]["path"] == "fast")
+            summary.update(fast_seconds_per_epoch=fast_epoch, speedup_per_epoch=per_epoch / fast_epoch)
+    params = {**{k: v for k, v in vars(args).items() if k != "results_dir"}, "jobs": jobs, "profile": profile}
     path = results.write_record("bench_gpu_a", params, runs, started=started, results_dir_=args.results_dir,
                                 extras={"summary": summary,
-                                        "goal": "one 50-epoch run <= 30 s; >= 10 seeds in <= 120 s (one H100/H200)"})
-    print(summary)
+                                        "goal": "one 50-epoch run <= 10 s; 10 seeds <= 30 s (one H100/H200)"})
+    print(f"[bench_gpu_a] {args.epochs} epochs x {n_train} images on {summary['device']}:")
+    for name in PATHS:
+        if f"{name}_seconds_per_10_seeds" in summary:
+            ratio = summary.get(f"{name}_speedup_per_10_seeds")
+            print(f"  {name:8s} {summary[f'{name}_seconds_per_run']:8.1f} s per run  "
+                  f"{summary[f'{name}_seconds_per_10_seeds']:8.1f} s per 10 seeds"
+                  + (f"  {ratio:.2f}x faster than fast, one run at a time" if ratio else ""))
     print(f"[bench_gpu_a] wrote {path}")
     return 0
 

@@ -26,6 +26,11 @@ device through the training path's ``TorchImageDataset.batch`` (conversion and n
 step, no augmentation) instead of one fixed float batch; ``--channels-last`` (default: on CUDA only)
 puts the convolutions (EdgeNet, patch embedding) and the batch in channels-last layout.
 
+Levers toward 40% MFU, each measured in the same call (one fresh process per combination):
+``--batch-size 128 256 384`` (larger batches), ``--compile-mode default max-autotune reduce-overhead``
+(with ``--compile``; the last two capture CUDA graphs), ``--fused-adamw/--no-fused-adamw`` and
+``--sdpa auto efficient cudnn`` (attention kernels that take BEiT's relative position bias).
+
     nice -n 10 python benchmarks/bench_study_b.py                 # CPU: batch 2, few steps
     python benchmarks/bench_study_b.py --batch-size 128 --steps 30 --compile --predecode   # GPU
 """
@@ -80,9 +85,27 @@ def train_step_flops(model, x, y, amp):
     return counter
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+SDPA_BACKENDS = ("auto", "flash", "efficient", "cudnn", "math")
+
+
+def sdpa_context(name: str):
+    """The attention kernels a step may use: ``auto`` (PyTorch's choice) or one of them only (``flash`` takes no
+    attention bias, so BEiT's relative position bias needs ``efficient`` or ``cudnn``)."""
+    import contextlib
+
+    if name == "auto":
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel({"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
+                        "cudnn": SDPBackend.CUDNN_ATTENTION, "math": SDPBackend.MATH}[name])
+
+
 def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, steps: int, warmup: int,
             compile_: bool, device_name: str, threads: int | None = None, trainable_blocks: int = -1,
-            predecode: bool = False, channels_last: bool | None = None) -> dict:
+            predecode: bool = False, channels_last: bool | None = None, compile_mode: str = "default",
+            fused_adamw: bool | None = None, sdpa: str = "auto") -> dict:
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -102,7 +125,8 @@ def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, step
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=1e-4, **({"fused": True} if device.type == "cuda" else {}))
+    fused_adamw = device.type == "cuda" if fused_adamw is None else fused_adamw
+    opt = torch.optim.AdamW(trainable, lr=1e-4, fused=fused_adamw)
     if predecode:  # the training path's pre-decoded batches: uint8 on the device, normalised in the step
         n = 4 * batch_size
         gen = np.random.default_rng(0)
@@ -128,11 +152,11 @@ def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, step
     # FLOPs of one training step (forward + backward), counted on the eager model before any compiling
     flops_per_image = train_step_flops(model, *batch(), amp).get_total_flops() / batch_size
     if compile_:
-        torch_models.compile_backbone(model)
+        torch_models.compile_backbone(model, None if compile_mode == "default" else compile_mode)
 
     def step():
         x, y = batch()
-        with amp:
+        with amp, sdpa_context(sdpa):
             loss = F.cross_entropy(model(x).float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -153,7 +177,8 @@ def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, step
         times.append(time.perf_counter() - t)
     step_s = statistics.median(times)
     out = {"backbone": backbone, "edgenet": edgenet, "trainable_blocks": trainable_blocks,
-           "compile": compile_, "predecode": predecode, "channels_last": channels_last,
+           "compile": compile_, "compile_mode": compile_mode if compile_ else None, "fused_adamw": fused_adamw,
+           "sdpa": sdpa, "predecode": predecode, "channels_last": channels_last,
            "trainable_params": sum(p.numel() for p in trainable),
            "image_size": image_size, "batch_size": batch_size,
            "threads": torch.get_num_threads(),
@@ -191,10 +216,19 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backbones", nargs="+", default=list(torch_models.PAPER_BACKBONES))
     ap.add_argument("--image-size", type=int, default=224)
-    ap.add_argument("--batch-size", type=int, default=128 if cuda else 2)
+    ap.add_argument("--batch-size", type=int, nargs="+", default=[128 if cuda else 2],
+                    help="one or more batch sizes, each measured (larger batches: a lever for MFU)")
     ap.add_argument("--steps", type=int, default=20 if cuda else 3)
     ap.add_argument("--warmup", type=int, default=5 if cuda else 1)
     ap.add_argument("--compile", action="store_true", help="torch.compile the backbone (inductor)")
+    ap.add_argument("--compile-mode", nargs="+", choices=COMPILE_MODES, default=["default"],
+                    help="torch.compile modes to measure (need --compile): max-autotune and reduce-overhead "
+                         "use CUDA graphs")
+    ap.add_argument("--fused-adamw", action=argparse.BooleanOptionalAction, default=None,
+                    help="AdamW's fused kernel (default: on CUDA only)")
+    ap.add_argument("--sdpa", nargs="+", choices=SDPA_BACKENDS, default=["auto"],
+                    help="attention kernels to measure: auto, or one backend only (BEiT's position bias: "
+                         "efficient or cudnn)")
     ap.add_argument("--predecode", action="store_true",
                     help="batches from uint8 images held on the device, normalised in the step (the training "
                          "path's predecode=True); default: one fixed float batch")
@@ -206,20 +240,33 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda" if cuda else "cpu")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--dry-run", action="store_true", help="check the arguments, print them, measure nothing")
     ap.add_argument("--profile", default=None, help="results profile (default: paper on a GPU, else cpu)")
     ap.add_argument("--results-dir", default=None, help="default: book/results")
     args = ap.parse_args(argv)
+    if args.compile_mode != ["default"] and not args.compile:
+        ap.error(f"--compile-mode {' '.join(args.compile_mode)} is ignored without --compile. Fix: add --compile.")
+    if any(b < 1 for b in args.batch_size):
+        ap.error(f"--batch-size takes integers >= 1, got {args.batch_size}.")
+    if args.device == "cpu" and (args.fused_adamw or args.compile_mode != ["default"] or args.sdpa != ["auto"]):
+        print("note: fused AdamW, CUDA-graph compile modes and attention kernels are GPU levers; on the CPU they "
+              "are checked, not meaningful", flush=True)
+    if args.dry_run:
+        print(json.dumps({k: v for k, v in vars(args).items()}), flush=True)
+        return 0
 
     started = time.time()
     rows = []
     ctx = mp.get_context("spawn")  # a fresh process per configuration: clean peak-memory numbers
     edgenets = {"both": (False, True), "with": (True,), "without": (False,)}[args.edgenet]
-    for name, tb in [(n, t) for n in args.backbones for t in args.trainable_blocks]:
+    grid = [(n, t, bs, mode, sd) for n in args.backbones for t in args.trainable_blocks for bs in args.batch_size
+            for mode in args.compile_mode for sd in args.sdpa]
+    for name, tb, bs, mode, sd in grid:
         for edgenet in edgenets:
             q = ctx.Queue()
-            p = ctx.Process(target=_child, args=((name, edgenet, args.image_size, args.batch_size, args.steps,
+            p = ctx.Process(target=_child, args=((name, edgenet, args.image_size, bs, args.steps,
                                                   args.warmup, args.compile, args.device, args.threads, tb,
-                                                  args.predecode, args.channels_last), q))
+                                                  args.predecode, args.channels_last, mode, args.fused_adamw, sd), q))
             p.start()
             row = q.get()
             p.join()
@@ -229,11 +276,12 @@ def main(argv=None) -> int:
     params = {"profile": args.profile or ("cpu" if args.device == "cpu" else "paper"), "backbones": args.backbones,
               "image_size": args.image_size, "batch_size": args.batch_size, "steps": args.steps,
               "warmup": args.warmup, "compile": args.compile, "predecode": args.predecode,
-              "channels_last": args.channels_last, "device": args.device,
+              "channels_last": args.channels_last, "compile_mode": args.compile_mode, "fused_adamw": args.fused_adamw,
+              "sdpa": args.sdpa, "device": args.device,
               "torch_threads": args.threads or torch.get_num_threads()}
     if not args.no_record:
-        setting_keys = ("backbone", "edgenet", "trainable_blocks", "compile", "predecode", "channels_last",
-                        "image_size", "batch_size", "steps", "threads", "device", "gpu")
+        setting_keys = ("backbone", "edgenet", "trainable_blocks", "compile", "compile_mode", "fused_adamw", "sdpa",
+                        "predecode", "channels_last", "image_size", "batch_size", "steps", "threads", "device", "gpu")
         renamed = {"device": "torch_device"}  # "device" is a column of every results frame already
         runs = [{"setting": {renamed.get(k, k): r[k] for k in setting_keys if k in r},
                  "seed": 0,

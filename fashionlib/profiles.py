@@ -227,8 +227,9 @@ RULES = {
     "augment": (lambda v: isinstance(v, bool), "True or False"),
     "validation": _choice(VALIDATION_MODES),
     "diagnostic_test": (lambda v: isinstance(v, bool), "True or False"),
-    "fast_path": (lambda v: isinstance(v, bool),
-                  "True (whole epochs per compiled call, data on the device; JAX/torch backends) or False"),
+    "fast_path": (lambda v: isinstance(v, bool) or v == "vmap",
+                  "True (whole epochs per compiled call, data on the device; JAX/torch backends), 'vmap' (the "
+                  "seeds of a setting trained together in one program; JAX backend) or False"),
     "weight_decay": (lambda v: isinstance(v, (int, float)) and v >= 0, "a number >= 0"),
     "dropout": (lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a number in [0, 1)"),
     "imbalance_factor": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1,
@@ -330,9 +331,14 @@ def _type_ok(default, value) -> bool:
     return isinstance(value, type(default))
 
 
+# Parameters whose rule admits values of more than one type (``fast_path``: True, False or 'vmap'): the
+# rule alone checks them, not the type of the notebook's default.
+MIXED_TYPES = ("fast_path",)
+
+
 def check_value(name: str, value, default=None, where: str = "") -> None:
     """Raise ParameterError if ``value`` has the wrong type for ``default`` or breaks the rule for ``name``."""
-    if not _type_ok(default, value):
+    if name not in MIXED_TYPES and not _type_ok(default, value):
         raise ParameterError(
             f"{where}parameter {name!r} expects {type(default).__name__} (default {default!r}), "
             f"got {type(value).__name__} {value!r}. Fix: pass e.g. -p {name} {default!r}."
@@ -543,8 +549,16 @@ def _ignored_by_setting(params, given):
     return None
 
 
-def fast_path_problem(backend: str) -> str | None:
-    """Why study A's ``fast_path`` cannot run on Keras ``backend`` (None if it can)."""
+VMAP_BACKENDS = ("jax",)  # study A's vectorised path (fast_path='vmap', fashionlib.train_vmap)
+
+
+def fast_path_problem(backend: str, fast_path=True) -> str | None:
+    """Why study A's ``fast_path`` (True or 'vmap') cannot run on Keras ``backend`` (None if it can)."""
+    if fast_path == "vmap":
+        if backend in VMAP_BACKENDS:
+            return None
+        return (f"parameter 'fast_path' is 'vmap' but backend={backend!r}: the vectorised path (Keras' stateless API "
+                "under jax.vmap) runs on the JAX backend only. Fix: -p backend jax, or -p fast_path true/false.")
     if backend in DEVICE_DATA_BACKENDS:
         return None
     return (f"parameter 'fast_path' is True but backend={backend!r} cannot hold the data on the device "
@@ -554,8 +568,16 @@ def fast_path_problem(backend: str) -> str | None:
 
 @combination
 def _fast_path_needs_device_backend(params, given):
-    if params.get("fast_path") is True and "backend" in params and params["backend"] not in DEVICE_DATA_BACKENDS:
-        return fast_path_problem(params["backend"])
+    if params.get("fast_path") in (True, "vmap") and "backend" in params:
+        return fast_path_problem(params["backend"], params["fast_path"])
+    return None
+
+
+@combination
+def _vmap_trains_in_one_process(params, given):
+    if params.get("fast_path") == "vmap" and (params.get("jobs") or 1) > 1:
+        return (f"parameter 'jobs'={params['jobs']} is ignored with fast_path='vmap' (the seeds of a setting train "
+                "together in this process). Fix: -p jobs 1, or fast_path true for worker processes.")
     return None
 
 

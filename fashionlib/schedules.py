@@ -155,6 +155,19 @@ def schedule_value(schedule, step: int) -> float:
     return float(keras.ops.convert_to_numpy(schedule(step)))
 
 
+def schedule_rates(schedule, steps) -> np.ndarray:
+    """The rates a schedule (a ``LearningRateSchedule``, a float or a Keras variable) gives at ``steps``,
+    in one vectorised call: the learning-rate log of every path, and the per-step rates the vectorised
+    path (``train_vmap``) feeds its optimizer."""
+    steps = np.asarray(steps, dtype="int64")
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        try:
+            return np.broadcast_to(keras.ops.convert_to_numpy(schedule(steps)), steps.shape).copy()
+        except Exception:  # a schedule with step-dependent control flow: one call per step
+            return np.array([schedule_value(schedule, int(t)) for t in steps])
+    return np.full(steps.shape, float(keras.ops.convert_to_numpy(schedule)))
+
+
 class LearningRateLogger(keras.callbacks.Callback):
     """Log the learning rate the optimizer uses at every training step (for Fig. 2).
 
@@ -202,15 +215,8 @@ class LearningRateLogger(keras.callbacks.Callback):
             return
         # Keras 3 keeps the schedule (or the constant rate's variable) in ``_learning_rate``;
         # ``optimizer.learning_rate`` would evaluate it at the current iteration only.
-        lr = self.model.optimizer._learning_rate
         steps = np.asarray(self._pending, dtype="int64")
-        if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
-            try:
-                rates = np.broadcast_to(keras.ops.convert_to_numpy(lr(steps)), steps.shape)
-            except Exception:  # a schedule with step-dependent control flow: one call per step
-                rates = np.array([schedule_value(lr, int(t)) for t in steps])
-        else:
-            rates = np.full(steps.shape, float(keras.ops.convert_to_numpy(lr)))
+        rates = schedule_rates(self.model.optimizer._learning_rate, steps)
         self.steps.extend(int(t) for t in steps)
         self.rates.extend(float(r) for r in rates)
         self._pending = []

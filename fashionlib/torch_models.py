@@ -385,14 +385,17 @@ def build_model(backbone: str, num_classes: int, image_size: int | None = None, 
     return model
 
 
-def compile_backbone(model: EdgeNetClassifier) -> EdgeNetClassifier:
+def compile_backbone(model: EdgeNetClassifier, mode: str | None = None) -> EdgeNetClassifier:
     """``torch.compile`` the backbone in place (training and evaluation); EdgeNet and the head stay eager.
+
+    ``mode``: torch.compile's mode (None: the default; ``"max-autotune"`` searches kernels and uses CUDA
+    graphs, ``"reduce-overhead"`` CUDA graphs only, ``"max-autotune-no-cudagraphs"`` the search only).
 
     The backbone holds nearly all the work. EdgeNet stays out because inductor's layout choice for its
     convolutions breaks the backward of its replicate padding (a stride assertion in
     ``replication_pad2d_backward``), and its three small convolutions gain little from compiling.
     """
-    model.backbone.compile()
+    model.backbone.compile(**({"mode": mode} if mode else {}))
     return model
 
 

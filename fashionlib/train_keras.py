@@ -61,8 +61,9 @@ class FitConfig:
     augment: bool = False
     validation: str = "split"            # "split" (ours) or "test" (Keras-tutorial protocol, diagnostic)
     diagnostic_test: bool = False        # also record the per-epoch test accuracy (a diagnostic)
-    fast_path: bool = False              # fit's GPU fast path (see fit): the same run, dispatched faster;
-                                         # in a setting only when True (the default path's settings unchanged)
+    fast_path: bool | str = False        # fit's GPU fast path (see fit): the same run, dispatched faster;
+                                         # "vmap": the seeds trained together (train_vmap, run_many);
+                                         # in a setting only when not False (the default path's settings unchanged)
     seed: int = 0
     # recipe="modern" (the a7 notebook): the same network with crop/flip augmentation, label smoothing,
     # AdamW on a warm-up + cosine schedule peaking at ``lr``, and EMA weights. Its knobs stay None for
@@ -126,6 +127,18 @@ def _check_recipe(cfg: "FitConfig") -> None:
                              f"{cfg.epochs} epoch(s). Fix: warmup_epochs < epochs (0 = no warm-up).")
 
 
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order of the ``n`` training images in epoch ``epoch`` of the run seeded ``seed``: a permutation
+    drawn from ``(seed, epoch)`` only (every path of study A, single run or vectorised, uses this one)."""
+    return np.random.default_rng([int(seed), int(epoch)]).permutation(int(n))
+
+
+def dropout_seed(seed: int, epoch: int, i: int) -> int:
+    """The state ``[s, 0]`` of the ``i``-th random layer (dropout, augmentation) at the start of epoch ``epoch``
+    of the run seeded ``seed``: ``s`` drawn from ``(seed, epoch, i)`` only (every path uses this one)."""
+    return int(np.random.default_rng([int(seed), int(epoch), int(i)]).integers(1, 2**31 - 1))
+
+
 class EpochShuffledBatches(keras.utils.PyDataset):
     """Mini-batches whose order in epoch ``e`` is a permutation seeded by ``(seed, e)``.
 
@@ -141,7 +154,7 @@ class EpochShuffledBatches(keras.utils.PyDataset):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
-        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+        self.order = epoch_order(self.seed, self.epoch, len(self.x))
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
@@ -218,7 +231,7 @@ class EpochSeeder(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.batches.set_epoch(epoch)
         for i, sg in enumerate(_seed_generators(self.model)):
-            s = int(np.random.default_rng([self.seed, epoch, i]).integers(1, 2**31 - 1))
+            s = dropout_seed(self.seed, epoch, i)
             sg.state.assign(np.array([s, 0], dtype=keras.backend.standardize_dtype(sg.state.dtype)))
 
 
@@ -435,6 +448,9 @@ def fit(data: dict, cfg: FitConfig, *, backup_dir: str | os.PathLike | None = No
     if not isinstance(cfg, FitConfig):
         raise TypeError(f"fit takes a train_keras.FitConfig, got {type(cfg).__name__}. "
                         "Fix: FitConfig.from_params(params) or FitConfig(model=..., epochs=...).")
+    if cfg.fast_path == "vmap":
+        raise ValueError("cfg.fast_path='vmap' trains the runs of a setting together: use train_keras.run_many / "
+                         "run_seeds (or train_vmap.fit_seeds), not fit. Fix: fast_path=True for one run.")
     if cfg.fast_path:
         if steps_per_execution != 1 or device_data is not False:
             raise ValueError(f"cfg.fast_path=True already means steps_per_execution='epoch' and device_data=True; "
@@ -592,6 +608,14 @@ def _train_and_evaluate(data: dict, cfg: FitConfig, save_path, tag: dict, test_e
     bdir = backup_dir_for(**tag)
     t0 = time.perf_counter()
     res = fit(data, cfg, backup_dir=bdir)
+    import shutil
+
+    shutil.rmtree(bdir, ignore_errors=True)
+    return _evaluate_run(data, cfg, res, save_path, test_eval, t0)
+
+
+def _evaluate_run(data: dict, cfg: FitConfig, res: FitResult, save_path, test_eval: bool, t0: float) -> dict:
+    """The dict of :func:`run_many` for one trained run: evaluate, save if asked (every path)."""
     flip = cfg.recipe == "modern"  # the modern recipe predicts with test-time flip, on validation too
     val_mets = evaluate(res.model, data["x_val"], data["y_val"], flip=True)[0] if flip and len(data["y_val"]) else None
     mets, proba = evaluate(res.model, data["x_test"], data["y_test"], flip=flip) if test_eval else ({}, None)
@@ -599,9 +623,6 @@ def _train_and_evaluate(data: dict, cfg: FitConfig, save_path, tag: dict, test_e
     if save_path is not None:
         path = save_model_atomic(inference_copy(res.model, cfg.model, cfg.augment), save_path)
     hist = res.history
-    import shutil
-
-    shutil.rmtree(bdir, ignore_errors=True)
     return {"seed": cfg.seed, "config": cfg, "setting": cfg.as_dict(), "metrics": mets, "proba": proba,
             "val_metrics": val_mets, "history": hist, "lr_log": res.lr_log, "seconds": time.perf_counter() - t0,
             "seconds_per_epoch": float(hist["seconds"].mean()) if len(hist) else None,
@@ -649,6 +670,11 @@ def run_many(data: dict, configs: list[FitConfig], save_paths: list | None = Non
     run resumes from its own backup folder (:func:`backup_dir_for`) if an earlier attempt was
     interrupted.
 
+    Configurations with ``fast_path="vmap"`` (JAX backend, ``jobs=1``) are grouped by setting and the runs
+    of each group trained together in one program (``train_vmap.fit_seeds``): per run the numbers of the
+    fast path, up to rounding; ``seconds`` and the history's ``seconds`` are then the group's wall-clock
+    times (all its runs at once), and there is no resume folder.
+
     ``test_eval=False`` leaves the test set unread (metrics {}, proba None): choose on validation
     first, then :func:`evaluate` the chosen models. A ``recipe="modern"`` run is evaluated with
     test-time flip and also on the validation split (``val_metrics``, the same evaluation as its test
@@ -679,6 +705,8 @@ def run_many(data: dict, configs: list[FitConfig], save_paths: list | None = Non
             print(f"{cfg.model} seed {cfg.seed} ({extra}): {', '.join(shown) or 'trained'} "
                   f"({run['seconds']:.0f} s, {len(run['history'])} epochs)", flush=True)
 
+    if any(c.fast_path == "vmap" for c in configs):
+        return _run_vectorised(data, configs, save_paths, jobs, test_eval, report)
     if jobs == 1 or len(configs) <= 1:
         runs = []
         for cfg, path, tag in zip(configs, save_paths, tags):
@@ -714,6 +742,31 @@ def run_many(data: dict, configs: list[FitConfig], save_paths: list | None = Non
         net = build_model(cfg.model, augment=cfg.augment)
         net.set_weights(run.pop("weights"))
         run["model"] = net
+    return runs
+
+
+def _run_vectorised(data, configs, save_paths, jobs, test_eval, report) -> list[dict]:
+    """run_many's ``fast_path="vmap"``: the configurations grouped by setting (``train_vmap.group_key``:
+    all but the seed and the learning-rate schedule), each group trained together
+    (``train_vmap.fit_seeds``), then every run evaluated and saved as on the other paths; in order."""
+    from . import train_vmap
+
+    if not all(c.fast_path == "vmap" for c in configs):
+        raise ValueError("run_many: some configurations have fast_path='vmap' and some not; one path per call. "
+                         "Fix: the same fast_path for all.")
+    if jobs != 1:
+        raise ValueError(f"run_many: jobs={jobs} is ignored with fast_path='vmap' (each setting's runs train together "
+                         "in this process). Fix: jobs=1.")
+    groups: dict = {}
+    for i, c in enumerate(configs):
+        groups.setdefault(train_vmap.group_key(c), []).append(i)
+    runs = [None] * len(configs)
+    for members in groups.values():
+        t0 = time.perf_counter()
+        fitted = train_vmap.fit_seeds(data, [configs[i] for i in members])
+        for i, res in zip(members, fitted):
+            runs[i] = _evaluate_run(data, configs[i], res, save_paths[i], test_eval, t0)
+            report(runs[i])
     return runs
 
 

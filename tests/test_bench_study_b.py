@@ -75,3 +75,48 @@ def test_cpu_run_records_the_speed_options(tmp_path):
     assert {k: run["setting"][k] for k in ("compile", "predecode", "channels_last", "trainable_blocks")} == \
         {"compile": False, "predecode": True, "channels_last": True, "trainable_blocks": 2}
     assert run["metrics"]["images_per_s"] > 0 and run["metrics"]["gflops_per_image_train"] > 0
+
+
+def test_mfu_levers_parse_and_each_combination_is_one_measured_run(tmp_path):
+    """The GPU levers (batch sizes, compile modes, fused AdamW, attention kernels), checked on the CPU with a tiny
+    backbone: every combination is one run whose setting names its levers."""
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_study_b.py"), "--backbones", "deit_micro",
+                           "--image-size", "16", "--batch-size", "2", "4", "--steps", "1", "--warmup", "0",
+                           "--trainable-blocks", "2", "--edgenet", "without", "--threads", "1",
+                           "--no-fused-adamw", "--sdpa", "auto", "math", "--results-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=REPO,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (path,) = (tmp_path / "cpu" / "bench_study_b").glob("*.json")
+    runs = json.loads(path.read_text())["runs"]
+    assert all("error" not in r["metrics"] for r in runs), runs
+    assert sorted((r["setting"]["batch_size"], r["setting"]["sdpa"]) for r in runs) == \
+        [(2, "auto"), (2, "math"), (4, "auto"), (4, "math")]
+    assert {r["setting"]["fused_adamw"] for r in runs} == {False}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--compile-mode", "max-autotune"], "ignored without --compile"),
+    (["--compile", "--compile-mode", "fastest"], "invalid choice: 'fastest'"),
+    (["--sdpa", "flashy"], "invalid choice: 'flashy'"),
+    (["--batch-size", "0"], "--batch-size takes integers >= 1"),
+])
+def test_bad_lever_is_refused_before_any_work(tmp_path, args, message):
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_study_b.py"), "--backbones", "deit_micro",
+                           *args, "--dry-run", "--results-dir", str(tmp_path)], capture_output=True, text=True,
+                          timeout=300, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr[-2000:]
+    assert not any(tmp_path.iterdir())
+
+
+def test_dry_run_takes_every_lever_at_once(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_study_b.py"), "--backbones",
+                           "beit_base_patch16_224", "--batch-size", "128", "256", "--compile", "--compile-mode",
+                           "default", "max-autotune", "reduce-overhead", "--fused-adamw", "--sdpa", "auto", "efficient",
+                           "--dry-run", "--results-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    args = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert args["compile_mode"] == ["default", "max-autotune", "reduce-overhead"] and args["batch_size"] == [128, 256]
+    assert args["fused_adamw"] is True and args["sdpa"] == ["auto", "efficient"]
+    assert not any(tmp_path.iterdir())

@@ -248,6 +248,9 @@ def test_the_fingerprint_covers_every_fashionlib_module():
     (["a1_improved_cnn", "-p", "lr0", "0.1"], "'lr0' (from -p) was renamed 'lr'"),
     (["a1_improved_cnn", "-p", "fast_path", "true"], "'fast_path' is True but backend='tensorflow' cannot hold"),
     (["a6_protocol", "-p", "fast_path", "True", "-p", "backend", "tensorflow"], "'fast_path' is True but backend="),
+    (["a1_improved_cnn", "-p", "fast_path", "vmap"], "'fast_path' is 'vmap' but backend='tensorflow'"),
+    (["a3_batch_size", "-p", "fast_path", "vmap", "-p", "backend", "jax", "-p", "jobs", "2"],
+     "'jobs'=2 is ignored with fast_path='vmap'"),
 ])
 def test_runner_refuses_impossible_parameters_before_a_kernel(tmp_path, args, message):
     """Exit code 2, a message naming the parameter, the limit and the fix, and nothing written."""
