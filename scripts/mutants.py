@@ -95,7 +95,7 @@ MUTANTS: list[Mutant] = [
     Mutant("batches never reshuffled after the first epoch (Keras)", "fashionlib/train_keras.py",
            "        self.batches.set_epoch(epoch)\n", "        self.batches.set_epoch(0)\n", (KERAS_ORDER,)),
     Mutant("Keras batch order ignores the epoch", "fashionlib/train_keras.py",
-           "np.random.default_rng([self.seed, self.epoch]).permutation", "np.random.default_rng([self.seed, 0]).permutation",
+           "return np.random.default_rng([int(seed), int(epoch)]).permutation", "return np.random.default_rng([int(seed), 0]).permutation",
            (KERAS_ORDER,)),
     Mutant("run_many saves an untrained model", "fashionlib/train_keras.py",
            "path = save_model_atomic(inference_copy(res.model, cfg.model, cfg.augment), save_path)",
