@@ -114,6 +114,16 @@ BENCHES = [
           ["--batch-size", "128", "--steps", "20", "--compile", "--predecode", "--channels-last",
            "--backbones", "beit_base_patch16_224", "--trainable-blocks", "-1", "4", "--edgenet", "without"],
           "bench_study_b", {"compile": True}, "study B: BEiT-base images/s and MFU with the speed options", 150),
+    Bench("bench_gpu_a_vmap", "benchmarks/bench_gpu_a.py",
+          ["--seeds", "10", "--paths", "fast,workers,vmap", "--fast-runs", "1", "--max-seconds", "60"], "bench_gpu_a",
+          {"path": "vmap"}, "study A: the vectorised seeds path against one run and 10 workers (sizes the queue)",
+          330),
+    Bench("bench_study_b_levers", "benchmarks/bench_study_b.py",
+          ["--batch-size", "128", "256", "--steps", "20", "--compile", "--predecode", "--channels-last",
+           "--fused-adamw", "--sdpa", "auto", "efficient", "--backbones", "beit_base_patch16_224",
+           "--trainable-blocks", "-1", "--edgenet", "without"],
+          "bench_study_b", {"sdpa": "efficient"}, "study B: BEiT-base MFU levers (batch 256, fused AdamW, "
+          "the efficient attention kernel with the position bias; goal >= 40% MFU)", 300),
     Bench("bench_study_b_eager", "benchmarks/bench_study_b.py",
           ["--batch-size", "128", "--steps", "20", "--predecode", "--channels-last",
            "--backbones", "beit_base_patch16_224", "--trainable-blocks", "-1", "4", "--edgenet", "without"],
@@ -453,6 +463,10 @@ def main(argv=None) -> int:
             print(f"     INVALID: {problems[job.name]}")
     n_bad = sum(v is not None for v in problems.values()) + sum(not j.fits for j in jobs)
     if args.dry_run:
+        study_a = sum(j.est_seconds for j in jobs if j.kind == "notebook") / 60
+        if not math.isnan(study_a):  # NaN: no GPU benchmark record to estimate from
+            print(f"[gpu_jobs] study A's notebooks together: est. {study_a:.1f} min of GPU work "
+                  f"({math.ceil(study_a / args.job_min)} call(s) of at most {args.job_min:g} min).")
         print(f"[gpu_jobs] dry run: {len(jobs) - n_bad} job(s) ready, {n_bad} not; nothing written.")
         return 1 if n_bad else 0
 

@@ -4,6 +4,7 @@ job but keeps what finished, and the archives stay within the device's limits on
 
 import importlib.util
 import json
+import re
 import os
 import shutil
 import sys
@@ -23,7 +24,8 @@ COMMITTED = REPO / "book" / "results"
 # The paper records still missing at this commit, most valuable first. Committing one of them (or its
 # GPU benchmark) makes this list wrong: update it with the commit that brings the record.
 MISSING = ["a2_models", "a3_batch_size", "a4_lr_schedules", "a7_modern_recipe", "a5_closing_the_gap",
-           "bench_study_b_eager"]
+           "bench_gpu_a_vmap", "bench_study_b_levers", "bench_study_b_eager"]
+
 
 
 def _tree(root):
@@ -62,6 +64,7 @@ def test_dry_run_lists_exactly_the_missing_records_and_their_gpu_calls(capsys, m
     assert "-p backend jax -p jobs 9" in a7 and "fast_path" not in a7.split("\n")[4]  # a7 declares no fast path
     assert "bench_gpu_a" not in _listed(out) and "a6_protocol" not in _listed(out)  # committed from the H200
     assert "from 20261204T123726705848-ec97b8.json" in out  # the estimate's benchmark record
+    assert re.search(r"study A's notebooks together: est\. \d+\.\d min of GPU work \(\d+ call\(s\)", out)
 
 
 def test_a_committed_record_leaves_the_plan_and_a_partial_one_says_what_it_lacks(tmp_path, capsys):
