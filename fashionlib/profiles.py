@@ -152,21 +152,24 @@ PROFILES: dict[str, dict[str, dict]] = {
     "b2_backbones": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 1,
                   "backbones": ["vit_micro", "swinv2_micro"], "batch_size": 32, "seeds": [0, 1], "pretrain_seeds": [0],
-                  "test_per_class": 20, "lt_test_max": 40, "other_balances": [], "other_seeds": [],
+                  "test_per_class": 20, "lt_test_max": 40, "other_balances": [], "other_seeds": [], "control_backbones": [],
                   "scratch_control": False},
         "cpu": {},
         "paper": {**PAPER_DATA, "torch_threads": 8, "image_size": 224, "balance_target": 500, "epochs": 30, "batch_size": 32,
                   "backbones": ["beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224",
                                 "vit_base_patch16_224"], "lr": 0.0001, "pretrained": True, "trainable_blocks": 4,
                   "seeds": [0, 1, 2, 3, 4], "weights_dir": "none", "scratch_control": False,
-                  "other_balances": ["oversample", "class_weights", "logit_adjust"], "other_seeds": [0, 1, 2]},
-        # The stand-in's full setting: 3 micro backbones x EdgeNet on/off x {none, resample} x 10 seeds (spread
-        # over B0's 2 pretraining seeds), the other balancing methods (EdgeNet on) and the from-scratch control
-        # on 3 seeds; 10 epochs; two held-out sets from the official test set (long-tailed, 600 in the largest
-        # class; balanced, 100 per class).
-        "standin": {"seeds": list(range(10)), "n_max": 300, "balance_target": 60, "epochs": 10,
-                    "lt_test_max": 600, "test_per_class": 100,
-                    "other_balances": ["oversample", "class_weights", "logit_adjust"], "other_seeds": [0, 1, 2]},
+                  "other_balances": ["oversample", "class_weights", "logit_adjust"], "other_seeds": [0, 1, 2],
+                  "control_backbones": []},
+        # The stand-in's full setting: BEiT and Swin V2 x EdgeNet on/off x {none, resample} x 10 seeds (spread
+        # over B0's 2 pretraining seeds), 10 epochs; ViT (the control), class weights and logit adjustment
+        # (EdgeNet on) and the from-scratch control on 3 seeds; two held-out sets from the official test set (long-tailed, 400 in
+        # the largest class, 986 images; balanced, 60 per class). Sized to about 30 min of one CPU core with
+        # B0; oversampling (every class copied up to the largest: 4x the training images) is left to
+        # -p other_balances '["oversample", ...]'.
+        "standin": {"seeds": list(range(10)), "n_max": 200, "balance_target": 40, "epochs": 10,
+                    "lt_test_max": 400, "test_per_class": 60,
+                    "other_balances": ["class_weights", "logit_adjust"], "other_seeds": [0, 1, 2]},
     },
     "b3_hyperparameters": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16,
@@ -292,6 +295,8 @@ RULES = {
                        "a non-empty list of distinct integers >= 0 (B0's seeds; B2's seeds are spread over them)"),
     "other_balances": (lambda v: isinstance(v, list) and all(b in BALANCE_METHODS and b != "none" for b in v),
                        "a list (possibly empty) drawn from " + ", ".join(b for b in BALANCE_METHODS if b != "none")),
+    "control_backbones": (lambda v: isinstance(v, list) and all(b in BACKBONES_B for b in v),
+                          "a list (possibly empty) drawn from backbones (run on other_seeds only)"),
     "other_seeds": (lambda v: isinstance(v, list) and len(set(v)) == len(v)
                     and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v),
                     "a list of distinct integers >= 0 (a subset of seeds)"),
