@@ -18,7 +18,7 @@ import math
 from typing import Callable
 
 PROFILE_NAMES = ("smoke", "cpu", "standin", "paper")
-# Study B's stand-in at its full setting (B0 pretraining + B2's grid, about 1.5 hours on 2 CPU cores): the
+# Study B's stand-in at its full setting (B0 pretraining + B2's grid, about an hour on a shared 2-core machine): the
 # paper profile means the paper's data and weights, which are not here, so the stand-in has a profile of
 # its own, with its records in book/results/standin and its executed pages in book/standin-runs.
 STANDIN_NOTEBOOKS = ("b0_pretraining", "b2_backbones")

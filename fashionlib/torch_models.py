@@ -71,7 +71,9 @@ BACKBONES: dict[str, dict] = {
     "swinv2_cr_tiny_ns_224": {"timm": "swinv2_cr_tiny_ns_224", "kwargs": {}, "family": "Swin V2", "paper": True},
     "deit_base_patch16_224": {"timm": "deit_base_patch16_224", "kwargs": {}, "family": "DeiT", "paper": True},
     "vit_base_patch16_224": {"timm": "vit_base_patch16_224", "kwargs": {}, "family": "ViT", "paper": True},
-    # micro variants: same timm classes, narrow and shallow, patch 4, for CPUs (random init only)
+    # micro variants: same timm classes, narrow and shallow, patch 4, for CPUs (random init only). The micro
+    # DeiT is the micro ViT (timm's DeiT class without a distillation token is ViT; same initial weights), so
+    # B2's stand-in leaves it out; it stays for the other notebooks and exercises.
     "beit_micro": {"timm": "beit_base_patch16_224", "family": "BEiT", "paper": False,
                    "kwargs": {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}},
     "swinv2_micro": {"timm": "swinv2_cr_tiny_ns_224", "family": "Swin V2", "paper": False,
