@@ -369,7 +369,7 @@ CLAIMS: list[Claim] = [
     Claim("B", "EdgeNet improves the backbones (accuracy on the long-tailed held-out set, on - off, points)",
           "Conclusion", "b2_backbones", "lt_accuracy", standin=True, offline_reason=_STAND_IN,
           standin_row="EdgeNet on - off (claim backbones): lt_accuracy"),
-    Claim("B", "EdgeNet helps most with BEiT (accuracy on the long-tailed held-out set, on - off, points)",
+    Claim("B", "EdgeNet improves BEiT (accuracy on the long-tailed held-out set, on - off, points)",
           "Conclusion", "b2_backbones", "lt_accuracy", standin=True, offline_reason=_STAND_IN,
           standin_row="EdgeNet on - off (BEiT): lt_accuracy"),
     Claim("B", "Balancing (the paper's resampling) helps Swin V2 (accuracy on the long-tailed held-out set, "
