@@ -18,7 +18,7 @@ import math
 from typing import Callable
 
 PROFILE_NAMES = ("smoke", "cpu", "standin", "paper")
-# Study B's stand-in at its full setting (B0 pretraining + B2's grid, about 1.5 hours on 2 CPU cores): the
+# Study B's stand-in at its full setting (B0 pretraining + B2's grid, about an hour on a shared 2-core machine): the
 # paper profile means the paper's data and weights, which are not here, so the stand-in has a profile of
 # its own, with its records in book/results/standin and its executed pages in book/standin-runs.
 STANDIN_NOTEBOOKS = ("b0_pretraining", "b2_backbones")
@@ -134,13 +134,15 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     # Study B (PyTorch + timm). cpu = the notebook defaults (long-tailed Fashion-MNIST at 32 px, micro
     # backbones, random init); smoke = seconds; paper = 224 px, the real backbones, the paper's epochs (GPU).
-    # B0 pretrains the micro backbones on half A of Fashion-MNIST (weights + manifests beside its record).
-    # cpu: 300 per class, 3 epochs; standin: the stand-in's full setting (all 3,000 per class of half A).
-    # No paper profile: the paper's backbones come pretrained (timm), which B2's paper profile loads.
+    # B0 pretrains the micro backbones on half A of Fashion-MNIST on four coarse groups (never the ten fine
+    # labels), two seeds; weights + manifests beside its record. cpu: 600 per group, 3 epochs; standin: 1,500
+    # per group, 4 epochs. No paper profile: the paper's backbones come pretrained (timm), which B2's paper
+    # profile loads.
     "b0_pretraining": {
-        "smoke": {"per_class": 20, "image_size": 16, "epochs": 1, "backbones": ["deit_micro", "swinv2_micro"]},
+        "smoke": {"per_group": 40, "image_size": 16, "epochs": 1, "seeds": [0], "probe_per_class": 10,
+                  "backbones": ["vit_micro", "swinv2_micro"]},
         "cpu": {},
-        "standin": {"per_class": 2950, "epochs": 4, "torch_threads": 2},
+        "standin": {"per_group": 1500, "epochs": 4, "probe_per_class": 200},
     },
     "b1_apparel_data": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "samples_per_class": 2},
@@ -149,18 +151,25 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "b2_backbones": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16, "epochs": 1,
-                  "backbones": ["deit_micro", "swinv2_micro"], "batch_size": 32, "seeds": [0, 1], "test_per_class": 20,
-                  "balances": ["none", "resample"]},
+                  "backbones": ["vit_micro", "swinv2_micro"], "batch_size": 32, "seeds": [0, 1], "pretrain_seeds": [0],
+                  "test_per_class": 20, "lt_test_max": 40, "other_balances": [], "other_seeds": [], "control_backbones": [],
+                  "scratch_control": False},
         "cpu": {},
         "paper": {**PAPER_DATA, "torch_threads": 8, "image_size": 224, "balance_target": 500, "epochs": 30, "batch_size": 32,
                   "backbones": ["beit_base_patch16_224", "swinv2_cr_tiny_ns_224", "deit_base_patch16_224",
                                 "vit_base_patch16_224"], "lr": 0.0001, "pretrained": True, "trainable_blocks": 4,
-                  "seeds": [0, 1, 2, 3, 4], "weights_dir": "none", "scratch_control": False},
-        # The stand-in's full setting: the whole grid (4 micro backbones x EdgeNet x 5 balancing methods)
-        # x 3 seeds + the from-scratch control, from B0's standin weights, tested on the official test set.
-        # (5 seeds would take about 1.5 h more on 2 cores: oversampling trains 4x the images.)
-        "standin": {"torch_threads": 2, "seeds": [0, 1, 2], "n_max": 1000, "test_per_class": 1000, "epochs": 4,
-                    "balance_target": 100, "balances": list(BALANCE_METHODS), "scratch_control": True},
+                  "seeds": [0, 1, 2, 3, 4], "weights_dir": "none", "scratch_control": False,
+                  "other_balances": ["oversample", "class_weights", "logit_adjust"], "other_seeds": [0, 1, 2],
+                  "control_backbones": []},
+        # The stand-in's full setting: BEiT and Swin V2 x EdgeNet on/off x {none, resample} x 10 seeds (spread
+        # over B0's 2 pretraining seeds), 10 epochs; ViT (the control), class weights and logit adjustment
+        # (EdgeNet on) and the from-scratch control on 3 seeds; two held-out sets from the official test set (long-tailed, 400 in
+        # the largest class, 986 images; balanced, 60 per class). Sized to about 30 min of one CPU core with
+        # B0; oversampling (every class copied up to the largest: 4x the training images) is left to
+        # -p other_balances '["oversample", ...]'.
+        "standin": {"seeds": list(range(10)), "n_max": 200, "balance_target": 40, "epochs": 10,
+                    "lt_test_max": 400, "test_per_class": 60,
+                    "other_balances": ["class_weights", "logit_adjust"], "other_seeds": [0, 1, 2]},
     },
     "b3_hyperparameters": {
         "smoke": {"n_max": 60, "imbalance_factor": 10.0, "balance_target": 10, "image_size": 16,
@@ -189,6 +198,7 @@ USED_ONLY_WITH_DATASET = {
     "imbalance_factor": ("fmnist_lt",),
     "n_max": ("fmnist_lt",),
     "test_per_class": ("fmnist_lt",),
+    "lt_test_max": ("fmnist_lt",),
 }
 
 
@@ -275,14 +285,30 @@ RULES = {
              "a non-empty list of row numbers 1..4 of the paper's table"),
     "logit_tau": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0"),
     "torch_threads": (_positive_int, "an integer >= 1 (CPU threads for torch)"),
-    # B0 holds out 50 more per class from half A's 3,000 to watch the pretraining
-    "per_class": (lambda v: _positive_int(v) and v <= 2950, "an integer in 1..2950 (images per class from half A, "
-                                                             "which has 3,000 and B0 holds 50 of each out)"),
+    # B0: images per coarse group from half A; the one-class groups (Trouser, Bag) have 3,000 images
+    # there, and B0 holds 250 of each group out
+    "per_group": (lambda v: _positive_int(v) and v <= 2750, "an integer in 1..2750 (images per coarse group from "
+                                                             "half A, which B0 holds 250 more of out)"),
+    "probe_per_class": (lambda v: _positive_int(v) and 2 <= v <= 1000,
+                        "an integer in 2..1000 (half B images per class for B0's linear probe)"),
+    "pretrain_seeds": (lambda v: isinstance(v, list) and v and len(set(v)) == len(v)
+                       and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v),
+                       "a non-empty list of distinct integers >= 0 (B0's seeds; B2's seeds are spread over them)"),
+    "other_balances": (lambda v: isinstance(v, list) and all(b in BALANCE_METHODS and b != "none" for b in v),
+                       "a list (possibly empty) drawn from " + ", ".join(b for b in BALANCE_METHODS if b != "none")),
+    "control_backbones": (lambda v: isinstance(v, list) and all(b in BACKBONES_B for b in v),
+                          "a list (possibly empty) drawn from backbones (run on other_seeds only)"),
+    "other_seeds": (lambda v: isinstance(v, list) and len(set(v)) == len(v)
+                    and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v),
+                    "a list of distinct integers >= 0 (a subset of seeds)"),
     "weights_dir": (lambda v: isinstance(v, str) and v != "",
                     "'b0' (this profile's B0 weights), 'none', or a folder of <backbone>.safetensors"),
     "scratch_control": (lambda v: isinstance(v, bool), "True or False"),
     "test_per_class": (lambda v: v is None or (_positive_int(v) and v <= 1000),
                        "None (all 1,000) or an integer in 1..1000 (images per class of the official test set)"),
+    "lt_test_max": (lambda v: v is None or (_positive_int(v) and v <= 1000),
+                    "None (no long-tailed held-out set) or an integer in 1..1000 (its largest class, drawn "
+                    "from the official test set in the training data's long-tailed proportions)"),
     "jobs": (_positive_int, "an integer >= 1 (training runs side by side in worker processes; 1 = in the kernel)"),
     "lr_ends": (lambda v: isinstance(v, list) and v and all(_positive_number(x) for x in v),
                 "a non-empty list of numbers > 0"),

@@ -69,7 +69,8 @@ def paired_difference(frame: pd.DataFrame, metric: str, by: str, a, b, *, pair_o
     one difference per seed (the runs of one seed share a split, so they are not independent pairs);
     both sides must then hold the same combinations of those settings for every seed. Returns difference
     (mean of the per-pair differences), std, n (pairs), ci95 (half-width), ci_low, ci_high, seeds (the
-    pair keys), mean_a, mean_b and the provenance columns.
+    pair keys), diffs (the per-pair differences, in the order of seeds), p (two-sided paired t-test,
+    :func:`paired_p_value`), mean_a, mean_b and the provenance columns.
     """
     pair_on, average_over = list(pair_on), list(average_over)
     for col in (metric, by, *pair_on, *average_over):
@@ -107,8 +108,59 @@ def paired_difference(frame: pd.DataFrame, metric: str, by: str, a, b, *, pair_o
     s = _mean_ci(diffs)
     return {"a": a, "b": b, "metric": metric, "difference": s["mean"], "std": s["std"], "n": s["n"],
             "ci95": s["ci95"], "ci_low": s["mean"] - s["ci95"], "ci_high": s["mean"] + s["ci95"], "seeds": seeds,
+            "diffs": diffs, "p": paired_p_value(s["mean"], s["std"], s["n"]),
             "mean_a": float(sides["a"].mean()), "mean_b": float(sides["b"].mean()),
             **provenance_columns(frame[frame[by].isin([a, b])]), "digits": digits}
+
+
+def paired_p_value(mean: float, std: float, n: int) -> float:
+    """Two-sided p-value of a paired t-test (mean difference zero) from the differences' mean, std and n."""
+    if n < 2 or math.isnan(std):
+        return math.nan
+    if std == 0:
+        return 0.0 if mean != 0 else 1.0
+    return float(2 * stats.t.sf(abs(mean) / (std / math.sqrt(n)), n - 1))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaN stays NaN, and is not counted).
+
+    The adjusted p of the k-th smallest of m is ``max over j <= k of min(1, (m - j + 1) * p_(j))``; a claim is
+    significant at level alpha when its adjusted p is below alpha (Holm 1979: the family-wise error rate
+    stays at alpha). The same numbers as ``statsmodels.stats.multitest.multipletests(method="holm")``.
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = len(ok)
+    if not m:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out[order] = adjusted
+    return out
+
+
+def min_detectable_difference(std: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true mean difference a two-sided paired t-test on ``n`` pairs detects with ``power``.
+
+    From the noncentral t distribution (scipy): the effect size d with power(d) = ``power`` at level
+    ``alpha``, times the observed std of the differences. NaN below 2 pairs. Beside a "not shown": a
+    difference this large would have been detected 80% of the time; smaller ones may be there.
+    """
+    if n < 2 or math.isnan(std):
+        return math.nan
+    from scipy.optimize import brentq
+
+    df = n - 1
+    crit = stats.t.ppf(1 - alpha / 2, df)
+
+    def gap(d):
+        nc = d * math.sqrt(n)
+        lower = stats.nct.cdf(-crit, df, nc)  # the wrong-sign rejections; scipy gives NaN where it is ~0
+        return stats.nct.sf(crit, df, nc) + (0.0 if math.isnan(lower) else lower) - power
+
+    return float(brentq(gap, 1e-6, 50.0) * std)
 
 
 def best_group(frame: pd.DataFrame, by, metric: str = "val_accuracy") -> tuple:

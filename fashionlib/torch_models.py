@@ -15,13 +15,22 @@ We build (see the book's cell ``(b-edgenet)``):
 * ``conv2``: 3x3, ``8 -> 8``, padding 1, ReLU, initialised as the identity (Dirac) so the start is
   exactly the Sobel response; it learns to combine directions (receptive field 5x5).
 * ``conv3``: 1x1, ``8 -> 1``, no activation: one signed edge map. It starts as
-  ``edge_gain * (|Gx| + |Gy|)`` (the four Sobel channels summed, ``edge_gain=0.1``), an L1 gradient
-  magnitude.
+  ``edge_gain * (|Gx| + |Gy|)`` (the four Sobel channels summed), an L1 gradient magnitude; with the
+  default ``edge_gain=0`` it starts at zero (below).
 * expansion: the one-channel map is repeated to the backbone's input channels (3) -- "expanded to
   match the input requirements of the backbone" -- and added to the input image (``residual=True``,
-  "edge *enhancement*": the backbone sees the image with its edges strengthened, classic Sobel
-  sharpening at initialisation, learned afterwards). ``residual=False`` feeds the expanded edge
-  map alone. All three layers are trained with the head.
+  "edge *enhancement*": the backbone sees the image with its edges strengthened, learned during
+  fine-tuning). ``residual=False`` feeds the expanded edge map alone. All three layers are trained
+  with the head.
+
+**A fair start** (``edge_gain=0``, the default): the last layer is zero-initialised, so at the start the
+model with EdgeNet computes exactly the function of the model without it (the backbone was pretrained
+without EdgeNet, and an edge map added at the start would hand the EdgeNet model a shifted input it
+must first undo). Any difference between EdgeNet on and off is then learned. The gradient reaches
+``conv3`` at once and ``conv1``/``conv2`` as soon as ``conv3`` moves (the zero-initialised residual
+branch of ControlNet and of "Fixup"-style residual blocks). :func:`build_model` also creates EdgeNet
+without drawing from the global random generator, so the head and the data order of an EdgeNet run
+are those of the run without it.
 
 Sizes stay equal (padding), so EdgeNet works at any image size.
 
@@ -62,7 +71,9 @@ BACKBONES: dict[str, dict] = {
     "swinv2_cr_tiny_ns_224": {"timm": "swinv2_cr_tiny_ns_224", "kwargs": {}, "family": "Swin V2", "paper": True},
     "deit_base_patch16_224": {"timm": "deit_base_patch16_224", "kwargs": {}, "family": "DeiT", "paper": True},
     "vit_base_patch16_224": {"timm": "vit_base_patch16_224", "kwargs": {}, "family": "ViT", "paper": True},
-    # micro variants: same timm classes, narrow and shallow, patch 4, for CPUs (random init only)
+    # micro variants: same timm classes, narrow and shallow, patch 4, for CPUs (random init only). The micro
+    # DeiT is the micro ViT (timm's DeiT class without a distillation token is ViT; same initial weights), so
+    # B2's stand-in leaves it out; it stays for the other notebooks and exercises.
     "beit_micro": {"timm": "beit_base_patch16_224", "family": "BEiT", "paper": False,
                    "kwargs": {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}},
     "swinv2_micro": {"timm": "swinv2_cr_tiny_ns_224", "family": "Swin V2", "paper": False,
@@ -94,6 +105,7 @@ def _check_backbone(name: str) -> dict:
 
 
 # ----------------------------------------------------------------------------------- EdgeNet -----
+EDGENET_INIT_SEED = 0  # EdgeNet's Kaiming-initialised filters, drawn from a generator of their own
 SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 SOBEL_Y = SOBEL_X.t().contiguous()
 
@@ -102,7 +114,7 @@ class EdgeNet(nn.Module):
     """Three-convolution edge enhancement, output expanded to ``out_channels`` (module docstring)."""
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 8,
-                 sobel_init: bool = True, residual: bool = True, edge_gain: float = 0.1):
+                 sobel_init: bool = True, residual: bool = True, edge_gain: float = 0.0):
         super().__init__()
         self.in_channels, self.out_channels, self.residual = in_channels, out_channels, residual
         if residual and in_channels != out_channels:
@@ -315,6 +327,11 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
+def weights_name(backbone: str, seed: int) -> str:
+    """The file name of B0's pretrained weights of ``backbone`` with pretraining seed ``seed``."""
+    return f"{backbone}-seed{seed}.safetensors"
+
+
 def save_backbone_weights(backbone: nn.Module, path, *, name: str, recipe: dict, record: str | None = None) -> Path:
     """Save a backbone as safetensors plus a manifest (``<stem>.manifest``, JSON); return the weights path.
 
@@ -372,14 +389,23 @@ def annotate_manifest(path, **fields) -> dict:
 def build_model(backbone: str, num_classes: int, image_size: int | None = None, edgenet: bool = True,
                 dropout: float = 0.0, pretrained: bool = False, weights_file=None,
                 trainable_blocks: int = -1, allow_download: bool = True,
-                edgenet_residual: bool = True) -> EdgeNetClassifier:
-    """The paper's composed model. ``trainable_blocks=-1`` trains everything (see :func:`set_trainable`)."""
+                edgenet_residual: bool = True, edge_gain: float = 0.0) -> EdgeNetClassifier:
+    """The paper's composed model. ``trainable_blocks=-1`` trains everything (see :func:`set_trainable`).
+
+    With ``edgenet=True`` and the default ``edge_gain=0`` the model starts as exactly the function of
+    ``edgenet=False`` under the same seed (EdgeNet's output layer is zero and its creation leaves the
+    global random generator alone): see the module docstring, "A fair start".
+    """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
     bb = create_backbone(backbone, image_size=image_size, pretrained=pretrained,
                          weights_file=weights_file, allow_download=allow_download)
     in_ch = getattr(bb, "pretrained_cfg", {}).get("input_size", (3,))[0]
-    en = EdgeNet(in_ch, in_ch, residual=edgenet_residual) if edgenet else None
+    en = None
+    if edgenet:  # seeded on its own: the global generator (head init, dropout, data order) is untouched
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(EDGENET_INIT_SEED)
+            en = EdgeNet(in_ch, in_ch, residual=edgenet_residual, edge_gain=edge_gain)
     model = EdgeNetClassifier(bb, num_classes, dropout=dropout, edgenet=en, backbone_name=backbone)
     set_trainable(model, trainable_blocks)
     return model

@@ -77,6 +77,7 @@ class TrainConfig:
     small_classes: str = "train"         # ... and train classes under 3 images on the training split only
     val_size: float = 0.15
     test_per_class: int | None = None   # fmnist_lt: the first N per class of the official test set (None: all 1,000)
+    lt_test_max: int | None = None      # fmnist_lt: a long-tailed held-out set from the official test set, N in its largest class
     test_size: float = 0.15
     image_size: int = 32
     # balancing (training split only)
@@ -164,6 +165,7 @@ class Splits:
     test_idx: np.ndarray
     class_names: list[str] = field(default_factory=list)
     test_source: apparel.ImageSource | None = None  # a separate test set (the stand-in's official one)
+    test_sets: dict = field(default_factory=dict)  # name -> positions in test_idx (the stand-in's balanced/long-tailed sets)
     eval_cache: dict = field(default_factory=dict, repr=False)  # validation/test datasets, reused across runs
 
     @property
@@ -192,25 +194,28 @@ def _required(cfg, name):
 def make_splits(cfg: TrainConfig, source: apparel.ImageSource | None = None) -> Splits:
     """Split, then balance the training split only (validation and test stay as drawn).
 
-    The stand-in (``fmnist_lt``) is tested on the official, balanced Fashion-MNIST test set: its
-    long-tailed set is split into training and validation only (``test_size`` does not apply).
+    The stand-in (``fmnist_lt``) is tested on the official Fashion-MNIST test set: its long-tailed set is
+    split into training and validation only (``test_size`` does not apply). Its test split is the union of
+    two held-out sets (:func:`apparel.fmnist_test_sets`): ``balanced`` (``test_per_class`` per class) and,
+    with ``lt_test_max``, ``long_tailed`` (the training data's class mix); ``Splits.test_sets`` holds each
+    set's positions in ``test_idx``, and the model predicts every image once.
     """
     source = source if source is not None else load_source(cfg)
     test_source = apparel.fmnist_official_test() if cfg.dataset == "fmnist_lt" else None
     tr, va, te = apparel.split_indices(source.labels, cfg.val_size, 0.0 if test_source else cfg.test_size,
                                        seed=cfg.seed, class_names=source.class_names, small_classes=cfg.small_classes)
-    if test_source is not None:
-        te = np.arange(len(test_source))
-        if cfg.test_per_class is not None:  # the same images for every seed and run: a fixed, balanced subset
-            te = np.sort(np.concatenate([te[test_source.labels == c][:cfg.test_per_class]
-                                         for c in range(len(test_source.class_names))]))
+    test_sets = {}
+    if test_source is not None:  # the same images for every seed and run
+        sets = apparel.fmnist_test_sets(test_source.labels, cfg.test_per_class, cfg.lt_test_max, cfg.imbalance_factor)
+        te = np.unique(np.concatenate(list(sets.values())))
+        test_sets = {k: np.searchsorted(te, v) for k, v in sets.items()}
     if cfg.balance in ("resample", "oversample"):  # oversample: every class up to the largest, no image dropped
         target = "max" if cfg.balance == "oversample" else cfg.balance_target
         pos, copies = balance.balance_indices(source.labels[tr], target, seed=cfg.seed)
         train_idx, augment = tr[pos], copies
     else:
         train_idx, augment = tr, np.zeros(len(tr), bool)
-    return Splits(source, train_idx, augment, tr, va, te, list(source.class_names), test_source)
+    return Splits(source, train_idx, augment, tr, va, te, list(source.class_names), test_source, test_sets)
 
 
 def make_datasets(cfg: TrainConfig, splits: Splits, model) -> tuple:
@@ -314,6 +319,34 @@ def evaluate(model, loader, device: torch.device, num_classes: int, channels_las
     out = {"loss": total / max(1, n), **classification_metrics(y_true, y_pred, num_classes)}
     out["y_true"], out["y_pred"] = y_true.tolist(), y_pred.tolist()
     return out
+
+
+@torch.no_grad()
+def backbone_features(model, source: apparel.ImageSource, image_size: int, batch_size: int = 256) -> np.ndarray:
+    """The backbone's pooled features (no EdgeNet, no head) of every image of ``source``, on the CPU."""
+    dc = apparel.data_config(model, image_size)
+    ds = apparel.TorchImageDataset(source, np.arange(len(source)), image_size, dc["mean"], dc["std"],
+                                   interpolation=dc.get("interpolation", "bilinear"))
+    backbone = getattr(model, "backbone", model).eval()
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size)
+    return torch.cat([backbone(x) for x, _ in loader]).numpy()
+
+
+def linear_probe(model, source: apparel.ImageSource, image_size: int, seed: int = 0) -> float:
+    """Accuracy (%) of a logistic regression on the frozen backbone's features: a diagnostic of pretraining.
+
+    ``source`` (balanced, labelled) is split in two halves, stratified and seeded; the probe (scikit-learn,
+    standardised features) fits one half and is scored on the other.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = backbone_features(model, source, image_size)
+    xa, xb, ya, yb = train_test_split(x, source.labels, test_size=0.5, stratify=source.labels, random_state=seed)
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(xa, ya)
+    return 100.0 * float(probe.score(xb, yb))
 
 
 def use_channels_last(channels_last: bool | None, device: torch.device) -> bool:
@@ -530,6 +563,7 @@ def finish(run: Run, started: float, return_model: bool) -> dict:
                   "test": np.bincount(splits.test_labels, minlength=n).tolist()}}
     if run.rank == 0:
         result["test"] = evaluate(run.model, run.test_loader, run.device, n, run.cfg.channels_last)
+        result["test_sets"] = {k: v.tolist() for k, v in splits.test_sets.items()}
     if run.world > 1:
         torch.distributed.barrier()
     result["wall_s"] = time.time() - started
@@ -630,17 +664,33 @@ if __name__ == "__main__":
 def as_run(result: dict, setting: dict, model_file: str | None = None) -> dict:
     """One run of a results record (``results.write_record``) from a :func:`fit` result.
 
-    Metrics (accuracies in percent): ``accuracy``, ``balanced_accuracy``, ``macro_f1``, ``loss`` and
-    many/medium/few-shot accuracy on the test split; ``val_accuracy``, ``best_val_accuracy``,
-    ``val_macro_f1``, ``val_loss``, ``train_accuracy``, ``train_loss`` of the last epoch. ``history``:
+    Metrics (accuracies in percent): ``accuracy``, ``balanced_accuracy``, ``macro_f1``, ``loss``,
+    many/medium/few-shot accuracy and ``recall_<k>`` of every class k on the test split (the stand-in:
+    its balanced set); with a long-tailed held-out set (``TrainConfig.lt_test_max``) also ``lt_accuracy``,
+    ``lt_balanced_accuracy`` and ``lt_macro_f1`` on it; ``val_accuracy``, ``best_val_accuracy``,
+    ``val_macro_f1``, ``val_loss``, ``train_accuracy``, ``train_loss`` of the last epoch (training
+    accuracy: the running average in training mode on the balanced, augmented training set). ``history``:
     the per-epoch values as lists.
     """
+    from sklearn.metrics import recall_score
+
     hist = result["history"]
     last, test = hist[-1], result["test"]
-    metrics = {"accuracy": test["acc"], "balanced_accuracy": test["balanced_acc"], "macro_f1": test["f1"],
+    y_true, y_pred = np.asarray(test["y_true"]), np.asarray(test["y_pred"])
+    sets = {k: np.asarray(v, dtype=np.int64) for k, v in result.get("test_sets", {}).items()}
+    n = len(result["class_names"])
+    main = sets.get("balanced", np.arange(len(y_true)))
+    t = classification_metrics(y_true[main], y_pred[main], n) if "balanced" in sets else {
+        "acc": test["acc"], "balanced_acc": test["balanced_acc"], "f1": test["f1"]}
+    recall = recall_score(y_true[main], y_pred[main], labels=list(range(n)), average=None, zero_division=np.nan)
+    metrics = {"accuracy": t["acc"], "balanced_accuracy": t["balanced_acc"], "macro_f1": t["f1"],
                "loss": test["loss"], "val_accuracy": last["val_acc"],
                "best_val_accuracy": max(h["val_acc"] for h in hist), "val_macro_f1": last["val_f1"],
                "val_loss": last["val_loss"], "train_accuracy": last["train_acc"], "train_loss": last["train_loss"],
-               **balance.shot_accuracy(test["y_true"], test["y_pred"], result["counts"]["train_before"])}
+               **balance.shot_accuracy(y_true[main], y_pred[main], result["counts"]["train_before"]),
+               **{f"recall_{k}": 100.0 * float(r) for k, r in enumerate(recall)}}
+    if "long_tailed" in sets:
+        lt = classification_metrics(y_true[sets["long_tailed"]], y_pred[sets["long_tailed"]], n)
+        metrics.update(lt_accuracy=lt["acc"], lt_balanced_accuracy=lt["balanced_acc"], lt_macro_f1=lt["f1"])
     return {"setting": dict(setting), "seed": int(result["config"]["seed"]), "metrics": metrics,
             "model_file": model_file, "history": {k: [h[k] for h in hist] for k in hist[0]}}

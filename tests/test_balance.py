@@ -114,3 +114,28 @@ def test_official_test_subset_is_balanced_and_fixed(fmnist_dir):
     b = make_splits(TrainConfig(dataset="fmnist_lt", n_max=300, balance="none", seed=1, test_per_class=30))
     assert np.bincount(a.test_labels).tolist() == [30] * 10
     assert np.array_equal(a.test_idx, b.test_idx)
+
+
+def test_long_tailed_held_out_set_has_the_training_mix_and_is_scored_apart(fmnist_dir):
+    """The stand-in's two held-out sets: the long-tailed one follows the training data's profile (the claim
+    metric), the balanced one has test_per_class of each class; as_run scores each on its own images."""
+    from fashionlib import data
+    from fashionlib.train_torch import as_run
+
+    cfg = TrainConfig(dataset="fmnist_lt", imbalance_factor=100.0, n_max=300, balance="none", seed=0,
+                      test_per_class=30, lt_test_max=400)
+    sp = make_splits(cfg)
+    lt, bal = (sp.test_labels[sp.test_sets[k]] for k in ("long_tailed", "balanced"))
+    assert np.bincount(lt, minlength=10).tolist() == data.long_tailed_counts(400, 10, 100.0)
+    assert np.bincount(bal, minlength=10).tolist() == [30] * 10
+    assert len(sp.test_idx) == len(np.unique(sp.test_idx)) < len(lt) + len(bal)  # the union, each image once
+    # a model that predicts the head class everywhere: right on 400 of the long-tailed set, 30 of the balanced one
+    y_true = sp.test_labels.tolist()
+    result = {"history": [{"val_acc": 0.0, "val_f1": 0.0, "val_loss": 0.0, "train_acc": 0.0, "train_loss": 0.0}],
+              "test": {"y_true": y_true, "y_pred": [0] * len(y_true), "loss": 0.0, "acc": 0.0, "balanced_acc": 0.0,
+                       "f1": 0.0}, "test_sets": {k: v.tolist() for k, v in sp.test_sets.items()},
+              "counts": {"train_before": [300] * 10}, "class_names": list(data.CLASS_NAMES), "config": {"seed": 0}}
+    m = as_run(result, {})["metrics"]
+    assert m["lt_accuracy"] == pytest.approx(100.0 * 400 / len(lt))
+    assert m["accuracy"] == m["balanced_accuracy"] == pytest.approx(10.0)
+    assert m["recall_0"] == 100.0 and m["recall_9"] == 0.0

@@ -1,6 +1,6 @@
 """B0: disjoint pretraining / fine-tuning halves, and weights saved with a manifest that is checked."""
 
-import json
+import dataclasses
 
 import numpy as np
 import pytest
@@ -8,6 +8,7 @@ import torch
 
 from fashionlib import apparel, data, results
 from fashionlib import torch_models as tm
+from fashionlib.train_torch import linear_probe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -26,7 +27,9 @@ def _rows(arrays):
 
 def test_pretraining_images_never_reach_fine_tuning(fmnist_dir):
     pre = apparel.fmnist_pretraining_set(300)
-    assert np.bincount(pre.labels).tolist() == [300] * 10
+    held = apparel.fmnist_pretraining_set(50, skip=300)
+    assert np.bincount(pre.labels).tolist() == [300] * 4 and pre.class_names == list(apparel.FMNIST_COARSE_GROUPS)
+    assert not _rows(pre.arrays) & _rows(held.arrays)
     for seed in (0, 1):
         lt = apparel.fmnist_long_tailed(10, n_max=600, seed=seed)
         assert not _rows(pre.arrays) & _rows(lt.arrays)
@@ -34,11 +37,46 @@ def test_pretraining_images_never_reach_fine_tuning(fmnist_dir):
     assert not _rows(pre.arrays) & _rows(fm.x_test)
 
 
-def test_bad_sizes():
-    with pytest.raises(ValueError, match="per_class"):
-        apparel.fmnist_pretraining_set(4000)
+def test_pretraining_never_reads_the_fine_labels(fmnist_dir, monkeypatch):
+    """B0's source is the same when the fine labels are shuffled within each coarse group: its images and
+    labels depend on the groups only (the split into halves A and B, fixed once, is held fixed here)."""
+    fm = data.load_fashion_mnist()
+    halves = apparel.fmnist_halves(fm.y_train)
+    before = apparel.fmnist_pretraining_set(200), apparel.fmnist_pretraining_set(50, skip=200)
+    rng = np.random.default_rng(0)
+    shuffled = fm.y_train.copy()
+    for members in apparel.FMNIST_COARSE_GROUPS.values():
+        idx = np.flatnonzero(np.isin(fm.y_train, members))
+        shuffled[idx] = rng.permutation(fm.y_train[idx])
+    assert (shuffled != fm.y_train).mean() > 0.3  # the fine labels really changed
+    monkeypatch.setattr(data, "load_fashion_mnist", lambda path=None: dataclasses.replace(fm, y_train=shuffled))
+    monkeypatch.setattr(apparel, "fmnist_halves", lambda labels: halves)
+    after = apparel.fmnist_pretraining_set(200), apparel.fmnist_pretraining_set(50, skip=200)
+    for b, a in zip(before, after):
+        assert np.array_equal(b.arrays, a.arrays) and np.array_equal(b.labels, a.labels)
+        assert b.class_names == a.class_names == list(apparel.FMNIST_COARSE_GROUPS)
+
+
+def test_coarse_groups_cover_the_ten_classes_once():
+    members = sorted(c for m in apparel.FMNIST_COARSE_GROUPS.values() for c in m)
+    assert members == list(range(10))
+    assert apparel.coarse_labels([0, 1, 5, 8, 9]).tolist() == [0, 1, 2, 3, 2]
+
+
+def test_bad_sizes(fmnist_dir):
+    with pytest.raises(ValueError, match="coarse group 'bottoms'"):
+        apparel.fmnist_pretraining_set(2900, skip=200)
+    with pytest.raises(ValueError, match="per_group"):
+        apparel.fmnist_pretraining_set(0)
     with pytest.raises(ValueError, match="n_max"):
         apparel.fmnist_long_tailed(10, n_max=5000)
+
+
+def test_linear_probe_reads_features_better_than_chance(fmnist_dir):
+    torch.manual_seed(0)
+    model = tm.build_model("swinv2_micro", 4, image_size=16, edgenet=False)
+    acc = linear_probe(model, apparel.fmnist_probe_set(20), image_size=16)
+    assert 10.0 < acc <= 100.0  # random features already beat chance on Fashion-MNIST
 
 
 def test_saved_weights_verify_and_load_exactly(tmp_path):
@@ -68,18 +106,32 @@ def test_changed_weights_file_fails_its_manifest(tmp_path):
 
 
 STANDIN_B0 = results.REPO_ROOT / "book" / "results" / "standin" / "b0_pretraining"
-MICRO = [n for n, spec in tm.BACKBONES.items() if not spec["paper"]]
 
 
-@pytest.mark.parametrize("name", MICRO)
-def test_committed_standin_weights_verify_and_load_through_weights_file(name):
+def _standin_files():
+    return sorted(p.name for p in STANDIN_B0.glob("*.safetensors"))
+
+
+def test_committed_standin_weights_cover_every_backbone_and_seed():
+    """B0's standin record names one weights file per backbone and pretraining seed, and each is committed."""
+    record = results.load_records("b0_pretraining", "standin", results_dir_=STANDIN_B0.parent.parent)[-1]
+    params = record["provenance"]["parameters"]
+    assert len(params["seeds"]) >= 2
+    assert _standin_files() == sorted(tm.weights_name(b, s) for b in params["backbones"] for s in params["seeds"])
+    assert all(r["metrics"]["probe_accuracy"] > 10.0 for r in record["runs"])  # a diagnostic, recorded
+
+
+@pytest.mark.parametrize("file", _standin_files())
+def test_committed_standin_weights_verify_and_load_through_weights_file(file):
     """B0's committed standin weights match their manifests, name the committed record, and load exactly
     through the ``weights_file`` path B2 (and a user with weights of their own) takes."""
-    path = STANDIN_B0 / f"{name}.safetensors"
+    path = STANDIN_B0 / file
     manifest = tm.verify_weights(path)  # raises when the file is absent or changed
-    assert manifest["backbone"] == name and manifest["record"] in {p.name for p in STANDIN_B0.glob("*.json")}
+    name = manifest["backbone"]
+    assert file == tm.weights_name(name, manifest["recipe"]["seed"])
+    assert manifest["record"] in {p.name for p in STANDIN_B0.glob("*.json")}
     record = results.load_records("b0_pretraining", "standin", results_dir_=STANDIN_B0.parent.parent)[-1]
-    assert manifest["recipe"]["per_class"] == record["provenance"]["parameters"]["per_class"]
+    assert manifest["recipe"]["per_group"] == record["provenance"]["parameters"]["per_group"]
     model = tm.build_model(name, 10, image_size=manifest["recipe"]["image_size"], weights_file=path, trainable_blocks=2)
     stored = tm.read_weights_file(path)
     assert stored.keys() == model.backbone.state_dict().keys()

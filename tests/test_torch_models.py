@@ -22,8 +22,8 @@ def test_edgenet_keeps_size_and_expands_channels(size):
     assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])  # expanded copies
 
 
-def test_edgenet_starts_as_sobel_edge_enhancement():
-    en = tm.EdgeNet(3, 3)
+def test_edgenet_with_gain_starts_as_sobel_edge_enhancement():
+    en = tm.EdgeNet(3, 3, edge_gain=0.1)
     flat = torch.full((1, 3, 12, 12), 0.3)
     assert torch.allclose(en(flat), flat)  # no edges: image passes unchanged (replicate padding)
     assert torch.allclose(en.conv1.weight[0].sum(0), tm.SOBEL_X)
@@ -35,6 +35,28 @@ def test_edgenet_starts_as_sobel_edge_enhancement():
     expected[:, 3:5] = 0.1 * 4.0  # edge_gain * |Gx| of a unit step
     assert torch.allclose(edge, expected, atol=1e-6)
     assert torch.allclose(en(step), step + expected)
+
+
+@pytest.mark.parametrize("name", ["beit_micro", "swinv2_micro", "vit_micro"])
+def test_edgenet_on_and_off_give_identical_outputs_at_initialisation(name, tmp_path):
+    """The fair start: under the same seed and weights, the model with EdgeNet computes exactly the model
+    without it (zero output layer; EdgeNet's creation leaves the head's random draw alone)."""
+    torch.manual_seed(1)
+    weights = tm.save_backbone_weights(tm.create_backbone(name, image_size=16), tmp_path / "w.safetensors",
+                                       name=name, recipe={})
+    models = {}
+    for on in (True, False):
+        torch.manual_seed(7)
+        models[on] = tm.build_model(name, 10, image_size=16, edgenet=on, weights_file=weights,
+                                    trainable_blocks=2).eval()
+    x = torch.rand(4, 3, 16, 16) * 4 - 2
+    with torch.no_grad():
+        assert torch.equal(models[True](x), models[False](x))
+    assert models[True].uses_edgenet and not models[False].uses_edgenet
+    # ... and EdgeNet can learn: its output layer gets a gradient at once
+    models[True].train()
+    torch.nn.functional.cross_entropy(models[True](x), torch.tensor([0, 1, 2, 3])).backward()
+    assert models[True].edgenet.conv3.weight.grad.abs().sum() > 0
 
 
 def test_edgenet_residual_needs_equal_channels():
