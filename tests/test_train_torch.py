@@ -232,13 +232,15 @@ def test_a_run_records_each_metric_under_its_own_name():
     hist = [{"epoch": 1, "train_loss": 1.5, "train_acc": 40.0, "val_loss": 1.2, "val_acc": 61.0, "val_f1": 0.5},
             {"epoch": 2, "train_loss": 1.1, "train_acc": 55.0, "val_loss": 1.0, "val_acc": 58.0, "val_f1": 0.55}]
     result = {"history": hist, "config": {"seed": 3}, "counts": {"train_before": [500, 50, 5]},
+              "class_names": ["a", "b", "c"],
               "test": {"acc": 70.0, "balanced_acc": 66.0, "f1": 0.62, "loss": 0.9,
                        "y_true": [0, 0, 1, 1, 2, 2], "y_pred": [0, 0, 1, 0, 1, 1]}}
     run = train_torch.as_run(result, {"backbone": "deit_micro"}, "m.safetensors")
     assert run["metrics"] == {"accuracy": 70.0, "balanced_accuracy": 66.0, "macro_f1": 0.62, "loss": 0.9,
                               "val_accuracy": 58.0, "best_val_accuracy": 61.0, "val_macro_f1": 0.55,
                               "val_loss": 1.0, "train_accuracy": 55.0, "train_loss": 1.1,
-                              "many_shot_accuracy": 100.0, "medium_shot_accuracy": 50.0, "few_shot_accuracy": 0.0}
+                              "many_shot_accuracy": 100.0, "medium_shot_accuracy": 50.0, "few_shot_accuracy": 0.0,
+                              "recall_0": 100.0, "recall_1": 50.0, "recall_2": 0.0}
     assert (run["seed"], run["setting"], run["model_file"]) == (3, {"backbone": "deit_micro"}, "m.safetensors")
     assert run["history"]["val_acc"] == [61.0, 58.0]
 
