@@ -26,7 +26,8 @@ PROFILES = ("paper", "cpu", "smoke")  # preferred first
 STANDIN_PROFILES = ("standin", "cpu", "smoke")  # study B's stand-in claims, preferred first
 FULL_PROFILES = ("paper", "standin")  # the full settings: only their records give a verdict
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "above the paper", "measured")
-# A stand-in claim (a paired difference a - b): its 95% CI above zero, below zero, or containing zero.
+# A stand-in row (a paired difference a - b): above zero, below zero, or neither shown (claims: Holm-adjusted
+# p over the claim family; other rows: the 95% CI).
 STANDIN_VERDICTS = ("supported on the stand-in", "contradicted on the stand-in", "not shown on the stand-in")
 
 
@@ -407,12 +408,15 @@ STATUS_WORDS = {
                         "than the tolerance, CI included: the paper's baselines look weaker than they are, "
                         "so its margins look larger."),
     "measured": ("Measured", "a number without a paper value to compare with."),
-    "supported on the stand-in": ("Supported on the stand-in", "a paired difference over seeds whose whole "
-                                  "95% CI is above zero, on the stand-in data (not the paper's)."),
-    "contradicted on the stand-in": ("Contradicted on the stand-in", "the whole 95% CI of the paired "
-                                     "difference is below zero, on the stand-in data."),
-    "not shown on the stand-in": ("Not shown on the stand-in", "the 95% CI of the paired difference "
-                                  "contains zero: neither a gain nor a loss is shown at this number of seeds."),
+    "supported on the stand-in": ("Supported on the stand-in", "a paired difference over seeds above zero: for "
+                                  "the paper's claims, a paired t-test significant after Holm's correction "
+                                  "over the claim family (other rows: the whole 95% CI above zero), on the "
+                                  "stand-in data (not the paper's)."),
+    "contradicted on the stand-in": ("Contradicted on the stand-in", "the same test, with the difference below "
+                                     "zero, on the stand-in data."),
+    "not shown on the stand-in": ("Not shown on the stand-in", "the paired difference is not significant after "
+                                  "the correction (other rows: its 95% CI contains zero); the row's note gives the "
+                                  "smallest difference these seeds would detect with 80% power."),
     "not testable (one seed)": ("Not testable with one seed", "a paired difference needs at least two seeds."),
     "not reproducible offline": ("Cannot be tested offline", "the paper's data or pretrained weights cannot be "
                                  "had without network access."),
