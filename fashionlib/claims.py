@@ -550,6 +550,34 @@ def a6_verdict(results_dir=None) -> pd.DataFrame | None:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+
+def a6_in_words(results_dir=None) -> str | None:
+    """Study A's verdict in plain words (Markdown) from :func:`a6_verdict`: which reading of Table 1 under
+    which protocol reaches the paper's number, with the mean, its 95% CI, n and the chance of one run; the
+    diagnostic row is left out (it chooses on the test set). None until a paper-profile a6 record exists."""
+    table = a6_verdict(results_dir)
+    if table is None:
+        return None
+    table = table.drop(index="diagnostic", level=0)
+
+    def cell(r) -> str:
+        return (f"{r['mean']:.2f} [{r['low']:.2f}, {r['high']:.2f}], n={r['n']}; one run reaches "
+                f"{_H['test_accuracy']:.2f} with chance {chance_words(r['chance'])}")
+
+    reached = table[table["status"] == "reproduced"]
+    missed = table[table["status"] != "reproduced"]
+    if reached.empty:
+        return (f"**Study A's verdict:** no reading of Table 1 under any of the {len(A6_PROTOCOLS)} protocols "
+                f"reaches the paper's {_H['test_accuracy']:.2f}%; the closest: " +
+                "; ".join(f"{r['reading']} under {r['protocol']}: {cell(r)}" for _, r in missed.iterrows()) + ".")
+    return (f"**Study A's verdict:** the paper's {_H['test_accuracy']:.2f}% is reached by " +
+            " and by ".join(f"the {r['reading']} of Table 1 under {r['protocol']} ({cell(r)})"
+                            for _, r in reached.iterrows()) +
+            ". It is not reached by " + "; ".join(f"the {r['reading']} under {r['protocol'].split(':')[0]} "
+                                                  f"({r['mean']:.2f} [{r['low']:.2f}, {r['high']:.2f}])"
+                                                  for _, r in missed.iterrows()) + ".")
+
+
 CLAIMS: list[Claim] = [
     Claim("A", "Improved CNN test accuracy (%)", "Table 2", "a1_improved_cnn", "accuracy", _H["test_accuracy"],
           where={"model": "improved_cnn"}, chance=True,

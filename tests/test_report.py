@@ -436,3 +436,15 @@ def test_paired_difference_averages_within_a_pair_and_refuses_unequal_grids():
     with pytest.raises(ValueError, match="different backbone settings"):
         report.paired_difference(frame.drop(index=frame.index[-1]), "accuracy", "edgenet", True, False,
                                  average_over=("backbone",))
+
+def test_study_a_verdict_in_words_names_what_reaches_the_paper_and_what_does_not():
+    words = claims.a6_in_words(COMMITTED)
+    reached, missed = words.split(". It is not reached by ")
+    assert "stride reading of Table 1 under the paper's text" in reached and "92.87 [92.75, 93.00], n=5" in reached
+    assert "Keras-tutorial protocol" in reached and "chance 0.52" in reached and "chance 0.63" in reached
+    assert "output-size" not in reached and "diagnostic" not in words.lower()  # chosen on test: never a verdict
+    assert missed.count("under our protocol") == 2 and "92.34 [92.15, 92.54]" in missed
+
+
+def test_study_a_verdict_in_words_waits_for_a_paper_record(tmp_path):
+    assert claims.a6_in_words(tmp_path) is None
