@@ -201,7 +201,7 @@ def test_every_committed_record_reads_through_the_one_reader():
                                                           "a5_closing_the_gap": 6, "a6_protocol": 20,
                                                           "bench_study_a_peer": 18, "bench_gpu_a": 3,
                                                           "bench_study_b": 2, "b0_pretraining": 6,
-                                                          "b2_backbones": 110}
+                                                          "b2_backbones": 110, "bench_bf16_a": 6}
     a6 = results.runs_frame("a6_protocol", "paper", root)  # the H200 run: 2 readings x 2 protocols x 5 seeds
     assert len(a6) == 20 and a6.groupby(["model", "protocol"]).size().tolist() == [5] * 4
     # A5's two paper records are two experiments (the first fixed one model, the second a list): the newest
