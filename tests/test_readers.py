@@ -384,8 +384,9 @@ def test_built_book_numbers_no_figure_twice():
 # --- committed pages stay runnable with today's library ------------------------------------------
 
 COMMITTED_PAGES = sorted((REPO / "book" / "paper-runs").glob("*.ipynb")) + sorted((REPO / "book" / "standin-runs").glob("*.ipynb"))
-SIZE = {"epochs", "train_size", "batch_size", "seeds", "per_class", "image_size", "n_max", "imbalance_factor",
-        "balance_target", "test_per_class", "jobs", "torch_threads"}  # how big and how parallel, not what
+SIZE = {"epochs", "train_size", "batch_size", "seeds", "other_seeds", "per_class", "per_group", "probe_per_class",
+        "image_size", "n_max", "imbalance_factor", "balance_target", "test_per_class", "lt_test_max", "jobs",
+        "torch_threads"}  # how big and how parallel, not what
 
 
 def committed_page_overrides(page: Path) -> dict:
