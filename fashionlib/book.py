@@ -220,9 +220,8 @@ def notebook_path(name: str | os.PathLike) -> Path:
     return path
 
 
-
-
 def read_source(path: Path):
+    """The MyST source at ``path`` as a notebook, set to the kernel the runner executes it on."""
     import jupytext
 
     nb = jupytext.read(path)
@@ -238,7 +237,6 @@ def check_paths(out_dir, results_dir=None) -> None:
     results.check_writable_dir(results.results_dir(results_dir),
                                "--results-dir" if results_dir is not None else "the results folder ($FASHIONLIB_RESULTS_DIR)")
     data.env_dir()
-
 
 
 # ------------------------------------------------------------ executed pages -----
@@ -367,5 +365,3 @@ def as_paper_page(nb, prefix: str = "paper-") -> None:
         for lbl in own:
             src = src.replace(f"{{ref}}`{lbl}`", f"{{ref}}`{prefix}{lbl}`").replace(f"<{lbl}>`", f"<{prefix}{lbl}>`")
         cell.source = _DOC.sub(lambda m: f"{{doc}}`../executed/{m['target']}`", src)
-
-

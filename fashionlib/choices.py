@@ -2,7 +2,7 @@
 
 The parameter rules (:mod:`fashionlib.rules`) check against these lists, and the library code that acts
 on a choice reads the same list (``backend.use_backend``, ``schedules.make_schedule``,
-``keras_models.BUILDERS``, ``torch_models.build_model``), so a new choice is added in one place.
+``keras_models.BUILDERS``, ``torch_models.build_model``), so the two cannot drift apart.
 """
 
 from __future__ import annotations

@@ -197,5 +197,3 @@ def check_combinations(params: dict, given=(), where: str = "") -> None:
         message = check(params, given)
         if message:
             raise ParameterError(where + message)
-
-

@@ -20,7 +20,6 @@ class ParameterError(ValueError):
     """A notebook parameter is unknown, of the wrong type, or out of range."""
 
 
-
 def _positive_int(v):
     return isinstance(v, int) and not isinstance(v, bool) and v > 0
 
