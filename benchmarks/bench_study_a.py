@@ -113,7 +113,7 @@ def main() -> int:
 
     from fashionlib import results
     from fashionlib.backend import installed_backends
-    from fashionlib.profiles import KERAS_BACKENDS
+    from fashionlib.choices import KERAS_BACKENDS
 
     os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())  # the code the run starts from
 

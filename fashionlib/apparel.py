@@ -489,7 +489,7 @@ def fmnist_long_tailed(imbalance_factor: float = 100.0, n_max: int = 600, seed: 
     (:func:`fmnist_halves`), so B0's pretraining images never appear here. Seeded: the same seed
     gives the same images on every machine.
     """
-    from .profiles import check_value
+    from .rules import check_value
 
     check_value("imbalance_factor", imbalance_factor)  # before reading any data
     check_value("n_max", n_max)

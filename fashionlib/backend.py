@@ -13,7 +13,8 @@ import os
 import sys
 import time
 
-from .profiles import KERAS_BACKENDS
+from .choices import KERAS_BACKENDS
+from .parameters_cell import validate
 
 _MODULE = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}
 
@@ -70,17 +71,14 @@ def torch_before_tensorflow() -> None:
         import triton  # noqa: F401
 
 
-
 def start_keras_notebook(notebook: str, namespace: dict) -> tuple[dict, float]:
     """The first step of every study-A notebook, in one call: note the start time, check the notebook's
-    parameters (:func:`fashionlib.profiles.validate`, reading its own ``parameters`` cell), quiet
+    parameters (:func:`fashionlib.parameters_cell.validate`, reading its own ``parameters`` cell), quiet
     TensorFlow and select the Keras backend named by its ``backend`` parameter before Keras is
     imported, then print the Keras version and backend. Returns ``(params, started)``.
     """
-    from . import profiles
-
     started = time.time()
-    params = profiles.validate(notebook, namespace)
+    params = validate(notebook, namespace)
     quiet_tensorflow()
     use_backend(params["backend"])
     import keras
@@ -96,23 +94,3 @@ def quiet_tensorflow() -> None:
     default: an explicit ``TF_CPP_MIN_LOG_LEVEL`` wins.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-PROGRESS_ENV = "FASHIONLIB_PROGRESS"  # set to "terminal" by the runner for the notebook's kernel
-
-
-def progress_stream():
-    """Where progress bars and per-epoch lines go, or None when they are not shown.
-
-    Interactively (Jupyter, a script) they go to ``sys.stdout``. Under ``fashionlib run`` (which sets
-    ``FASHIONLIB_PROGRESS=terminal``) they go to the terminal the runner was started from, past the
-    notebook, so the executed notebook, and the book made from it, holds no progress text; when that
-    terminal is not a TTY (a book build, CI) progress is off.
-    """
-    if os.environ.get(PROGRESS_ENV) != "terminal":
-        return sys.stdout
-    try:
-        fd = sys.stderr.fileno()  # in a kernel: the kernel process's own stderr, not the notebook's
-    except (AttributeError, OSError, ValueError):
-        return None
-    return open(fd, "w", closefd=False) if os.isatty(fd) else None

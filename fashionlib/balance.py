@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .profiles import BALANCE_METHODS  # noqa: E402  (the single list)
+from .choices import BALANCE_METHODS  # noqa: E402  (the single list)
 
 
 def resolve_target(counts, target) -> int:

@@ -6,9 +6,8 @@ mistake, and must end as its ``expect`` says: ``"error"`` -- one of the ``raises
 whose message contains every text of ``mentions`` (the offending file or parameter, the limit), with
 nothing half-written in that folder -- or ``"handled"`` -- no exception, and the trigger returns a
 description that contains ``mentions``. The tests run every case (``tests/test_catalogue.py``); the
-book's "Run it yourself" page runs them again and lists them. The small-file builders here
-(:func:`write_idx_gz`, :func:`tiny_fashion_mnist`, :func:`write_png`) are the test fixtures too
-(``tests/conftest.py`` imports them).
+book's "Run it yourself" page runs them again and lists them. The cases build their small files with
+:mod:`fashionlib.sample_files`.
 
 Run it as a script to print the table: ``python -m fashionlib.catalogue``.
 """
@@ -16,6 +15,7 @@ Run it as a script to print the table: ``python -m fashionlib.catalogue``.
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from . import apparel, backend, book, data, parameters_cell, results
+from .sample_files import tiny_fashion_mnist, write_idx_gz, write_png
 
 EXPECTATIONS = ("error", "handled")
 
@@ -56,53 +59,17 @@ def case(*, name: str, area: str, fix: str, mentions, raises=(ValueError,), expe
     return register
 
 
-# ------------------------------------------------------------------------------ builders -----
-def write_idx_gz(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
-    """Write a small IDX file (gzip), with the right magic number unless ``magic`` is given."""
-    magic = magic if magic is not None else (0x803 if array.ndim == 3 else 0x801)
-    with gzip.open(path, "wb") as fh:
-        fh.write(struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
-                 + array.astype(np.uint8).tobytes())
-    return path
-
-
-def tiny_fashion_mnist(folder: Path, n_train: int = 20, n_test: int = 10) -> Path:
-    """Four small, valid IDX files (random images, labels 0..9 in turn); read them with verify=False."""
-    rng = np.random.default_rng(0)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        write_idx_gz(folder / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 255, (n, 28, 28)))
-        write_idx_gz(folder / f"{split}-labels-idx1-ubyte.gz", np.arange(n) % 10)
-    return folder
-
-
-def write_png(path: Path, mode: str = "RGB", size=(8, 8)) -> Path:
-    """A small random PNG (RGB, L or 16-bit greyscale ``I;16``)."""
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arr = np.random.default_rng(0).integers(0, 255, (*size, 3) if mode == "RGB" else size)
-    if mode == "I;16":
-        Image.fromarray((arr * 257).astype(np.uint16)).save(path)
-    else:
-        Image.fromarray(arr.astype(np.uint8), mode if mode != "RGB" else None).save(path)
-    return path
-
-
 # ----------------------------------------------------------------------------- data cases -----
 # Every damaged-file case loads with the checksums on (the default): the specific fault must be
 # reported before the SHA-256 mismatch that any damage also causes.
 @case(name="missing dataset", area="data", raises=FileNotFoundError, mentions=("nowhere", "does not exist"),
       fix="apt-get install dataset-fashion-mnist, set FASHION_MNIST_DIR, or download=True")
 def _missing_dataset(tmp: Path):
-    from . import data
-
     data.load_fashion_mnist(tmp / "nowhere")
 
 
 def _with_env(name: str, value: str, action: Callable[[], object]):
     """Run ``action`` with the environment variable ``name`` set to ``value``, then restore it."""
-    import os
-
     before = os.environ.get(name)
     os.environ[name] = value
     try:
@@ -118,8 +85,6 @@ def _with_env(name: str, value: str, action: Callable[[], object]):
       mentions=("$FASHION_MNIST_DIR", "not-there", "does not exist", "Fix:"),
       fix="set FASHION_MNIST_DIR to the folder holding the four files, or unset it")
 def _env_dir_missing(tmp: Path):
-    from . import data
-
     _with_env(data.ENV_VAR, str(tmp / "not-there"), data.load_fashion_mnist)
 
 
@@ -127,8 +92,6 @@ def _env_dir_missing(tmp: Path):
       mentions=("$FASHION_MNIST_DIR", "lacks t10k-labels-idx1-ubyte.gz", "Fix:"),
       fix="put all four IDX files in that folder, or unset FASHION_MNIST_DIR")
 def _env_dir_incomplete(tmp: Path):
-    from . import data
-
     folder = tiny_fashion_mnist(tmp)
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
     _with_env(data.ENV_VAR, str(folder), data.load_fashion_mnist)
@@ -137,8 +100,6 @@ def _env_dir_incomplete(tmp: Path):
 @case(name="truncated .gz", area="data", mentions=("train-images-idx3-ubyte.gz", "truncated or corrupted"),
       fix="delete the file and fetch it again")
 def _truncated_gz(tmp: Path):
-    from . import data
-
     folder = tiny_fashion_mnist(tmp)
     f = folder / "train-images-idx3-ubyte.gz"
     f.write_bytes(f.read_bytes()[:60])
@@ -149,12 +110,8 @@ def _truncated_gz(tmp: Path):
       mentions=("train-images-idx3-ubyte.gz", "declares dimensions (20, 28, 28)", "truncated"),
       fix="delete the file and fetch it again")
 def _truncated_payload(tmp: Path):
-    import gzip as _gzip
-
-    from . import data
-
     folder = tiny_fashion_mnist(tmp)
-    with _gzip.open(folder / "train-images-idx3-ubyte.gz", "wb") as fh:  # a whole gzip stream, a short payload
+    with gzip.open(folder / "train-images-idx3-ubyte.gz", "wb") as fh:  # a whole gzip stream, a short payload
         fh.write(struct.pack(">IIII", 0x803, 20, 28, 28) + bytes(19 * 28 * 28))
     data.load_fashion_mnist(folder)
 
@@ -162,8 +119,6 @@ def _truncated_payload(tmp: Path):
 @case(name="corrupted content (SHA-256)", area="data", mentions=("SHA-256", "train-images-idx3-ubyte.gz"),
       fix="delete the file and fetch it again")
 def _corrupt_checksum(tmp: Path):
-    from . import data
-
     data.load_fashion_mnist(tiny_fashion_mnist(tmp), verify=True)
 
 
@@ -171,8 +126,6 @@ def _corrupt_checksum(tmp: Path):
       mentions=("t10k-images-idx3-ubyte.gz", "magic number is 0x00000801, expected 0x00000803"),
       fix="check the file name; fetch it again")
 def _wrong_magic(tmp: Path):
-    from . import data
-
     folder = tiny_fashion_mnist(tmp)
     write_idx_gz(folder / "t10k-images-idx3-ubyte.gz", np.zeros((10, 28, 28)), magic=0x801)
     data.load_fashion_mnist(folder)
@@ -181,8 +134,6 @@ def _wrong_magic(tmp: Path):
 @case(name="image/label count mismatch", area="data", mentions=("20 images but", "train-labels-idx1-ubyte.gz", "17 labels"),
       fix="fetch both files again")
 def _count_mismatch(tmp: Path):
-    from . import data
-
     folder = tiny_fashion_mnist(tmp)
     write_idx_gz(folder / "train-labels-idx1-ubyte.gz", np.arange(17) % 10)
     data.load_fashion_mnist(folder)
@@ -191,8 +142,6 @@ def _count_mismatch(tmp: Path):
 @case(name="labels out of range", area="data", mentions=("train-labels-idx1-ubyte.gz", "label 10 is out of range 0..9"),
       fix="the file is from another dataset; fetch it again")
 def _label_range(tmp: Path):
-    from . import data
-
     folder = tiny_fashion_mnist(tmp)
     write_idx_gz(folder / "train-labels-idx1-ubyte.gz", np.full(20, 10))  # the first label past 0..9
     data.load_fashion_mnist(folder)
@@ -202,8 +151,6 @@ def _label_range(tmp: Path):
 @case(name="apparel folder with no images", area="apparel", raises=(ValueError, FileNotFoundError),
       mentions="no readable images found", fix="point at a folder with one sub-folder of images per class")
 def _folder_no_images(tmp: Path):
-    from . import apparel
-
     (tmp / "shirts").mkdir()
     (tmp / "shirts" / "notes.txt").write_text("no images here")
     apparel.load_folder(tmp, on_bad="warn")
@@ -212,8 +159,6 @@ def _folder_no_images(tmp: Path):
 @case(name="apparel class with one image", area="apparel", mentions=("'scarves' (1 image)", "min_images_per_class"),
       fix="add images or drop small classes with min_images_per_class=3")
 def _class_of_one(tmp: Path):
-    from . import apparel
-
     for i in range(4):
         write_png(tmp / "tops" / f"{i}.png")
     write_png(tmp / "scarves" / "0.png")
@@ -224,8 +169,6 @@ def _class_of_one(tmp: Path):
 @case(name="unreadable / non-image file", area="apparel", mentions=("broken.jpg", "is not a readable image"),
       fix="remove or replace the file (or on_bad='warn' to skip it)")
 def _non_image_file(tmp: Path):
-    from . import apparel
-
     for i in range(3):
         write_png(tmp / "tops" / f"{i}.png")
     (tmp / "tops" / "broken.jpg").write_bytes(b"this is not a jpeg")
@@ -235,8 +178,6 @@ def _non_image_file(tmp: Path):
 @case(name="16-bit greyscale image (handled)", area="apparel", expect="handled", raises=(),
       mentions="(8, 8, 3) uint8", fix="nothing: converted to 8-bit RGB")
 def _sixteen_bit_image(tmp: Path):
-    from . import apparel
-
     arr = apparel.read_image(write_png(tmp / "a.png", mode="I;16"))
     return f"{tmp / 'a.png'}: 16-bit greyscale read as {arr.shape} {arr.dtype}"
 
@@ -245,8 +186,6 @@ def _sixteen_bit_image(tmp: Path):
       mentions=("styles.csv", "no column 'path'", "(columns: id, label)"),
       fix="pass path_column=/label_column= naming the right columns")
 def _csv_missing_column(tmp: Path):
-    from . import apparel
-
     (tmp / "styles.csv").write_text("id,label\n1,Tshirts\n")
     apparel.load_csv(tmp / "styles.csv", path_column="path", label_column="label")
 
@@ -254,8 +193,6 @@ def _csv_missing_column(tmp: Path):
 @case(name="CSV path that does not exist", area="apparel", raises=(ValueError, FileNotFoundError),
       mentions=("missing.png", "list.csv", "does not exist"), fix="restore the file or remove its row")
 def _csv_missing_path(tmp: Path):
-    from . import apparel
-
     write_png(tmp / "a.png")
     (tmp / "list.csv").write_text("path,label\na.png,Tshirts\nmissing.png,Tshirts\n")
     apparel.load_csv(tmp / "list.csv", on_bad="error")
@@ -263,12 +200,10 @@ def _csv_missing_path(tmp: Path):
 
 # ------------------------------------------------------------------------ parameter cases -----
 def parameter_case(*, name: str, notebook: str, overrides: dict, mentions, fix: str, profile: str = "cpu"):
-    """Register a case: the runner's parameter check (``profiles.resolve``) must refuse these overrides."""
+    """Register a case: the runner's parameter check (``book.resolve``) must refuse these overrides."""
     def trigger(tmp: Path):
-        from . import profiles, run
-
-        declared = run.declared_parameters(run.read_source(run.notebook_path(notebook)))
-        profiles.resolve(notebook, declared, profile, overrides)
+        declared = parameters_cell.declared_parameters(book.read_source(book.notebook_path(notebook)))
+        book.resolve(notebook, declared, profile, overrides)
 
     case(name=name, area="parameters", mentions=mentions, fix=fix)(trigger)
 
@@ -350,19 +285,15 @@ parameter_case(name="balance_target ignored without resampling", notebook="b2_ba
 @case(name="results folder is a file", area="runner", mentions=("--results-dir", "records", "is a file", "Fix:"),
       fix="point --results-dir at a folder (a new one is created)")
 def _results_dir_is_a_file(tmp: Path):
-    from . import run
-
     (tmp / "records").write_text("a file where the records folder should be")
-    run.run_notebook("a0_fashion_mnist", "smoke", out_dir=tmp / "out", results_dir=tmp / "records")
+    book.check_paths(tmp / "out", results_dir=tmp / "records")  # what the runner checks before any work
 
 
 @case(name="output folder is a file", area="runner", mentions=("--out", "executed", "is a file", "Fix:"),
       fix="point --out at a folder (a new one is created)")
 def _out_dir_is_a_file(tmp: Path):
-    from . import run
-
     (tmp / "executed").write_text("a file where the executed notebooks should go")
-    run.run_notebook("a0_fashion_mnist", "smoke", out_dir=tmp / "executed", results_dir=tmp / "r")
+    book.check_paths(tmp / "executed", results_dir=tmp / "r")
 
 
 # ---------------------------------------------------------------------------- model cases -----
@@ -394,8 +325,6 @@ def _unknown_schedule(tmp: Path):
 
 @case(name="unknown Keras backend", area="models", mentions=("theano", "tensorflow"), fix="tensorflow, torch or jax")
 def _unknown_backend(tmp: Path):
-    from . import backend
-
     backend.use_backend("theano")
 
 
@@ -445,8 +374,6 @@ def _corrupt_checkpoint(tmp: Path):
 @case(name="corrupt results record", area="results", mentions="run.json is not valid JSON",
       fix="delete the record and re-run its notebook")
 def _corrupt_record(tmp: Path):
-    from . import results
-
     (tmp / "cpu" / "nb").mkdir(parents=True)
     (tmp / "cpu" / "nb" / "run.json").write_text('{"provenance": ')
     results.load_records("nb", "cpu", tmp)

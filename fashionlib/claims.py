@@ -19,7 +19,7 @@ from typing import Callable
 
 import pandas as pd
 
-from . import paper, profiles, report, results
+from . import book, paper, report, results
 
 TOLERANCE = 1.5  # points: a Table 2 baseline counts as reproduced within this distance of the paper, both ways
 PROFILES = ("paper", "cpu", "smoke")  # preferred first
@@ -645,7 +645,7 @@ def page_banner(notebook: str, profile: str, params: dict, results_dir=None) -> 
         rec = records[-1]
         p = rec["provenance"].get("parameters", {})
         seeds = p.get("seeds") or [rec["provenance"].get("seed")]
-        page = f"{profiles.EXECUTED_DIRS[full]}/{notebook}"
+        page = f"{book.EXECUTED_DIRS[full]}/{notebook}"
         link = (f" ({{doc}}`the executed notebook <../{page}>`)" if (book_dir / f"{page}.ipynb").is_file()
                 and profile != full else "")
         lines.append(f"**Evidence**: the committed `{full}` record, {_count(p.get('epochs', '?'), 'epoch')}, "

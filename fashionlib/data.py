@@ -26,11 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_write_bytes
+from .rules import ParameterError, check_value
+
 CLASS_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]
 NUM_CLASSES = len(CLASS_NAMES)
+SPLIT_TRAIN_IMAGES = 48_000  # the official training set minus the 12,000 validation images
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -155,8 +159,6 @@ def find_fashion_mnist(path: str | os.PathLike | None = None, download: bool = F
 
 def download_fashion_mnist(dest: Path, base_url: str = UPSTREAM_URL) -> Path:
     """Download the four files into ``dest``; each is verified in memory, then written atomically."""
-    from .files import atomic_write_bytes
-
     dest.mkdir(parents=True, exist_ok=True)
     for name in FILES.values():
         target = dest / name
@@ -305,8 +307,6 @@ def long_tailed_counts(n_max: int, num_classes: int, imbalance_factor: float) ->
     Class ``c`` keeps ``n_max * (1/imbalance_factor) ** (c / (C - 1))`` images, so the largest to
     smallest ratio equals ``imbalance_factor``.
     """
-    from .profiles import check_value
-
     check_value("imbalance_factor", imbalance_factor)
     if num_classes == 1:
         return [n_max]
@@ -324,6 +324,20 @@ def long_tailed_indices(labels: np.ndarray, imbalance_factor: float, seed: int =
     return np.sort(np.concatenate(keep))
 
 
+def train_size_problem(size: int | None, available: int = SPLIT_TRAIN_IMAGES) -> str | None:
+    """Why a study-A ``train_size`` cannot be drawn from ``available`` training images (None if it can)."""
+    if size is None:
+        return None
+    if size < NUM_CLASSES:
+        return (f"parameter 'train_size' is {size}, below the {NUM_CLASSES} classes (a stratified "
+                f"subsample needs one image per class). Fix: -p train_size {NUM_CLASSES} or more, "
+                f"or None for all {available:,}.")
+    if size > available:
+        return (f"parameter 'train_size' is {size}, above the {available:,} training images of the split. "
+                f"Fix: -p train_size {available} or less, or None for all.")
+    return None
+
+
 def prepare_data(fm: FashionMNIST | None = None, train_size: int | None = None, val_size: int = 12_000,
                  seed: int = 0) -> dict:
     """Split, subsample and normalise Fashion-MNIST for Keras; returns a dict of arrays.
@@ -336,8 +350,6 @@ def prepare_data(fm: FashionMNIST | None = None, train_size: int | None = None, 
     ``max(train_size // 4, 100)`` images so that tiny runs stay tiny. Normalisation uses the
     training part's mean and standard deviation only.
     """
-    from .profiles import ParameterError, train_size_problem
-
     fm = fm if fm is not None else load_fashion_mnist()
     if not (isinstance(val_size, int) and not isinstance(val_size, bool) and 0 <= val_size < len(fm.y_train)):
         raise ParameterError(f"val_size must be an integer >= 0 and below {len(fm.y_train)}, got {val_size!r}. "

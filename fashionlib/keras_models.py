@@ -41,7 +41,7 @@ torch_before_tensorflow()
 import keras  # noqa: E402
 from keras import layers
 
-from .profiles import KERAS_MODELS
+from .choices import KERAS_MODELS
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -143,15 +143,8 @@ def bilstm(input_shape=INPUT_SHAPE, num_classes: int = NUM_CLASSES, units: int =
     ], name=name)
 
 
-BUILDERS = {
-    "improved_cnn": improved_cnn,
-    "improved_cnn_strided": improved_cnn_strided,
-    "cnn": cnn,
-    "lenet5": lenet5,
-    "lstm": lstm,
-    "bilstm": bilstm,
-}
-assert tuple(BUILDERS) == tuple(KERAS_MODELS), "keras_models.BUILDERS must follow profiles.KERAS_MODELS"
+# name -> builder, one per choice of ``choices.KERAS_MODELS`` (each builder is the function of that name)
+BUILDERS = {name: globals()[name] for name in KERAS_MODELS}
 
 
 def augmentation(input_shape=INPUT_SHAPE, shift: float = 2 / 28, name: str = "augment"):
@@ -169,7 +162,7 @@ def augmentation(input_shape=INPUT_SHAPE, shift: float = 2 / 28, name: str = "au
 
 def build_model(name: str, input_shape=INPUT_SHAPE, num_classes: int = NUM_CLASSES, augment: bool = False,
                 **kwargs):
-    """Build the Keras model ``name`` (one of ``profiles.KERAS_MODELS``), optionally behind augmentation."""
+    """Build the Keras model ``name`` (one of ``choices.KERAS_MODELS``), optionally behind augmentation."""
     if name not in BUILDERS:
         raise ModelError(f"unknown model {name!r} (parameter 'model'/'models'); choose one of "
                          f"{', '.join(map(repr, KERAS_MODELS))}.")

@@ -17,64 +17,22 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from . import profiles, results
-from .backend import PROGRESS_ENV
-from .results import REPO_ROOT
+from . import book, results
+from .files import REPO_ROOT, atomic_write_text, git_commit
+from .parameters_cell import declared_parameters
+from .progress import PROGRESS_ENV
+from .rules import ParameterError, parse_cli_value
 
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BOOK_FILES = ["_config.yml", "_toc.yml", "book", "references.bib", "CITATION.cff", "binder", "requirements-lock.txt"]
 
-
-def notebook_path(name: str | os.PathLike) -> Path:
-    """Resolve a notebook name (``a1_improved_cnn``) or path to its MyST source file."""
-    path = Path(name)
-    if path.suffix != ".md":
-        path = NOTEBOOK_DIR / f"{path.name}.md"
-    if not path.is_file():
-        known = ", ".join(profiles.NOTEBOOKS)
-        raise FileNotFoundError(f"notebook source {path} does not exist. Known notebooks: {known}.")
-    return path
-
-
-# Folders of the committed executed pages (paper, standin): they sit in the book beside their cpu twins.
-COMMITTED_PAGE_DIRS = {d for p, d in profiles.EXECUTED_DIRS.items() if d != profiles.EXECUTED_DIRS["cpu"]}
-
-
 def default_out_dir(profile: str, root: Path = REPO_ROOT) -> Path:
-    return root / "book" / profiles.EXECUTED_DIRS[profile]
-
-
-def declared_parameters(nb, where: str = "") -> dict:
-    """Names and literal defaults of the assignments in the cell tagged ``parameters``.
-
-    The cell is read as the in-notebook check reads it (:func:`profiles.literal_assignments`), so the
-    runner and the notebook agree on the names. ``where`` prefixes the errors (the notebook's name).
-    """
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
-            declared = profiles.literal_assignments(cell.source)
-            if declared is None:
-                raise profiles.ParameterError(
-                    f"{where}the cell tagged 'parameters' holds more than assignments of literals:\n"
-                    f"{cell.source}\nFix: keep only 'name = <literal>' lines there (one name a line) "
-                    "and compute derived values in a later cell.")
-            return declared
-    raise profiles.ParameterError(f"{where}notebook has no cell tagged 'parameters'; add one as its first code cell.")
-
-
-def read_source(path: Path):
-    import jupytext
-
-    nb = jupytext.read(path)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nb
+    return root / "book" / book.EXECUTED_DIRS[profile]
 
 
 LIBRARY_DIR = Path(__file__).resolve().parent
@@ -83,14 +41,18 @@ LOCK_FILES = [REPO_ROOT / "requirements.lock", REPO_ROOT / "requirements-lock.tx
 
 def _fingerprint(source: Path, params: dict, results_dir=None) -> str:
     """What an executed notebook depends on: its source, its parameters, the code of ``fashionlib``
-    (every module: the notebook may call any of them), the environment lock file where there is one,
-    and the results folder its record goes to (a run into another folder must write a record there).
+    (every module, in sub-folders too, under its path in the package: the notebook may call any of them),
+    the environment lock file where there is one, and the results folder its record goes to (a run into
+    another folder must write a record there).
     """
     h = hashlib.sha256(source.read_bytes())
     h.update(json.dumps(params, sort_keys=True).encode())
-    for path in sorted(Path(LIBRARY_DIR).glob("*.py")) + [p for p in LOCK_FILES if Path(p).is_file()]:
-        h.update(f"\0{Path(path).name}\0".encode())
-        h.update(Path(path).read_bytes())
+    library = Path(LIBRARY_DIR)
+    files = [(p.relative_to(library).as_posix(), p) for p in sorted(library.rglob("*.py"))]
+    files += [(Path(p).name, Path(p)) for p in LOCK_FILES if Path(p).is_file()]
+    for name, path in files:
+        h.update(f"\0{name}\0".encode())
+        h.update(path.read_bytes())
     h.update(str(results.results_dir(results_dir).resolve()).encode())
     return h.hexdigest()
 
@@ -105,145 +67,6 @@ def is_up_to_date(output: Path, fingerprint: str) -> bool:
     return meta.get("fingerprint") == fingerprint and meta.get("status") == "ok"
 
 
-# Library start-up and log lines that say nothing about a run: TensorFlow/XLA/absl C++ logging (glog
-# format "I0000 00:00:...", "2026-01-01 12:00:00.000000: I tensorflow/..."), absl's pre-init notice,
-# TensorFlow's Python-logger warnings (tf.function retracing), the oneDNN notice, Python warnings
-# ("file.py:12: UserWarning: ...") with the source line after them.
-_LOG_LINE = re.compile(
-    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]"
-    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S+"
-    r"|WARNING: All log messages before absl::InitializeLog\(\)"
-    r"|WARNING:(?:tensorflow|absl):"
-    r"|.*oneDNN custom operations are on"
-    r"|.*To enable the following instructions: .* rebuild TensorFlow"
-    r"|.*This TensorFlow binary is optimized to use available CPU instructions"
-    r"|\S+:\d+: \w*Warning: )")
-
-
-def _clean_stream(text: str, name: str) -> str:
-    """Resolve carriage returns (a progress bar's overwritten states) and drop log/warning lines."""
-    lines, skip_source = [], False
-    for line in text.split("\n"):
-        shown = line.rsplit("\r", 1)[-1]  # what a terminal shows after the last carriage return
-        if shown != line and not shown.strip():
-            continue  # a progress bar that cleared itself
-        line = shown
-        if skip_source and line.startswith("  "):
-            skip_source = False
-            continue
-        skip_source = False
-        if _LOG_LINE.match(line):
-            skip_source = name == "stderr"  # a warning is followed by its indented source line
-            continue
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def clean_outputs(nb) -> None:
-    """Make the executed notebook read cleanly in the book.
-
-    Per cell, consecutive stream outputs of the same name merge into one box, overwritten progress
-    states disappear (only the text after each line's last carriage return stays, so a cleared bar
-    leaves nothing), and library start-up/log/warning lines are dropped; a box left empty goes.
-    """
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        merged = []
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" \
-                    and merged[-1]["name"] == out["name"]:
-                merged[-1]["text"] += out["text"]
-            else:
-                merged.append(out)
-        for out in merged:
-            if out.get("output_type") == "stream":
-                out["text"] = _clean_stream(out["text"], out["name"])
-        cell["outputs"] = [o for o in merged if o.get("output_type") != "stream" or o["text"].strip()]
-
-
-def _copy_hiding_tags(nb) -> None:
-    """Give papermill's injected-parameters cell the remove-*/hide-* tags of the parameters cell."""
-    tags = next((c.metadata.get("tags", []) for c in nb.cells if "parameters" in c.metadata.get("tags", [])), [])
-    hiding = [t for t in tags if t.startswith(("remove-", "hide-"))]
-    for cell in nb.cells:
-        if "injected-parameters" in cell.metadata.get("tags", []):
-            cell.metadata["tags"] = list(dict.fromkeys(cell.metadata["tags"] + hiding))
-
-
-_PAPER_SECTION = re.compile(r"^(\([\w-]*(?:paper|standin)-profile\)=\n)?#+ [^\n]*(?:paper|standin)-profile", re.M)
-_LABEL = re.compile(r"^\((?P<label>[A-Za-z0-9_.:-]+)\)=\s*$", re.M)
-_NAME = re.compile(r"^(?P<pre>:name:\s*)(?P<label>\S+)\s*$", re.M)
-_DOC = re.compile(r"\{doc\}`(?P<target>[A-Za-z0-9_]+)`")
-
-
-PAPER_RECORD_TAG = "paper-record"
-
-
-def _hide_paper_record_section(nb) -> None:
-    """Tag ``remove-cell`` the code cell tagged ``paper-record`` (it shows the committed paper-profile
-    runs) and the heading of its section.
-
-    The heading may share a markdown cell with the text before it (jupytext joins them); it is split off.
-    """
-    import nbformat
-
-    i = 0
-    while i < len(nb.cells):
-        cell = nb.cells[i]
-        if cell.cell_type == "code" and PAPER_RECORD_TAG in cell.metadata.get("tags", []):
-            hide = [cell]
-            prev = nb.cells[i - 1] if i > 0 else None
-            m = _PAPER_SECTION.search(prev.source) if prev is not None and prev.cell_type == "markdown" else None
-            if m and m.start() > 0:
-                head, tail = prev.source[:m.start()].rstrip("\n"), prev.source[m.start():]
-                prev.source = head
-                nb.cells.insert(i, nbformat.v4.new_markdown_cell(tail))
-                i += 1
-                hide.append(nb.cells[i - 1])
-            elif m:
-                hide.append(prev)
-            for c in hide:
-                c.metadata["tags"] = list(dict.fromkeys(c.metadata.get("tags", []) + ["remove-cell"]))
-        i += 1
-
-
-def as_paper_page(nb, prefix: str = "paper-") -> None:
-    """Make an executed notebook live beside its `book/executed` twin in the book.
-
-    Labels and figure names defined on the page get ``prefix`` (so they do not collide with the
-    cpu-profile page), references to them follow, and ``{doc}`` links point at ``../executed/``. The
-    section that shows the committed paper-profile record is tagged ``remove-cell``: on this page it
-    would show the record of an earlier run (the cell stays in the file, only the book hides it).
-    """
-    own = set()
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            own |= {m["label"] for m in _LABEL.finditer(cell.source)} | {m["label"] for m in _NAME.finditer(cell.source)}
-    own = {lbl for lbl in own if not lbl.startswith(prefix)}
-    _hide_paper_record_section(nb)
-    for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            continue
-        src = _LABEL.sub(lambda m: f"({prefix}{m['label']})=" if m["label"] in own else m[0], cell.source)
-        src = _NAME.sub(lambda m: f"{m['pre']}{prefix}{m['label']}" if m["label"] in own else m[0], src)
-        for lbl in own:
-            src = src.replace(f"{{ref}}`{lbl}`", f"{{ref}}`{prefix}{lbl}`").replace(f"<{lbl}>`", f"<{prefix}{lbl}>`")
-        cell.source = _DOC.sub(lambda m: f"{{doc}}`../executed/{m['target']}`", src)
-
-
-def check_paths(out_dir, results_dir=None) -> None:
-    """The paths a run depends on, checked before any work: the executed-notebook folder and the results
-    folder (the argument, else ``$FASHIONLIB_RESULTS_DIR``, else ``book/results``) must be folders that can
-    be written, and ``$FASHION_MNIST_DIR``, when set, must hold the four data files."""
-    from . import data
-
-    results.check_writable_dir(out_dir, "--out")
-    results.check_writable_dir(results.results_dir(results_dir),
-                               "--results-dir" if results_dir is not None else "the results folder ($FASHIONLIB_RESULTS_DIR)")
-    data.env_dir()
-
-
 def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_dir=None,
                  results_dir=None, prepare_only: bool = False, force: bool = False,
                  log_output: bool = False) -> Path:
@@ -251,12 +74,12 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
     import nbformat
     import papermill
 
-    source = notebook_path(name)
+    source = book.notebook_path(name)
     stem = source.stem
     out_dir = Path(out_dir) if out_dir else default_out_dir(profile)
-    check_paths(out_dir, results_dir)  # before any work: a notebook would train, then fail to write
-    nb = read_source(source)
-    params = profiles.resolve(stem, declared_parameters(nb, f"{stem}: "), profile, overrides)  # fails before work
+    book.check_paths(out_dir, results_dir)  # before any work: a notebook would train, then fail to write
+    nb = book.read_source(source)
+    params = book.resolve(stem, declared_parameters(nb, f"{stem}: "), profile, overrides)  # fails before work
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{stem}.ipynb"
     fingerprint = _fingerprint(source, params, results_dir)
@@ -268,9 +91,9 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
     if results_dir is not None:
         os.environ["FASHIONLIB_RESULTS_DIR"] = str(Path(results_dir).resolve())
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ[PROGRESS_ENV] = "terminal"  # progress to this terminal, not into the notebook (backend.py)
+    os.environ[PROGRESS_ENV] = "terminal"  # progress to this terminal, not into the notebook (progress.py)
     os.environ["FASHIONLIB_PROFILE"] = profile  # tables of the run in progress name their profile
-    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())  # the code the run starts from
+    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", git_commit())  # the code the run starts from
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
     try:
         src_ipynb = tmp_dir / f"{stem}.src.ipynb"
@@ -281,15 +104,15 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
                                    kernel_name="python3", prepare_only=prepare_only,
                                    cwd=str(REPO_ROOT), log_output=log_output, progress_bar=False)
         executed = nbformat.read(tmp_out, as_version=4)
-        _copy_hiding_tags(executed)
-        clean_outputs(executed)
-        if out_dir.name in COMMITTED_PAGE_DIRS:
-            as_paper_page(executed, prefix=f"{profile}-")
+        book.copy_hiding_tags(executed)
+        book.clean_outputs(executed)
+        if out_dir.name in book.COMMITTED_PAGE_DIRS:
+            book.as_paper_page(executed, prefix=f"{profile}-")
         executed.metadata["fashionlib"] = {"notebook": stem, "profile": profile, "parameters": params,
                                            "fingerprint": fingerprint,
                                            "status": "prepared" if prepare_only else "ok"}
         text = nbformat.writes(executed)
-        results.atomic_write_text(output, text if text.endswith("\n") else text + "\n")
+        atomic_write_text(output, text if text.endswith("\n") else text + "\n")
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         os.environ.clear()
@@ -299,13 +122,13 @@ def run_notebook(name, profile: str = "cpu", overrides: dict | None = None, out_
 
 def run_all(profile: str = "cpu", out_dir=None, results_dir=None, prepare_only=False,
             force=False, only=None) -> list[Path]:
-    check_paths(Path(out_dir) if out_dir else default_out_dir(profile), results_dir)
-    names = only or [n for n in profiles.NOTEBOOKS if (NOTEBOOK_DIR / f"{n}.md").is_file()
-                     and profile in profiles.PROFILES.get(n, {profile: {}})]
-    names = sorted(names, key=lambda n: n in profiles.RUN_LAST)  # stable: summaries last
+    book.check_paths(Path(out_dir) if out_dir else default_out_dir(profile), results_dir)
+    names = only or [n for n in book.NOTEBOOKS if (book.NOTEBOOK_DIR / f"{n}.md").is_file()
+                     and profile in book.PROFILES.get(n, {profile: {}})]
+    names = sorted(names, key=lambda n: n in book.RUN_LAST)  # stable: summaries last
     # summary pages read the other notebooks' records: always re-run them (they take seconds)
     return [run_notebook(n, profile, out_dir=out_dir, results_dir=results_dir, prepare_only=prepare_only,
-                         force=force or n in profiles.RUN_LAST) for n in names]
+                         force=force or n in book.RUN_LAST) for n in names]
 
 
 def copy_book_tree(root: Path) -> Path:
@@ -347,7 +170,7 @@ def build_book(profile: str = "cpu", root=None, skip_run: bool = False, force: b
 
 
 def _parse_overrides(pairs) -> dict:
-    return {name: profiles.parse_cli_value(value) for name, value in (pairs or [])}
+    return {name: parse_cli_value(value) for name, value in (pairs or [])}
 
 
 def main(argv=None) -> int:
@@ -383,7 +206,7 @@ def main(argv=None) -> int:
             run_all(args.profile, args.out, args.results_dir, args.prepare_only, args.force)
         else:
             build_book(args.profile, args.root, args.skip_run, args.force)
-    except (profiles.ParameterError, results.PathError, FileNotFoundError) as exc:
+    except (ParameterError, results.PathError, FileNotFoundError) as exc:
         print(f"fashionlib: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -30,7 +30,7 @@ default); ``notebooks/a4_lr_schedules.md`` measures what the other readings do.
 ``lr_end = 1e-5`` (two decades below 1e-3) is our choice, not the paper's; the literal reading runs
 from 0.1 to the 1e-8 floor (``lr_end=1e-8``).
 
-The alternatives (``profiles.SCHEDULES``):
+The alternatives (``choices.SCHEDULES``):
 
 * ``constant``: ``lr0`` throughout;
 * ``exponential``: :class:`keras.optimizers.schedules.ExponentialDecay` with the same rate
@@ -52,7 +52,7 @@ from .backend import torch_before_tensorflow
 torch_before_tensorflow()
 import keras  # noqa: E402
 
-from .profiles import SCHEDULES
+from .choices import SCHEDULES
 
 PAPER_LR0 = 0.1
 PAPER_MIN_LR = 1e-8
@@ -115,7 +115,7 @@ class PaperExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
 def make_schedule(name: str, lr0: float = PAPER_LR0, steps_per_epoch: int = 375, epochs: int = 50,
                   lr_end: float = DEFAULT_LR_END, min_lr: float = PAPER_MIN_LR,
                   max_lr: float | None = None):
-    """Build the learning-rate schedule ``name`` (one of ``profiles.SCHEDULES``).
+    """Build the learning-rate schedule ``name`` (one of ``choices.SCHEDULES``).
 
     ``lr_end`` is the rate the decaying schedules reach at the last step (``steps_per_epoch * epochs``).
     ``max_lr`` (the clip ceiling of ``paper``) defaults to ``max(lr0, 0.1)`` so a smaller ``lr0``

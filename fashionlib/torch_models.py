@@ -36,20 +36,26 @@ Sizes stay equal (padding), so EdgeNet works at any image size.
 
 Backbones
 ---------
-:data:`BACKBONES` lists the four paper backbones (BEiT-base, Swin V2 tiny, DeiT-base and, as the
-unnamed fourth, plain ViT-B/16: the architecture BEiT and DeiT both modify, so the four compare
-pretraining recipes and windowed attention on a common base) and four "micro" variants of the same
+:data:`BACKBONES` (the table of :mod:`fashionlib.choices`) lists the four paper backbones (BEiT-base,
+Swin V2 tiny, DeiT-base and, as the unnamed fourth, plain ViT-B/16: the architecture BEiT and DeiT both
+modify, so the four compare pretraining recipes and windowed attention on a common base) and four "micro" variants of the same
 timm architectures (narrow, shallow, patch 4) for the ``cpu`` and ``smoke`` profiles. Micro variants
 have no pretrained weights.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .choices import BACKBONES, MICRO_BACKBONES, PAPER_BACKBONES
+from .files import atomic_write_bytes, atomic_write_text, git_commit
+from .rules import check_value
 
 
 class WeightsError(ValueError):
@@ -63,28 +69,6 @@ class WeightsNotFoundError(FileNotFoundError):
 class UnknownBackboneError(ValueError):
     """The backbone name is not in :data:`BACKBONES`."""
 
-
-# name -> timm architecture + keyword overrides. "paper" backbones have pretrained weights on the hub.
-BACKBONES: dict[str, dict] = {
-    # the paper's four (224 px)
-    "beit_base_patch16_224": {"timm": "beit_base_patch16_224", "kwargs": {}, "family": "BEiT", "paper": True},
-    "swinv2_cr_tiny_ns_224": {"timm": "swinv2_cr_tiny_ns_224", "kwargs": {}, "family": "Swin V2", "paper": True},
-    "deit_base_patch16_224": {"timm": "deit_base_patch16_224", "kwargs": {}, "family": "DeiT", "paper": True},
-    "vit_base_patch16_224": {"timm": "vit_base_patch16_224", "kwargs": {}, "family": "ViT", "paper": True},
-    # micro variants: same timm classes, narrow and shallow, patch 4, for CPUs (random init only). The micro
-    # DeiT is the micro ViT (timm's DeiT class without a distillation token is ViT; same initial weights), so
-    # B2's stand-in leaves it out; it stays for the other notebooks and exercises.
-    "beit_micro": {"timm": "beit_base_patch16_224", "family": "BEiT", "paper": False,
-                   "kwargs": {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}},
-    "swinv2_micro": {"timm": "swinv2_cr_tiny_ns_224", "family": "Swin V2", "paper": False,
-                     "kwargs": {"embed_dim": 32, "depths": (1, 1, 1, 1), "num_heads": (1, 2, 4, 8)}},
-    "deit_micro": {"timm": "deit_base_patch16_224", "family": "DeiT", "paper": False,
-                   "kwargs": {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}},
-    "vit_micro": {"timm": "vit_base_patch16_224", "family": "ViT", "paper": False,
-                  "kwargs": {"patch_size": 4, "embed_dim": 64, "depth": 4, "num_heads": 2}},
-}
-PAPER_BACKBONES = tuple(k for k, v in BACKBONES.items() if v["paper"])
-MICRO_BACKBONES = tuple(k for k, v in BACKBONES.items() if not v["paper"])
 
 HOW_TO_GET_WEIGHTS = (
     "Pretrained weights come from the Hugging Face cache that timm uses (~/.cache/huggingface/hub, "
@@ -318,8 +302,6 @@ MANIFEST_SUFFIX = ".manifest"  # JSON, but not *.json: records are the only *.js
 
 
 def file_sha256(path) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -339,11 +321,7 @@ def save_backbone_weights(backbone: nn.Module, path, *, name: str, recipe: dict,
     the git commit and the results record that describes the run, so that :func:`verify_weights`
     can check a file before it is loaded through ``weights_file``.
     """
-    import json
-
     from safetensors.torch import save
-
-    from .files import atomic_write_bytes, atomic_write_text, git_commit
 
     path = atomic_write_bytes(path, save({k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}))
     manifest = {"file": path.name, "sha256": file_sha256(path), "backbone": name, "recipe": recipe,
@@ -354,8 +332,6 @@ def save_backbone_weights(backbone: nn.Module, path, *, name: str, recipe: dict,
 
 def verify_weights(path) -> dict:
     """The manifest of a weights file after checking its SHA-256; :class:`WeightsError` if it does not match."""
-    import json
-
     path = Path(path)
     mpath = path.with_name(path.stem + MANIFEST_SUFFIX)
     if not path.is_file():
@@ -375,10 +351,6 @@ def verify_weights(path) -> dict:
 
 def annotate_manifest(path, **fields) -> dict:
     """Add fields (e.g. the record that describes the run) to the manifest of a weights file."""
-    import json
-
-    from .files import atomic_write_text
-
     path = Path(path)
     mpath = path.with_name(path.stem + MANIFEST_SUFFIX)
     manifest = {**json.loads(mpath.read_text()), **fields}
@@ -446,8 +418,6 @@ def set_trainable(model: EdgeNetClassifier, trainable_blocks: int) -> list[str]:
     blocks plus one) makes every parameter trainable, patch embedding included. Returns the
     trainable parameter names.
     """
-    from .profiles import check_value
-
     check_value("trainable_blocks", trainable_blocks)
     blocks = backbone_blocks(model.backbone)
     if trainable_blocks == -1 or trainable_blocks > len(blocks):

@@ -31,8 +31,9 @@ import numpy as np
 
 from . import data as fdata
 from .keras_models import build_model
-from .profiles import (DEVICE_DATA_BACKENDS, OPTIMIZERS, RECIPES, ParameterError, check_params, config_values,
-                       fast_path_problem)
+from .choices import DEVICE_DATA_BACKENDS, OPTIMIZERS, RECIPES
+from .combinations import fast_path_problem
+from .rules import ParameterError, check_params, config_values
 from .files import atomic_write_bytes, atomic_write_text
 from .schedules import DEFAULT_LR_END, LearningRateLogger, make_schedule
 
@@ -45,7 +46,7 @@ class FitConfig:
     """One study-A training run: what :func:`fit` trains (the model, its recipe and its seed).
 
     Built from a notebook's validated parameters with :meth:`from_params`; a grid is a list of
-    ``dataclasses.replace(config, ...)``. Ranges are checked by ``profiles.RULES`` (same names).
+    ``dataclasses.replace(config, ...)``. Ranges are checked by ``rules.RULES`` (same names).
     ``lr`` defaults to Adam's usual 1e-3: the paper's literal 0.1 does not train with Adam
     (see ``schedules`` and the a4 notebook).
     """
@@ -110,7 +111,7 @@ MODERN_REPLACES = {"schedule": "paper", "lr_end": DEFAULT_LR_END, "optimizer": "
 
 
 def _check_recipe(cfg: "FitConfig") -> None:
-    """Refuse a knob the chosen recipe would ignore, naming it and the fix (ranges: ``profiles.RULES``)."""
+    """Refuse a knob the chosen recipe would ignore, naming it and the fix (ranges: ``rules.RULES``)."""
     if cfg.recipe == "paper":
         given = sorted(n for n in MODERN_DEFAULTS if getattr(cfg, n) is not None)
         if given:

@@ -53,7 +53,8 @@ import torch
 import torch.nn.functional as F
 
 from . import apparel, balance, torch_models
-from .profiles import check_combinations, check_params, config_values
+from .combinations import check_combinations
+from .rules import check_params, config_values
 from .files import atomic_write_bytes, atomic_write_text
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -66,7 +67,7 @@ class CheckpointError(ValueError):
 @dataclass
 class TrainConfig:
     # data
-    dataset: str = "fmnist_lt"           # one of profiles.DATASETS_B
+    dataset: str = "fmnist_lt"           # one of choices.DATASETS_B
     data_root: str | None = None         # folder tree / Fashion Product Images root
     csv_path: str | None = None
     path_column: str = "path"
@@ -110,7 +111,7 @@ class TrainConfig:
     channels_last: bool | None = None    # convolutions (EdgeNet, patch embedding) in NHWC; None: on CUDA only
 
     def validate(self) -> "TrainConfig":
-        """Check every field with a rule in ``profiles.RULES`` and the combinations of ``profiles.COMBINATIONS``."""
+        """Check every field with a rule in ``rules.RULES`` and the combinations of ``combinations.COMBINATIONS``."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "test_source"}
         defaults = TrainConfig()
         check_params(values, "TrainConfig: ")
@@ -133,7 +134,7 @@ class TrainConfig:
 
 def start_torch_notebook(notebook: str, namespace: dict) -> tuple[dict, float]:
     """The first step of every study-B notebook, in one call (``backend.start_keras_notebook`` is study
-    A's): note the start time, check the notebook's parameters (:func:`fashionlib.profiles.validate`,
+    A's): note the start time, check the notebook's parameters (:func:`fashionlib.parameters_cell.validate`,
     reading its own ``parameters`` cell), hide tqdm's "IProgress not found" notice (timm imports
     ``tqdm.auto`` in a kernel without ipywidgets), set PyTorch's threads from its ``torch_threads``
     parameter where it has one (micro models gain little from 2 threads; on a busy machine 2 are far
@@ -142,7 +143,7 @@ def start_torch_notebook(notebook: str, namespace: dict) -> tuple[dict, float]:
     """
     import warnings
 
-    from .profiles import validate
+    from .parameters_cell import validate
 
     started = time.time()
     params = validate(notebook, namespace)
@@ -487,7 +488,7 @@ def setup(cfg: TrainConfig, splits: Splits | None = None) -> Run:
                                                    **loader_kw)
         val_loader = torch.utils.data.DataLoader(val_ds, batch_size=eval_bs, **loader_kw)
         test_loader = torch.utils.data.DataLoader(test_ds, batch_size=eval_bs, **loader_kw)
-    from .backend import progress_stream
+    from .progress import progress_stream
 
     stream = progress_stream() if cfg.progress and rank == 0 else None
     return Run(cfg, rank, world, device, splits, num_classes, model, ddp_model, optimizer, train_labels,
@@ -602,7 +603,7 @@ def final_metrics(result: dict) -> dict:
 
 # ------------------------------------------------------------------------------------- CLI ------
 def _parse_set(items, cfg_dict):
-    from .profiles import parse_cli_value
+    from .rules import parse_cli_value
 
     for item in items or []:
         if "=" not in item:

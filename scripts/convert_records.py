@@ -11,7 +11,7 @@ paper-vs-reproduced tables) are dropped: the book recomputes them from the runs.
 runs; their tables move to extras. Numbers are copied, never recomputed, with one addition: A1's
 per-run F1 of the Shirt class (a headline claim), which the old record kept only as a mean over seeds,
 is measured by re-evaluating the committed models and checked against that mean.
-Parameters renamed since a record was written (``profiles.RENAMED``: ``lr0`` is now ``lr``) are
+Parameters renamed since a record was written (``rules.RENAMED``: ``lr0`` is now ``lr``) are
 renamed in its provenance and run settings, and a study-A run's setting gains the
 ``train_keras.FitConfig`` fields it lacks with the defaults its run used (``momentum`` 0.0, ``validation`` "split",
 ``diagnostic_test`` False), so that
@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from fashionlib import profiles, results  # noqa: E402
+from fashionlib import results, rules  # noqa: E402
 
 FIT_KEYS = ("epochs", "batch_size", "lr", "lr_end", "schedule", "optimizer")
 # FitConfig's fields and defaults (train_keras imports Keras; these are the defaults old runs used too)
@@ -40,7 +40,7 @@ RUN_METRICS = ("accuracy", "loss", "auc_micro", "auc_macro", "seconds_per_epoch"
 
 def _setting(params: dict, **override) -> dict:
     """The fit() keyword arguments of a run, in the order train_keras.record_runs writes them."""
-    params = profiles.upgrade_parameters(params)
+    params = rules.upgrade_parameters(params)
     st = {"model": None, "augment": False, **{k: params.get(k) for k in FIT_KEYS}}
     st.update(override)
     missing = [k for k, v in st.items() if v is None]
@@ -129,10 +129,10 @@ CONVERTERS = {"a1_improved_cnn": convert_a1, "a2_models": convert_a2, "a5_closin
 
 def upgrade_names(rec: dict) -> dict:
     """The record with renamed parameters under their new names and complete study-A settings."""
-    prov = dict(rec["provenance"], parameters=profiles.upgrade_parameters(rec["provenance"].get("parameters") or {}))
+    prov = dict(rec["provenance"], parameters=rules.upgrade_parameters(rec["provenance"].get("parameters") or {}))
     runs = []
     for run in rec["runs"]:
-        setting = profiles.upgrade_parameters(run["setting"])
+        setting = rules.upgrade_parameters(run["setting"])
         if prov.get("notebook") in STUDY_A:
             setting = {**{k: v for k, v in FIT_DEFAULTS.items() if k not in setting and v is not None}, **setting}
         runs.append({**run, "setting": setting})

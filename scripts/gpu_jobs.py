@@ -134,16 +134,16 @@ BENCHES = [
 # --------------------------------------------------------------------------- what is missing -----
 def paper_params(notebook: str, overrides: dict | None = None) -> dict:
     """The notebook's paper-profile parameters, validated by the runner's own rules (ParameterError)."""
-    from fashionlib import profiles, run
+    from fashionlib import book, parameters_cell
 
-    declared = run.declared_parameters(run.read_source(run.notebook_path(notebook)))
-    return profiles.resolve(notebook, declared, "paper", dict(overrides or {}))
+    declared = parameters_cell.declared_parameters(book.read_source(book.notebook_path(notebook)))
+    return book.resolve(notebook, declared, "paper", dict(overrides or {}))
 
 
 def declared(notebook: str) -> dict:
-    from fashionlib import run
+    from fashionlib import book, parameters_cell
 
-    return run.declared_parameters(run.read_source(run.notebook_path(notebook)))
+    return parameters_cell.declared_parameters(book.read_source(book.notebook_path(notebook)))
 
 
 def coverage_gap(notebook: str, params: dict, results_dir) -> str | None:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fashionlib import data
-from fashionlib.catalogue import tiny_fashion_mnist, write_idx_gz, write_png  # noqa: F401 -- shared builders
+from fashionlib.sample_files import tiny_fashion_mnist, write_idx_gz, write_png  # noqa: F401 -- shared builders
 
 REPO = Path(__file__).resolve().parent.parent
 

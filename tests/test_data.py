@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fashionlib import data
-from fashionlib.catalogue import tiny_fashion_mnist, write_idx_gz
+from fashionlib.sample_files import tiny_fashion_mnist, write_idx_gz
 
 
 def test_real_files_shapes_dtypes_and_counts(fmnist):

@@ -12,7 +12,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from fashionlib import keras_models as km  # noqa: E402
-from fashionlib import paper, profiles  # noqa: E402
+from fashionlib import choices, paper  # noqa: E402
 from fashionlib.backend import BackendError, use_backend  # noqa: E402
 
 # Table 1's output-size column, C1 .. C4 and the pooling layers (the default reading reproduces it).
@@ -76,12 +76,12 @@ SCRIPT = textwrap.dedent("""
     from fashionlib.backend import use_backend
     use_backend(sys.argv[1])
     import keras
-    from fashionlib import keras_models as km, profiles
+    from fashionlib import keras_models as km
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).normal(size=(8, 28, 28, 1)).astype("float32")
     y = np.arange(8, dtype="int32") % 10
     out = {}
-    for name in profiles.KERAS_MODELS:
+    for name in choices.KERAS_MODELS:
         m = km.build_model(name)
         m.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
         before = [w.copy() for w in m.get_weights()]
@@ -96,7 +96,7 @@ SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", profiles.KERAS_BACKENDS)
+@pytest.mark.parametrize("backend", choices.KERAS_BACKENDS)
 def test_every_model_trains_one_step_on_backend(backend, tmp_path):
     module = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}[backend]
     if importlib.util.find_spec(module) is None:
@@ -108,7 +108,7 @@ def test_every_model_trains_one_step_on_backend(backend, tmp_path):
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")][-1]
     out = json.loads(line[len("RESULT"):])
     assert out.pop("_backend") == backend
-    expected = {name: km.build_model(name).count_params() for name in profiles.KERAS_MODELS}
+    expected = {name: km.build_model(name).count_params() for name in choices.KERAS_MODELS}
     for name, res in out.items():
         assert res["params"] == expected[name], name
         assert res["shape"] == [8, 10] and res["changed"] and res["finite"] and res["sum1"], (name, res)

@@ -9,7 +9,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from fashionlib import data, train_keras  # noqa: E402
-from fashionlib.profiles import ParameterError  # noqa: E402
+from fashionlib.rules import ParameterError  # noqa: E402
 from fashionlib.train_keras import FitConfig  # noqa: E402
 
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from fashionlib import profiles, run
-from fashionlib.profiles import ParameterError
+from fashionlib import book, choices, combinations, parameters_cell, rules
+from fashionlib.rules import ParameterError
 
 DECLARED = {"profile": "cpu", "epochs": 5, "batch_size": 128, "lr": 0.1, "seeds": [0], "backend": "tensorflow",
             "imbalance_factor": 100.0, "train_size": None, "schedule": "paper", "lr_end": 1e-5}
@@ -23,11 +23,11 @@ schedule = "paper"
 seeds = [0]
 train_size = None
 """
-VALIDATE_CELL = "params = profiles.validate(NB, globals())"
+VALIDATE_CELL = "params = parameters_cell.validate(NB, globals())"
 
 
 def test_defaults_profile_and_overrides_merge():
-    p = profiles.resolve("x", DECLARED, "smoke", {"epochs": 2, "lr": 1})
+    p = book.resolve("x", DECLARED, "smoke", {"epochs": 2, "lr": 1})
     assert p["epochs"] == 2 and p["lr"] == 1 and p["profile"] == "smoke" and p["batch_size"] == 128
 
 
@@ -41,7 +41,7 @@ def test_defaults_profile_and_overrides_merge():
 ])
 def test_bad_parameters_are_rejected(overrides, match):
     with pytest.raises(ParameterError, match=match):
-        profiles.resolve("x", DECLARED, "cpu", overrides)
+        book.resolve("x", DECLARED, "cpu", overrides)
 
 
 @pytest.mark.parametrize("overrides, match", [
@@ -51,16 +51,16 @@ def test_bad_parameters_are_rejected(overrides, match):
 ])
 def test_impossible_combinations_are_refused_with_limit_and_fix(overrides, match):
     with pytest.raises(ParameterError, match=match) as err:
-        profiles.resolve("x", DECLARED, "cpu", overrides)
+        book.resolve("x", DECLARED, "cpu", overrides)
     assert "Fix:" in str(err.value)
 
 
 def test_limits_are_inclusive_and_unchanged_defaults_are_not_ignored_parameters():
-    profiles.resolve("x", DECLARED, "cpu", {"train_size": 64, "batch_size": 64})
-    profiles.resolve("x", DECLARED, "cpu", {"train_size": 10, "batch_size": 10})
-    profiles.resolve("x", DECLARED, "cpu", {"schedule": "constant"})  # lr_end left at its default
+    book.resolve("x", DECLARED, "cpu", {"train_size": 64, "batch_size": 64})
+    book.resolve("x", DECLARED, "cpu", {"train_size": 10, "batch_size": 10})
+    book.resolve("x", DECLARED, "cpu", {"schedule": "constant"})  # lr_end left at its default
     # the whole official test set (1,000 per class) and the largest class of half A: at the limit, allowed
-    profiles.check_params({"test_per_class": 1000, "n_max": 3000, "per_class": 2950})
+    rules.check_params({"test_per_class": 1000, "n_max": 3000, "per_class": 2950})
 
 
 def test_study_b_training_set_size_matches_the_data_code(fmnist_dir):
@@ -69,7 +69,7 @@ def test_study_b_training_set_size_matches_the_data_code(fmnist_dir):
 
     params = {"dataset": "fmnist_lt", "n_max": 60, "imbalance_factor": 10.0, "balance_target": 10,
               "balances": ["none", "resample"]}
-    sizes = profiles.study_b_train_images(params)
+    sizes = combinations.study_b_train_images(params)
     for method in ("none", "resample"):
         cfg = TrainConfig(n_max=60, imbalance_factor=10.0, balance_target=10, balance=method)
         assert len(make_splits(cfg).train_idx) == sizes[method], method
@@ -77,35 +77,34 @@ def test_study_b_training_set_size_matches_the_data_code(fmnist_dir):
 
 @pytest.mark.parametrize("backbone", ["deit_micro", "swinv2_micro", "beit_micro", "vit_micro"])
 def test_smallest_image_is_the_backbones_patch(backbone):
-    """BACKBONE_MIN_IMAGE is right: the model runs at that size and fails one pixel below."""
+    """The backbone table's min_image is right: the model runs at that size and fails one pixel below."""
     import torch
 
     from fashionlib import torch_models
 
-    need = profiles.BACKBONE_MIN_IMAGE[backbone]
+    need = choices.BACKBONES[backbone]["min_image"]
     with torch.no_grad():
         torch_models.build_model(backbone, 10, image_size=need).eval()(torch.zeros(1, 3, need, need))
         with pytest.raises(Exception):
             torch_models.build_model(backbone, 10, image_size=need - 1).eval()(
                 torch.zeros(1, 3, need - 1, need - 1))
-    assert set(profiles.BACKBONE_MIN_IMAGE) == set(profiles.BACKBONES_B)
 
 
 def test_renamed_parameter_names_the_new_one_and_old_records_upgrade():
     with pytest.raises(ParameterError, match="'lr0' .* was renamed 'lr'. Fix: pass -p lr"):
-        profiles.resolve("x", DECLARED, "cpu", {"lr0": 0.01})
-    assert profiles.upgrade_parameters({"lr0": 0.1, "lr0s": [1], "epochs": 2}) == {"lr": 0.1, "lrs": [1], "epochs": 2}
+        book.resolve("x", DECLARED, "cpu", {"lr0": 0.01})
+    assert rules.upgrade_parameters({"lr0": 0.1, "lr0s": [1], "epochs": 2}) == {"lr": 0.1, "lrs": [1], "epochs": 2}
 
 
 def test_in_notebook_check_reads_the_parameters_cell_from_the_kernel_history():
     injected = "# Parameters\nepochs = 2\nprofile = \"smoke\"\n"
     history = ["", "import os", PARAMETERS_CELL, injected, "NB = 'x'\n" + VALIDATE_CELL]
-    namespace = {**profiles.literal_assignments(PARAMETERS_CELL), "epochs": 2, "profile": "smoke", "In": history,
+    namespace = {**parameters_cell.literal_assignments(PARAMETERS_CELL), "epochs": 2, "profile": "smoke", "In": history,
                  "os": object()}
-    params = profiles.validate("x", namespace)
-    assert params["epochs"] == 2 and set(params) == set(profiles.literal_assignments(PARAMETERS_CELL))
+    params = parameters_cell.validate("x", namespace)
+    assert params["epochs"] == 2 and set(params) == set(parameters_cell.literal_assignments(PARAMETERS_CELL))
     # re-running the check cell (Jupyter, Colab) finds the same cell
-    assert profiles.validate("x", {**namespace, "In": history + [history[-1]]}) == params
+    assert parameters_cell.validate("x", {**namespace, "In": history + [history[-1]]}) == params
 
 
 @pytest.mark.parametrize("injected, value, match", [
@@ -116,61 +115,61 @@ def test_in_notebook_check_reads_the_parameters_cell_from_the_kernel_history():
     ("train_size = 100\nbatch_size = 128\n", {"train_size": 100, "batch_size": 128}, "more than the 100 training"),
 ])
 def test_in_notebook_check_refuses_what_the_runner_refuses(injected, value, match):
-    namespace = {**profiles.literal_assignments(PARAMETERS_CELL), **value,
+    namespace = {**parameters_cell.literal_assignments(PARAMETERS_CELL), **value,
                  "In": ["", PARAMETERS_CELL, injected, VALIDATE_CELL]}
     with pytest.raises(ParameterError, match=match):
-        profiles.validate("x", namespace)
+        parameters_cell.validate("x", namespace)
 
 
 def test_in_notebook_check_without_a_history_checks_every_ruled_global():
-    assert profiles.validate("x", {"epochs": 3, "helper": len}) == {"epochs": 3}
+    assert parameters_cell.validate("x", {"epochs": 3, "helper": len}) == {"epochs": 3}
     with pytest.raises(ParameterError, match="'epochs' must be"):
-        profiles.validate("x", {"epochs": 0})
+        parameters_cell.validate("x", {"epochs": 0})
 
 
 def test_literal_assignments_recognises_only_parameter_cells():
-    assert profiles.literal_assignments("a = 1\nb = [1, 2]  # note\n") == {"a": 1, "b": [1, 2]}
+    assert parameters_cell.literal_assignments("a = 1\nb = [1, 2]  # note\n") == {"a": 1, "b": [1, 2]}
     for source in ("a = f(1)", "import os", "a = 1\nprint(a)", "", "a, b = 1, 2", "x ="):
-        assert profiles.literal_assignments(source) is None, source
+        assert parameters_cell.literal_assignments(source) is None, source
 
 
 def test_no_notebook_lists_its_own_parameter_names():
-    for path in run.NOTEBOOK_DIR.glob("*.md"):
+    for path in book.NOTEBOOK_DIR.glob("*.md"):
         text = path.read_text()
-        # study-A and study-B notebooks reach profiles.validate through backend.start_keras_notebook and
+        # study-A and study-B notebooks reach parameters_cell.validate through backend.start_keras_notebook and
         # train_torch.start_torch_notebook
-        assert ("profiles.validate(NB, globals())" in text or "start_keras_notebook(NB, globals())" in text
+        assert ("parameters_cell.validate(NB, globals())" in text or "start_keras_notebook(NB, globals())" in text
                 or "start_torch_notebook(NB, globals())" in text), path.name
         assert "globals(), [" not in text, path.name
 
 
 def test_cli_values_are_literals_never_code():
-    assert profiles.parse_cli_value("3") == 3
-    assert profiles.parse_cli_value("[0, 1]") == [0, 1]
-    assert profiles.parse_cli_value("torch") == "torch"
-    assert profiles.parse_cli_value("true") is True and profiles.parse_cli_value("false") is False
-    assert profiles.parse_cli_value("__import__('os').system('true')") == "__import__('os').system('true')"
+    assert rules.parse_cli_value("3") == 3
+    assert rules.parse_cli_value("[0, 1]") == [0, 1]
+    assert rules.parse_cli_value("torch") == "torch"
+    assert rules.parse_cli_value("true") is True and rules.parse_cli_value("false") is False
+    assert rules.parse_cli_value("__import__('os').system('true')") == "__import__('os').system('true')"
 
 
 def test_every_profile_entry_names_declared_parameters():
     """Each profile preset only sets parameters its notebook declares, with valid values."""
-    for stem, presets in profiles.PROFILES.items():
-        path = run.NOTEBOOK_DIR / f"{stem}.md"
+    for stem, presets in book.PROFILES.items():
+        path = book.NOTEBOOK_DIR / f"{stem}.md"
         if not path.exists():
             continue
-        declared = run.declared_parameters(run.read_source(path))
-        assert {"smoke", "cpu"} <= set(presets) <= set(profiles.PROFILE_NAMES), stem
+        declared = parameters_cell.declared_parameters(book.read_source(path))
+        assert {"smoke", "cpu"} <= set(presets) <= set(choices.PROFILE_NAMES), stem
         for profile in presets:
-            profiles.resolve(stem, declared, profile)
-    assert {nb for nb, presets in profiles.PROFILES.items() if "standin" in presets} == set(profiles.STANDIN_NOTEBOOKS)
+            book.resolve(stem, declared, profile)
+    assert {nb for nb, presets in book.PROFILES.items() if "standin" in presets} == set(book.STANDIN_NOTEBOOKS)
 
 
 def test_a_notebook_without_the_profile_is_refused_naming_what_it_has():
-    with pytest.raises(profiles.ParameterError, match=r"b1_apparel_data: has no 'standin' profile; it has smoke, "
+    with pytest.raises(rules.ParameterError, match=r"b1_apparel_data: has no 'standin' profile; it has smoke, "
                                                       r"cpu, paper\. The 'standin' profile is study B's stand-in"):
-        profiles.resolve("b1_apparel_data", {"profile": "cpu"}, "standin")
-    with pytest.raises(profiles.ParameterError, match="b0_pretraining: has no 'paper' profile"):
-        profiles.resolve("b0_pretraining", {"profile": "cpu"}, "paper")
+        book.resolve("b1_apparel_data", {"profile": "cpu"}, "standin")
+    with pytest.raises(rules.ParameterError, match="b0_pretraining: has no 'paper' profile"):
+        book.resolve("b0_pretraining", {"profile": "cpu"}, "paper")
 
 
 def test_runner_rejects_unknown_parameter_before_work(tmp_path):

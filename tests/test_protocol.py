@@ -223,10 +223,10 @@ def test_curve_claims_table_from_runs():
 
 # ---------------------------------------------------------------- the paper-profile runs ---
 def _paper(stem):
-    from fashionlib import profiles, run
+    from fashionlib import book, parameters_cell
 
-    declared = run.declared_parameters(run.read_source(run.NOTEBOOK_DIR / f"{stem}.md"))
-    return profiles.resolve(stem, declared, "paper")
+    declared = parameters_cell.declared_parameters(book.read_source(book.NOTEBOOK_DIR / f"{stem}.md"))
+    return book.resolve(stem, declared, "paper")
 
 
 def test_paper_profiles_are_the_full_settings_the_verdict_needs():

@@ -10,12 +10,12 @@ import nbformat
 import pytest
 import yaml
 
-from fashionlib import backend, profiles, run
+from fashionlib import book, parameters_cell, progress, rules, run
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = yaml.safe_load((REPO / "_config.yml").read_text())
 REPO_URL = CONFIG["repository"]["url"]
-STUDY_NOTEBOOKS = [n for n in profiles.NOTEBOOKS if re.match(r"[ab]\d_", n)]
+STUDY_NOTEBOOKS = [n for n in book.NOTEBOOKS if re.match(r"[ab]\d_", n)]
 SOURCES = sorted((REPO / "notebooks").glob("*.md"))
 
 
@@ -35,7 +35,7 @@ def test_clean_outputs_merges_streams_and_drops_progress_states():
     bar = "\rdeit_micro epoch 1/1:   0%|          | 0/6 [00:00<?, ?it/s]\r" + " " * 40 + "\r"
     nb = nbformat.v4.new_notebook(cells=[_cell(_stream(bar), _stream("epoch 1/1: train loss 2.07\n"),
                                                _stream(bar), _stream("deit_micro: done\n"))])
-    run.clean_outputs(nb)
+    book.clean_outputs(nb)
     outs = nb.cells[0].outputs
     assert len(outs) == 1 and outs[0].text == "epoch 1/1: train loss 2.07\ndeit_micro: done\n"
 
@@ -50,7 +50,7 @@ def test_clean_outputs_drops_tensorflow_startup_and_warning_lines_but_keeps_text
            "WARNING:tensorflow:5 out of the last 5 calls to <function f at 0x7f> triggered tf.function retracing.\n")
     nb = nbformat.v4.new_notebook(cells=[_cell(_stream(err, "stderr"), _stream("Keras 3 on tensorflow\n")),
                                          _cell(_stream("a line with Warning: in it stays\n"))])
-    run.clean_outputs(nb)
+    book.clean_outputs(nb)
     assert [o.text for o in nb.cells[0].outputs] == ["Keras 3 on tensorflow\n"]
     assert nb.cells[1].outputs[0].text == "a line with Warning: in it stays\n"
 
@@ -58,16 +58,16 @@ def test_clean_outputs_drops_tensorflow_startup_and_warning_lines_but_keeps_text
 def test_clean_outputs_leaves_rich_outputs_alone():
     html = nbformat.v4.new_output("display_data", data={"text/html": "<table></table>"})
     nb = nbformat.v4.new_notebook(cells=[_cell(_stream("a\n"), html, _stream("b\n"))])
-    run.clean_outputs(nb)
+    book.clean_outputs(nb)
     assert [o.output_type for o in nb.cells[0].outputs] == ["stream", "display_data", "stream"]
 
 
 def test_progress_goes_to_stdout_interactively_and_nowhere_under_a_runner_without_tty(monkeypatch):
-    monkeypatch.delenv(backend.PROGRESS_ENV, raising=False)
-    assert backend.progress_stream() is sys.stdout
-    monkeypatch.setenv(backend.PROGRESS_ENV, "terminal")
-    monkeypatch.setattr(backend.os, "isatty", lambda fd: False)
-    assert backend.progress_stream() is None
+    monkeypatch.delenv(progress.PROGRESS_ENV, raising=False)
+    assert progress.progress_stream() is sys.stdout
+    monkeypatch.setenv(progress.PROGRESS_ENV, "terminal")
+    monkeypatch.setattr(progress.os, "isatty", lambda fd: False)
+    assert progress.progress_stream() is None
 
 
 def test_verdict_cells_get_css_classes():
@@ -141,7 +141,7 @@ def test_launch_buttons_open_the_published_executed_notebooks():
     files = [toc["root"]] + [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
     executed = [f for f in files if f.startswith(("book/executed/", "book/paper-runs/"))]
     stems = {Path(f).name for f in executed}
-    assert stems >= set(profiles.NOTEBOOKS), f"notebooks missing from _toc.yml: {set(profiles.NOTEBOOKS) - stems}"
+    assert stems >= set(book.NOTEBOOKS), f"notebooks missing from _toc.yml: {set(book.NOTEBOOKS) - stems}"
 
 
 # --- lessons that fit a class --------------------------------------------------------------------
@@ -158,20 +158,20 @@ def test_exercises_are_three_valid_reruns_with_hidden_solutions(stem):
     commands = EXERCISE_CMD.findall(section)
     solutions = re.findall(r"```\{admonition\} Solution[^\n]*\n:class: dropdown", section)
     assert len(commands) >= 3 and len(solutions) >= len(commands), (stem, len(commands), len(solutions))
-    declared = run.declared_parameters(run.read_source(source))
+    declared = parameters_cell.declared_parameters(book.read_source(source))
     for cmd in commands:
         args = shlex.split(cmd)[4:]
         assert args[0] == stem, cmd
         pairs = [(args[i + 1], args[i + 2]) for i, a in enumerate(args) if a == "-p"]
         assert pairs, f"{stem}: exercise without a -p change: {cmd}"
-        profiles.resolve(stem, declared, "cpu", run._parse_overrides(pairs))  # raises on a broken exercise
+        book.resolve(stem, declared, "cpu", run._parse_overrides(pairs))  # raises on a broken exercise
 
 
 def test_course_plan_has_a_row_for_every_notebook():
     text = (REPO / "notebooks" / "for_teachers.md").read_text()
     plan = text[text.index("PLAN = {"):text.index("\n}\n", text.index("PLAN = {"))]
     rows = set(re.findall(r'^\s+"(\w+)": \(', plan, re.M))
-    assert set(profiles.NOTEBOOKS) <= rows, set(profiles.NOTEBOOKS) - rows
+    assert set(book.NOTEBOOKS) <= rows, set(book.NOTEBOOKS) - rows
     assert {"a6_protocol", "a7_modern_recipe", "b0_pretraining"} <= rows
 
 
@@ -198,7 +198,7 @@ def test_built_book_holds_what_the_launch_buttons_open():
         text = page.read_text()
         targets += re.findall(r'href="https://colab\.research\.google\.com/github/[^"]+?/blob/gh-pages/([^"]+)"', text)
         targets += re.findall(r'href="https://mybinder\.org/v2/gh/[^"]+?/gh-pages\?urlpath=tree/([^"]+)"', text)
-    assert len(targets) >= 2 * len(profiles.NOTEBOOKS), f"too few launch links: {len(targets)}"
+    assert len(targets) >= 2 * len(book.NOTEBOOKS), f"too few launch links: {len(targets)}"
     missing = [t for t in targets if not (html / t).is_file()]
     assert not missing, f"launch buttons open files the published book lacks: {missing[:5]}"
 
@@ -217,7 +217,7 @@ def test_main_table_of_contents_has_one_entry_per_notebook():
     main = [toc["root"]] + [ch["file"] for part in MAIN_PARTS for ch in part["chapters"]]
     stems = [Path(f).name for f in main if f.startswith("book/executed/")]
     assert sorted(stems) == sorted(set(stems)), f"a notebook twice in the main parts: {stems}"
-    assert set(stems) == set(profiles.NOTEBOOKS), set(profiles.NOTEBOOKS) ^ set(stems)
+    assert set(stems) == set(book.NOTEBOOKS), set(book.NOTEBOOKS) ^ set(stems)
     assert not [f for f in main if f.startswith(("book/paper-runs/", "book/standin-runs/"))], \
         "committed full-setting pages belong in the Provenance part only"
     committed = {f"book/{p.parent.name}/{p.stem}" for d in ("paper-runs", "standin-runs")
@@ -230,7 +230,7 @@ def test_main_table_of_contents_has_one_entry_per_notebook():
 def test_no_verdict_heading_in_any_notebook_source():
     """A heading "Verdict" on a page whose cells run at a reduced profile reads as the paper's verdict."""
     for path in SOURCES:
-        text = "\n".join(c.source for c in run.read_source(path).cells if c.cell_type == "markdown")
+        text = "\n".join(c.source for c in book.read_source(path).cells if c.cell_type == "markdown")
         headings = re.findall(r"^#+ .*verdict.*$", text, re.M | re.I)
         assert not headings, f"{path.name}: {headings}"
 
@@ -349,7 +349,7 @@ def test_built_book_pages_hold_no_machine_paths():
 
 @pytest.mark.parametrize("stem", STUDY_NOTEBOOKS)
 def test_setup_code_is_collapsed_so_the_page_opens_with_prose(stem):
-    cells = run.read_source(REPO / "notebooks" / f"{stem}.md").cells
+    cells = book.read_source(REPO / "notebooks" / f"{stem}.md").cells
     code = [c for c in cells if c.cell_type == "code"]
     first = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
     for cell in code[:first + 2]:  # the install cell, the parameters cell, the setup cell after it
@@ -392,7 +392,7 @@ SIZE = {"epochs", "train_size", "batch_size", "seeds", "other_seeds", "per_class
 def committed_page_overrides(page: Path) -> dict:
     """The settings a committed page ran with, as today's source of its notebook takes them at smoke size.
 
-    Renamed parameters take their new names (``profiles.upgrade_parameters``); a parameter today's source
+    Renamed parameters take their new names (``rules.upgrade_parameters``); a parameter today's source
     no longer declares is dropped only when the library's training default equals the page's value (the
     notebook now always uses it), else it is an error; size parameters (``SIZE``) come from the smoke profile.
     """
@@ -403,11 +403,11 @@ def committed_page_overrides(page: Path) -> dict:
     from fashionlib import train_keras, train_torch
 
     meta = nbformat.read(page, as_version=4).metadata["fashionlib"]
-    declared = run.declared_parameters(run.read_source(run.notebook_path(meta["notebook"])))
+    declared = parameters_cell.declared_parameters(book.read_source(book.notebook_path(meta["notebook"])))
     defaults = {f.name: f.default for cfg in (train_keras.FitConfig, train_torch.TrainConfig)
                 for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
     out = {}
-    for name, value in profiles.upgrade_parameters(meta["parameters"]).items():
+    for name, value in rules.upgrade_parameters(meta["parameters"]).items():
         if name == "profile" or name in SIZE or value == declared.get(name, object()):
             continue
         if name not in declared:
@@ -421,8 +421,8 @@ def committed_page_overrides(page: Path) -> dict:
 @pytest.mark.parametrize("page", COMMITTED_PAGES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_committed_page_settings_are_accepted_by_todays_notebook(page):
     stem = page.stem
-    declared = run.declared_parameters(run.read_source(run.notebook_path(stem)))
-    profiles.resolve(stem, declared, "smoke", committed_page_overrides(page))  # raises on a setting it refuses
+    declared = parameters_cell.declared_parameters(book.read_source(book.notebook_path(stem)))
+    book.resolve(stem, declared, "smoke", committed_page_overrides(page))  # raises on a setting it refuses
 
 
 @pytest.mark.slow

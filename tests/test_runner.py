@@ -8,7 +8,7 @@ import sys
 import nbformat
 import pytest
 
-from fashionlib import run
+from fashionlib import book, parameters_cell, run
 
 
 def _injected(nb):
@@ -82,7 +82,7 @@ def test_every_smoke_notebook_twice_in_parallel(tmp_path):
     for p in procs:
         log, _ = p.communicate(timeout=1800)
         assert p.returncode == 0, log[-3000:]
-    names = [n for n in run.profiles.NOTEBOOKS if (run.NOTEBOOK_DIR / f"{n}.md").is_file()]
+    names = [n for n in book.NOTEBOOKS if (book.NOTEBOOK_DIR / f"{n}.md").is_file()]
     for i in range(2):
         for name in names:
             nb = nbformat.read(tmp_path / f"o{i}" / f"{name}.ipynb", as_version=4)
@@ -98,8 +98,8 @@ def test_paper_pages_get_their_own_labels():
         nbformat.v4.new_markdown_cell("(a9-table)=\n## T\nsee {ref}`a9-table` and {ref}`a0-split`, {doc}`a1_improved_cnn`"),
         nbformat.v4.new_markdown_cell("```{glue:figure} k\n:name: fig-a9\n```\n{numref}`Fig <fig-a9>`"),
     ])
-    run.as_paper_page(nb)
-    run.as_paper_page(nb)  # idempotent
+    book.as_paper_page(nb)
+    book.as_paper_page(nb)  # idempotent
     src = "\n".join(c.source for c in nb.cells)
     assert "(paper-a9-table)=" in src and "{ref}`paper-a9-table`" in src
     assert "{ref}`a0-split`" in src, "labels of other pages are left alone"
@@ -117,8 +117,8 @@ def test_paper_pages_hide_the_section_that_shows_an_earlier_paper_record():
         nbformat.v4.new_code_cell('results.load_records(NB, "paper")  # an untagged cell stays'),
         nbformat.v4.new_markdown_cell("## Results record"),
     ])
-    run.as_paper_page(nb)
-    run.as_paper_page(nb)
+    book.as_paper_page(nb)
+    book.as_paper_page(nb)
     hidden = [i for i, c in enumerate(nb.cells) if "remove-cell" in c.metadata.get("tags", [])]
     assert hidden == [2, 3]
     assert nb.cells[3].metadata["tags"] == ["paper-record", "remove-cell"], "tagged once"
@@ -130,8 +130,8 @@ def test_a_paper_section_heading_joined_to_a_figure_is_split_off_before_hiding()
         nbformat.v4.new_markdown_cell(figure + "\n\n(a9-paper-profile)=\n## The committed paper-profile run"),
         nbformat.v4.new_code_cell('report.show_paper_runs(NB, {"accuracy": 2})', metadata={"tags": ["paper-record"]}),
     ])
-    run.as_paper_page(nb)
-    run.as_paper_page(nb)
+    book.as_paper_page(nb)
+    book.as_paper_page(nb)
     assert len(nb.cells) == 3
     assert nb.cells[0].source == figure.replace("fig-f", "paper-fig-f") and not nb.cells[0].metadata.get("tags")
     assert nb.cells[1].source.startswith("(paper-a9-paper-profile)=")
@@ -171,6 +171,8 @@ def tiny_runner(tmp_path, monkeypatch):
     lib = tmp_path / "lib"
     lib.mkdir()
     (lib / "core.py").write_text("def f():\n    return 1\n")
+    (lib / "sub").mkdir()
+    (lib / "sub" / "deep.py").write_text("Y = 1\n")
     monkeypatch.setattr(run, "LIBRARY_DIR", lib)
     monkeypatch.setattr(run, "LOCK_FILES", [tmp_path / "requirements.lock"])
     executed = []
@@ -197,6 +199,11 @@ def _edit_source(t):
     t["source"].write_text(t["source"].read_text().replace("print(seed)", "print(seed + 1)"))
 
 
+def _add_package(t):
+    (t["lib"] / "new").mkdir()
+    (t["lib"] / "new" / "x.py").write_text("X = 1\n")
+
+
 def _prepared_only(t):
     assert t["run"](prepare_only=True)  # a prepared (not executed) notebook now sits at the output
 
@@ -206,6 +213,10 @@ CHANGES = {  # name: (what changes, run keywords, executed again?)
     "source edit": (_edit_source, {}, True),
     "library edit": (lambda t: (t["lib"] / "core.py").write_text("def f():\n    return 2\n"), {}, True),
     "library module added": (lambda t: (t["lib"] / "extra.py").write_text("X = 1\n"), {}, True),
+    "library edit in a sub-folder": (lambda t: (t["lib"] / "sub" / "deep.py").write_text("Y = 2\n"), {}, True),
+    "library module added in a new sub-folder": (_add_package, {}, True),
+    "library module moved into a sub-folder": (lambda t: (t["lib"] / "core.py").rename(t["lib"] / "sub" / "core.py"),
+                                               {}, True),
     "lock file appears": (lambda t: (t["tmp"] / "requirements.lock").write_text("numpy==2.0.0\n"), {}, True),
     "parameter edit": (lambda t: None, {"overrides": {"seed": 1}}, True),
     "--force": (lambda t: None, {"force": True}, True),
@@ -266,14 +277,14 @@ def test_runner_refuses_impossible_parameters_before_a_kernel(tmp_path, args, me
 def test_parameters_cell_is_read_as_the_notebook_reads_it():
     cell = nbformat.v4.new_code_cell('epochs = 2\nmodels = ["cnn"]  # a list\n', metadata={"tags": ["parameters"]})
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os"), cell])
-    assert run.declared_parameters(nb) == {"epochs": 2, "models": ["cnn"]}
+    assert parameters_cell.declared_parameters(nb) == {"epochs": 2, "models": ["cnn"]}
     cell.source = "epochs = 2\nsteps = epochs * 10\n"
     with pytest.raises(ValueError, match=r"(?s)tagged 'parameters' holds more than assignments of literals.*"
                                          r"steps = epochs \* 10.*Fix: keep only"):
-        run.declared_parameters(nb)
+        parameters_cell.declared_parameters(nb)
     cell.metadata["tags"] = []
     with pytest.raises(ValueError, match="^x: notebook has no cell tagged 'parameters'; add one"):
-        run.declared_parameters(nb, "x: ")
+        parameters_cell.declared_parameters(nb, "x: ")
 
 
 @pytest.mark.parametrize("flag", ["--out", "--results-dir"])

@@ -7,7 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from fashionlib import profiles, schedules  # noqa: E402
+from fashionlib import choices, schedules  # noqa: E402
 from fashionlib.schedules import PaperExponentialDecay, make_schedule, paper_lr, schedule_value  # noqa: E402
 
 SPE, EPOCHS = 375, 50  # the paper's 375 batches per epoch, 50 epochs
@@ -51,7 +51,7 @@ def test_literal_reading_reaches_floor_at_end():
     assert schedule_value(s, int(SPE * EPOCHS / 7)) == pytest.approx(0.01, rel=1e-3)
 
 
-@pytest.mark.parametrize("name", profiles.SCHEDULES)
+@pytest.mark.parametrize("name", choices.SCHEDULES)
 def test_each_schedule_builds_and_starts_at_lr0(name):
     s = make_schedule(name, lr0=0.001, steps_per_epoch=10, epochs=5, lr_end=1e-5)
     assert schedule_value(s, 0) == pytest.approx(0.001, rel=1e-5)

@@ -2,44 +2,44 @@
 
 import pytest
 
-from fashionlib import apparel, profiles, run
-from fashionlib.profiles import ParameterError
+from fashionlib import apparel, book, parameters_cell
+from fashionlib.rules import ParameterError
 
 B_NOTEBOOKS = ["b1_apparel_data", "b2_backbones", "b3_hyperparameters", "b4_curves"]
 
 
 def _declared(stem):
-    return run.declared_parameters(run.read_source(run.NOTEBOOK_DIR / f"{stem}.md"))
+    return parameters_cell.declared_parameters(book.read_source(book.NOTEBOOK_DIR / f"{stem}.md"))
 
 
 @pytest.mark.parametrize("stem", B_NOTEBOOKS)
 def test_paper_profile_takes_the_real_dataset(stem):
-    params = profiles.resolve(stem, _declared(stem), "paper")
+    params = book.resolve(stem, _declared(stem), "paper")
     assert params["dataset"] == "fashion_product_images" and params["data_root"]
 
 
 @pytest.mark.parametrize("stem", B_NOTEBOOKS)
 def test_data_root_with_the_stand_in_names_both_parameters(stem):
     with pytest.raises(ParameterError, match="'data_root'.*dataset='fmnist_lt'"):
-        profiles.resolve(stem, _declared(stem), "cpu", {"data_root": "/some/folder"})
+        book.resolve(stem, _declared(stem), "cpu", {"data_root": "/some/folder"})
 
 
 @pytest.mark.parametrize("name,value", [("n_max", 100), ("imbalance_factor", 10.0)])
 def test_stand_in_knob_with_the_real_dataset_names_both(name, value):
     with pytest.raises(ParameterError, match=f"'{name}'.*dataset='fashion_product_images'"):
-        profiles.resolve("b2_backbones", _declared("b2_backbones"), "paper", {name: value})
+        book.resolve("b2_backbones", _declared("b2_backbones"), "paper", {name: value})
 
 
 def test_real_dataset_without_data_root(tmp_path):
     with pytest.raises(ParameterError, match="needs parameter 'data_root'"):
-        profiles.resolve("b2_backbones", _declared("b2_backbones"), "cpu", {"dataset": "folder"})
+        book.resolve("b2_backbones", _declared("b2_backbones"), "cpu", {"dataset": "folder"})
 
 
 def test_in_notebook_validation_catches_it_too():
     with pytest.raises(ParameterError, match="'data_root'.*ignored.*fmnist_lt"):
         # the parameters cell, then papermill's injected cell, then the check (the kernel's input history)
-        history = ["", 'dataset = "fmnist_lt"\ndata_root = None\n', 'data_root = "x"\n', "profiles.validate(NB, globals())"]
-        profiles.validate("b2_backbones", {"dataset": "fmnist_lt", "data_root": "x", "In": history})
+        history = ["", 'dataset = "fmnist_lt"\ndata_root = None\n', 'data_root = "x"\n', "parameters_cell.validate(NB, globals())"]
+        parameters_cell.validate("b2_backbones", {"dataset": "fmnist_lt", "data_root": "x", "In": history})
 
 
 def test_missing_real_data_stops_with_a_clear_error(tmp_path):
@@ -67,11 +67,11 @@ def test_paper_profile_notebook_stops_before_training(tmp_path):
 
 def test_smoke_profile_on_another_dataset_chosen_with_p(tmp_path):
     """The smoke preset sets the stand-in's n_max; choosing the real data with -p is still allowed."""
-    p = profiles.resolve("b2_backbones", _declared("b2_backbones"), "smoke",
+    p = book.resolve("b2_backbones", _declared("b2_backbones"), "smoke",
                          {"dataset": "fashion_product_images", "data_root": str(tmp_path)})
     assert p["dataset"] == "fashion_product_images"
     with pytest.raises(ParameterError, match="'n_max'"):
-        profiles.resolve("b2_backbones", _declared("b2_backbones"), "smoke",
+        book.resolve("b2_backbones", _declared("b2_backbones"), "smoke",
                          {"dataset": "fashion_product_images", "data_root": str(tmp_path), "n_max": 5})
 
 

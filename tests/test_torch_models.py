@@ -171,9 +171,3 @@ def test_whole_model_weights_round_trip(tmp_path):
     m2 = tm.build_model("beit_micro", 3, image_size=32)
     tm.load_model_weights(m2, path)
     assert all(torch.equal(m.state_dict()[k], m2.state_dict()[k]) for k in m.state_dict())
-
-
-def test_registry_matches_the_profiles_choice_list():
-    from fashionlib import profiles
-
-    assert tuple(tm.BACKBONES) == profiles.BACKBONES_B

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from fashionlib import apparel, profiles, torch_models, train_torch
+from fashionlib import apparel, rules, torch_models, train_torch
 from fashionlib.train_torch import TrainConfig, fit
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -150,7 +150,7 @@ def test_compiled_run_matches_the_eager_run(fmnist_dir):
 
 def test_speed_options_are_checked_and_stay_out_of_the_resume_key():
     for name, bad in (("compile", "yes"), ("predecode", 1), ("channels_last", "on")):
-        with pytest.raises(profiles.ParameterError, match=repr(name)):
+        with pytest.raises(rules.ParameterError, match=repr(name)):
             TrainConfig(**{**TINY, name: bad}).validate()
     TrainConfig(**{**TINY, "channels_last": False, "compile": True, "predecode": True}).validate()
     assert TrainConfig(**TINY, compile=True, predecode=True, channels_last=True).key() == TrainConfig(**TINY).key()

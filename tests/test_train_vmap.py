@@ -18,7 +18,7 @@ import textwrap
 
 import pytest
 
-from fashionlib import profiles
+from fashionlib import combinations, rules
 from tests.conftest import REPO
 
 W_TOL, H_TOL, LR_RTOL = 1e-4, 1e-5, 1e-7
@@ -128,10 +128,10 @@ def test_comparison_fails_when_one_member_is_given_something_else(compared, memb
 @pytest.mark.parametrize("value, ok", [("vmap", True), (True, True), (False, True), ("fast", False), (1, False)])
 def test_fast_path_takes_vmap_as_a_value(value, ok):
     if ok:
-        profiles.check_value("fast_path", value, False)
+        rules.check_value("fast_path", value, False)
     else:
-        with pytest.raises(profiles.ParameterError, match="'vmap'"):
-            profiles.check_value("fast_path", value, False)
+        with pytest.raises(rules.ParameterError, match="'vmap'"):
+            rules.check_value("fast_path", value, False)
 
 
 @pytest.mark.parametrize("params, message", [
@@ -140,10 +140,10 @@ def test_fast_path_takes_vmap_as_a_value(value, ok):
     ({"fast_path": "vmap", "backend": "jax", "jobs": 4}, "'jobs'=4 is ignored with fast_path='vmap'"),
 ])
 def test_vmap_combinations_are_refused_with_the_fix(params, message):
-    with pytest.raises(profiles.ParameterError, match=message) as err:
-        profiles.check_combinations(params)
+    with pytest.raises(rules.ParameterError, match=message) as err:
+        combinations.check_combinations(params)
     assert "Fix:" in str(err.value)
-    profiles.check_combinations({**params, "backend": "jax", "jobs": 1})  # the fixed setting passes
+    combinations.check_combinations({**params, "backend": "jax", "jobs": 1})  # the fixed setting passes
 
 
 def test_fit_and_fit_seeds_refuse_vmap_where_it_cannot_run(fmnist, tmp_path):

@@ -23,15 +23,15 @@ _H1 = re.compile(r"^# .*$", re.M)
 def add_banner(notebook_json: str, banner: str, prefix: str | None = None) -> str:
     """The notebook (JSON text) with ``banner`` as a Markdown cell right after its title (the first
     Markdown cell's ``# `` line, split off the text after it). ``prefix``: a committed full-setting page,
-    whose labels get the prefix (``run.as_paper_page``, idempotent) so they do not collide with its
+    whose labels get the prefix (``book.as_paper_page``, idempotent) so they do not collide with its
     study page's; a page executed elsewhere and committed unedited may lack it."""
     import nbformat
 
     nb = nbformat.reads(notebook_json, as_version=4)
     if prefix is not None:
-        from fashionlib import run
+        from fashionlib import book
 
-        run.as_paper_page(nb, prefix=prefix)
+        book.as_paper_page(nb, prefix=prefix)
     for i, cell in enumerate(nb.cells):
         m = _H1.search(cell.source) if cell.cell_type == "markdown" else None
         if m is None:
