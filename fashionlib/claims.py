@@ -22,10 +22,10 @@ import pandas as pd
 from . import paper, profiles, report, results
 
 TOLERANCE = 1.5  # points: a Table 2 baseline counts as reproduced within this distance of the paper, both ways
-PROFILES = ("paper", "cpu", "smoke")  # preferred first
-STANDIN_PROFILES = ("standin", "cpu", "smoke")  # study B's stand-in claims, preferred first
-FULL_PROFILES = ("paper", "standin")  # the full settings: only their records give a verdict
-VERDICTS = ("reproduced", "not reproduced", "inconclusive", "above the paper", "measured")
+PROFILE_PREFERENCE = ("paper", "cpu", "smoke")  # the profiles whose records a claim reads, preferred first
+STANDIN_PROFILE_PREFERENCE = ("standin", "cpu", "smoke")  # the same for study B's stand-in claims
+FULL_PROFILE_NAMES = ("paper", "standin")  # the full-setting profiles: only their records give a verdict
+TOLERANCE_VERDICTS = ("reproduced", "not reproduced", "inconclusive", "above the paper", "measured")
 # A stand-in row (a paired difference a - b): above zero, below zero, or neither shown (claims: Holm-adjusted
 # p over the claim family; other rows: the 95% CI).
 STANDIN_VERDICTS = ("supported on the stand-in", "contradicted on the stand-in", "not shown on the stand-in")
@@ -67,7 +67,87 @@ class Claim:
     note: str = ""  # shown beside the row: what the number is (e.g. "diagnostic: chosen on the test set")
 
 
-def _filter(frame: pd.DataFrame, claim: Claim) -> pd.DataFrame:
+def claim_status(claim: Claim, results_dir=None, full_only: bool = False) -> dict:
+    """Evaluate one claim from the runs of the newest record of the preferred profile.
+
+    ``full_only``: read only the full-setting profiles (:data:`FULL_PROFILE_NAMES`), so that a claim without a
+    full-setting record is "not run yet" rather than a reduced run's number (the front page's table).
+
+    Returns paper, claim, reference, paper_value, value, ci95, n, status, profile, notebook, record, note,
+    digits, chance (``report.chance_at_least`` of the runs against ``paper_value`` for a ``chance`` claim,
+    else None). A metric or setting missing from the runs is an error (a renamed key must not read as "not
+    run yet"); a NaN value has its own status. A claim with runs is judged in one of two regimes: a
+    stand-in claim by :func:`_standin_status`, every other claim by :func:`_tolerance_status`.
+    """
+    out = {"paper": claim.paper, "claim": claim.claim, "reference": claim.reference,
+           "paper_value": claim.paper_value, "value": math.nan, "ci95": math.nan, "n": 0, "status": "",
+           "profile": "", "notebook": claim.notebook, "record": "",
+           "note": "; ".join(t for t in (claim.offline_reason, claim.note) if t), "digits": claim.digits,
+           "chance": None}
+    frame = _newest_runs(claim, results_dir, full_only)
+    if claim.standin and not frame.empty:
+        return _standin_status(claim, out, frame, results_dir)
+    if claim.metric is None or (frame.empty and claim.offline_reason and not claim.standin):
+        out["status"] = "not reproducible offline"
+    elif frame.empty:
+        out["status"] = "not run yet"
+    else:
+        return _tolerance_status(claim, out, frame)
+    return out
+
+
+def _newest_runs(claim: Claim, results_dir, full_only: bool) -> pd.DataFrame:
+    """The runs of the newest record of the first profile in the claim's preference order that has one
+    (empty: none)."""
+    frame = pd.DataFrame()
+    for profile in STANDIN_PROFILE_PREFERENCE if claim.standin else PROFILE_PREFERENCE:
+        if full_only and profile not in FULL_PROFILE_NAMES:
+            continue
+        frame = results.runs_frame(claim.notebook, profile, results_dir_=results_dir)
+        if not frame.empty:
+            break
+    return frame
+
+
+def _tolerance_status(claim: Claim, out: dict, frame: pd.DataFrame) -> dict:
+    """A claim judged against the paper's value (study A's regime): the mean of its runs, or their paired
+    difference, by :func:`tolerance_verdict`; only a ``paper``-profile record gives a verdict.
+
+    Called for a claim that is not a stand-in claim and has a metric and runs (``frame``)."""
+    out.update(profile=frame["profile"].iloc[0], record=frame["record"].iloc[0])
+    rows = _claim_runs(claim, frame)
+    if rows.empty:
+        out["status"] = "setting not in the run"
+        return out
+    if claim.paired is not None and not {claim.paired[1], claim.paired[2]} <= set(rows[claim.paired[0]]):
+        out["status"] = "setting not in the run"  # e.g. the record trained the baselines without the improved CNN
+        return out
+    out.update(_measure(claim, rows))
+    if claim.offline_reason:
+        out["status"] = "not reproducible offline"
+    elif rows[claim.metric].isna().any() or math.isnan(out["value"]):
+        out["status"] = "no valid value"
+    elif out["profile"] != "paper":
+        out["status"] = "reduced run"
+    elif claim.paper_value is None:
+        out["status"] = "measured"
+    else:
+        out["status"] = tolerance_verdict(out["value"], out["ci95"], claim.paper_value, claim.tolerance,
+                                          claim.two_sided)
+    return out
+
+
+def _claim_runs(claim: Claim, frame: pd.DataFrame) -> pd.DataFrame:
+    """The runs a claim is measured on: its ``where`` settings, then the group chosen on ``choose_on``; a
+    ``from_history`` metric is computed from each run's history first."""
+    if claim.from_history:  # the Fig. 4/5 descriptions: a fact about each run's per-epoch curves
+        from . import metrics
+
+        frame = frame.assign(**{claim.metric: [math.nan if h is None else metrics.curve_summary(h)[claim.metric]
+                                               for h in frame["history"]]})
+    if claim.metric not in frame.columns:
+        raise KeyError(f"claim {claim.claim!r}: metric '{claim.metric}' is not in the runs of "
+                       f"{frame['record'].iloc[0]} (columns: {', '.join(frame.columns)}); update the claim in fashionlib/claims.py.")
     mask = pd.Series(True, index=frame.index)
     for col, want in claim.where.items():
         if col not in frame.columns:
@@ -86,77 +166,19 @@ def _filter(frame: pd.DataFrame, claim: Claim) -> pd.DataFrame:
     return rows
 
 
-def claim_status(claim: Claim, results_dir=None, full_only: bool = False) -> dict:
-    """Evaluate one claim from the runs of the newest record of the preferred profile.
-
-    ``full_only``: read only the full-setting profiles (:data:`FULL_PROFILES`), so that a claim without a
-    full-setting record is "not run yet" rather than a reduced run's number (the front page's table).
-
-    Returns paper, claim, reference, paper_value, value, ci95, n, status, profile, notebook, record, note,
-    digits, chance (``report.chance_at_least`` of the runs against ``paper_value`` for a ``chance`` claim,
-    else None). A metric or setting missing from the runs is an error (a renamed key must not read as "not
-    run yet"); a NaN value has its own status.
-    """
-    out = {"paper": claim.paper, "claim": claim.claim, "reference": claim.reference,
-           "paper_value": claim.paper_value, "value": math.nan, "ci95": math.nan, "n": 0, "status": "",
-           "profile": "", "notebook": claim.notebook, "record": "",
-           "note": "; ".join(t for t in (claim.offline_reason, claim.note) if t), "digits": claim.digits,
-           "chance": None}
-    frame = pd.DataFrame()
-    for profile in STANDIN_PROFILES if claim.standin else PROFILES:
-        if full_only and profile not in FULL_PROFILES:
-            continue
-        frame = results.runs_frame(claim.notebook, profile, results_dir_=results_dir)
-        if not frame.empty:
-            break
-    if claim.standin and not frame.empty:
-        return _standin_status(claim, out, frame["profile"].iloc[0], results_dir)
-    if claim.metric is None or (frame.empty and claim.offline_reason and not claim.standin):
-        out["status"] = "not reproducible offline"
-        return out
-    if frame.empty:
-        out["status"] = "not run yet"
-        return out
-    out.update(profile=frame["profile"].iloc[0], record=frame["record"].iloc[0])
-    if claim.from_history:  # the Fig. 4/5 descriptions: a fact about each run's per-epoch curves
-        from . import metrics
-
-        frame = frame.assign(**{claim.metric: [math.nan if h is None else metrics.curve_summary(h)[claim.metric]
-                                               for h in frame["history"]]})
-    if claim.metric not in frame.columns:
-        raise KeyError(f"claim {claim.claim!r}: metric '{claim.metric}' is not in the runs of {out['record']} "
-                       f"(columns: {', '.join(frame.columns)}); update the claim in fashionlib/claims.py.")
-    rows = _filter(frame, claim)
-    if rows.empty:
-        out["status"] = "setting not in the run"
-        return out
-    if claim.paired is not None and not {claim.paired[1], claim.paired[2]} <= set(rows[claim.paired[0]]):
-        out["status"] = "setting not in the run"  # e.g. the record trained the baselines without the improved CNN
-        return out
+def _measure(claim: Claim, rows: pd.DataFrame) -> dict:
+    """value, ci95 and n of a claim's runs (the mean, or the paired difference a - b), and for a ``chance``
+    claim the chance that one run reaches the paper's value."""
     if claim.paired is not None:
         by, a, b, pair_on = claim.paired
         stats = report.paired_difference(rows, claim.metric, by, a, b, pair_on=pair_on,
                                          average_over=claim.average_over, digits=claim.digits)
-        out.update(value=stats["difference"], ci95=stats["ci95"], n=stats["n"])
-    else:
-        stats = report.compare(rows[claim.metric], claim.paper_value, rows, digits=claim.digits)
-        out.update(value=stats["mean"], ci95=stats["ci95"], n=stats["n"])
-        if claim.chance and claim.paper_value is not None and not rows[claim.metric].isna().any():
-            out["chance"] = report.chance_at_least(rows[claim.metric], claim.paper_value)
-    value = out["value"]
-    if claim.offline_reason and not claim.standin:
-        out["status"] = "not reproducible offline"
-    elif rows[claim.metric].isna().any() or math.isnan(value):
-        out["status"] = "no valid value"
-    elif claim.standin and out["profile"] == "standin":
-        out["status"] = standin_verdict(stats)
-    elif out["profile"] != "paper":
-        out["status"] = "reduced run"
-    elif claim.paper_value is None:
-        out["status"] = "measured"
-    else:
-        out["status"] = tolerance_verdict(value, out["ci95"], claim.paper_value, claim.tolerance, claim.two_sided)
-    return out
+        return {"value": stats["difference"], "ci95": stats["ci95"], "n": stats["n"]}
+    stats = report.compare(rows[claim.metric], claim.paper_value, rows, digits=claim.digits)
+    measured = {"value": stats["mean"], "ci95": stats["ci95"], "n": stats["n"]}
+    if claim.chance and claim.paper_value is not None and not rows[claim.metric].isna().any():
+        measured["chance"] = report.chance_at_least(rows[claim.metric], claim.paper_value)
+    return measured
 
 
 def tolerance_rule(claims: list[Claim] | None = None) -> str:
@@ -189,11 +211,13 @@ def tolerance_verdict(mean: float, ci95: float, paper_value: float, tolerance: f
     return "above the paper" if mean - ci95 > high else "inconclusive"
 
 
-def _standin_status(claim: Claim, out: dict, profile: str, results_dir) -> dict:
-    """A stand-in claim's row, read from :func:`standin_differences` (the one place its verdict is computed)."""
+def _standin_status(claim: Claim, out: dict, frame: pd.DataFrame, results_dir) -> dict:
+    """A claim tested on the stand-in (study B's regime): its row of :func:`standin_differences` (the one
+    place its verdict is computed), a paired difference judged against zero; only a ``standin``-profile
+    record gives a verdict. Called for a stand-in claim with runs (``frame``)."""
+    profile = frame["profile"].iloc[0]
     table = standin_differences(profile, results_dir)
-    out.update(profile=profile, record=str(results.runs_frame(claim.notebook, profile,
-                                                              results_dir_=results_dir)["record"].iloc[0]))
+    out.update(profile=profile, record=str(frame["record"].iloc[0]))
     if claim.standin_row not in table.index:
         out["status"] = "setting not in the run"
         return out
@@ -634,11 +658,11 @@ def page_banner(notebook: str, profile: str, params: dict, results_dir=None) -> 
     It names the committed full-setting record(s) of ``notebook`` the page concludes from (profile,
     epochs, seeds, device, commit, date) and what they find for the notebook's claims (:data:`CLAIMS`,
     read with ``full_only``), then what this page's own cells ran: ``profile`` with ``params``; a reduced
-    profile (not in :data:`FULL_PROFILES`) says :data:`REDUCED_WARNING`.
+    profile (not in :data:`FULL_PROFILE_NAMES`) says :data:`REDUCED_WARNING`.
     """
     book_dir = results.results_dir(results_dir).parent
     lines = []
-    for full in FULL_PROFILES:
+    for full in FULL_PROFILE_NAMES:
         records = results.load_records(notebook, full, results_dir)
         if not records:
             continue
@@ -667,13 +691,13 @@ def page_banner(notebook: str, profile: str, params: dict, results_dir=None) -> 
     seeds = params.get("seeds")
     run = f"profile `{profile}`" + (f", {_count(params['epochs'], 'epoch')}" if trains else "") + \
         (f", {_count(len(seeds), 'seed')}" if isinstance(seeds, list) else "")
-    if profile in FULL_PROFILES:
+    if profile in FULL_PROFILE_NAMES:
         lines.append(f"**This page** is the executed full-setting run ({run}).")
     else:  # first: what a reader must know before any number below
         lines.insert(0, f"**This page** ran its cells at {run}: **{REDUCED_WARNING}**. They show the method "
                         "at a size a laptop re-runs in minutes" + ("; the evidence is the record below." if found or
                                                                     "record," in lines[0] else "."))
-    kind = "note" if profile in FULL_PROFILES else "warning"
+    kind = "note" if profile in FULL_PROFILE_NAMES else "warning"
     return f":::{{admonition}} Evidence and this run ({profile} profile)\n:class: {kind} page-banner\n\n" + \
         "\n\n".join(lines) + "\n:::\n"
 
@@ -698,7 +722,7 @@ def verdict_text(notebook: str, profile: str, results_dir=None) -> str:
     full-setting records decide them, with their values. A page run at a reduced ``profile`` says that
     its own numbers give no verdict; the full-setting record's verdict is the page's conclusion."""
     found = [claim_status(c, results_dir, full_only=True) for c in CLAIMS if c.notebook == notebook]
-    lead = "" if profile in FULL_PROFILES else (
+    lead = "" if profile in FULL_PROFILE_NAMES else (
         f"*This run (profile `{profile}`) is reduced: its numbers give no verdict.* ")
     decided = [r for r in found if r["profile"]]
     if not decided:

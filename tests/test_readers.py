@@ -251,8 +251,8 @@ def test_every_study_page_banner_names_its_profile_and_flags_reduced_runs(stem, 
     banner = claims.page_banner(stem, profile, params, COMMITTED)
     assert banner.startswith(f":::{{admonition}} Evidence and this run ({profile} profile)"), banner
     assert f"profile `{profile}`" in banner
-    assert (claims.REDUCED_WARNING in banner) == (profile not in claims.FULL_PROFILES), banner
-    for full in claims.FULL_PROFILES:  # every committed full-setting record of the page is named
+    assert (claims.REDUCED_WARNING in banner) == (profile not in claims.FULL_PROFILE_NAMES), banner
+    for full in claims.FULL_PROFILE_NAMES:  # every committed full-setting record of the page is named
         rec = results.load_records(stem, full, COMMITTED)
         if rec:
             assert f"the committed `{full}` record" in banner and str(rec[-1]["provenance"]["git_commit"])[:10] in banner
@@ -280,7 +280,7 @@ def test_banner_goes_under_the_title_of_every_executed_study_page():
 def test_front_page_paragraphs_name_every_claim_once_with_its_table_status():
     """The prose is the table in words: each claim sits in the group of exactly its status, once."""
     table = claims.status_table(results_dir=COMMITTED, full_only=True)
-    assert not set(table["profile"]) - {"", *claims.FULL_PROFILES}, "the front page shows full-setting rows only"
+    assert not set(table["profile"]) - {"", *claims.FULL_PROFILE_NAMES}, "the front page shows full-setting rows only"
     paragraphs = claims.summaries(table)
     assert set(paragraphs) == set(table["paper"])
     group = re.compile(r"\*(?P<label>[^*]+)\* \((?P<n>\d+)\)(?P<body>.*?)(?= \*[A-Z]|$)")
@@ -296,7 +296,7 @@ def test_front_page_paragraphs_name_every_claim_once_with_its_table_status():
 
 def test_every_status_has_front_page_wording():
     produced = set(re.findall(r'status"\] = "([^"]+)"', (REPO / "fashionlib" / "claims.py").read_text()))
-    produced |= set(claims.VERDICTS) | set(claims.STANDIN_VERDICTS)
+    produced |= set(claims.TOLERANCE_VERDICTS) | set(claims.STANDIN_VERDICTS)
     assert produced <= set(claims.STATUS_WORDS), produced - set(claims.STATUS_WORDS)
 
 

@@ -380,6 +380,21 @@ def test_study_b_claims_read_the_agreed_b2_columns(tmp_path):
     assert claims.claim_status(deit, tmp_path)["status"] == "not reproducible offline"  # untestable: no DeiT
 
 
+def test_a_standin_claim_is_judged_by_the_standin_regime_only(tmp_path, monkeypatch):
+    """The two regimes never mix: a stand-in claim with runs (any profile) is read from the stand-in's
+    differences, one without runs is "not run yet"; the tolerance regime never sees it."""
+    def tolerance_regime(claim, out, frame):
+        raise AssertionError(f"{claim.claim!r} reached the tolerance regime")
+
+    monkeypatch.setattr(claims, "_tolerance_status", tolerance_regime)
+    standin = [c for c in claims.CLAIMS if c.standin]
+    assert {claims.claim_status(c, tmp_path)["status"] for c in standin} == {"not run yet"}
+    for profile in ("cpu", "standin"):
+        results.write_record("b2_backbones", {"profile": profile}, _b2_runs(range(2), lambda s, b, e, bal: 50.0 + s),
+                             results_dir_=tmp_path)
+        assert {claims.claim_status(c, tmp_path)["profile"] for c in standin} == {profile}
+
+
 GAIN = [1, 2, 0.5, 1.5, -0.2, 1.2]  # p = 0.025 alone, above 0.05 after Holm over the four claims
 
 
