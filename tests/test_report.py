@@ -207,6 +207,14 @@ def test_chosen_on_validation_and_paired_claims(tmp_path):
     assert (paired["status"], paired["value"], paired["n"]) == ("measured", 1.5, 2)  # differences 1 and 2
 
 
+def test_value_text_gives_the_mean_its_interval_and_n_at_the_claims_precision():
+    row = {"value": 92.8712, "ci95": 0.1234, "n": 5, "digits": 2}
+    assert claims.value_text(row) == "92.87 ± 0.12 (n=5)"
+    assert claims.value_text({**row, "digits": 3}) == "92.871 ± 0.123 (n=5)"
+    assert claims.value_text({**row, "ci95": math.nan, "n": 1}) == "92.87 (n=1)"  # one seed: no interval
+    assert claims.value_text({**row, "value": math.nan}) == ""
+
+
 _A6 = {(p, m): claims.a6_claim(p, m).claim for p in (*claims.A6_PROTOCOLS, "diagnostic") for m in claims.A6_READINGS
        if p != "diagnostic" or m == "improved_cnn_strided"}
 # The papers' values and the tolerances, read from the papers (shared/papers/), beside each claim's status
