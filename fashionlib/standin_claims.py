@@ -31,7 +31,8 @@ ALPHA = 0.05
 # set with the training data's long-tailed class mix (``lt_accuracy``: the paper reports validation
 # accuracy, and a validation split of its long-tailed data set has that mix), Holm-adjusted over the
 # family; the same family on the balanced test set (balanced accuracy, macro-F1) beside it, each
-# metric a family of its own. Key -> (the paper's sentence, the comparison).
+# metric a family of its own. The comparison (a row of standin_differences, less its metric) -> the
+# paper's sentence.
 STANDIN_CLAIMS = {
     "EdgeNet on - off (claim backbones)": "integrating EdgeNet as a feature extractor significantly enhances "
                                         "model performance",
@@ -46,6 +47,8 @@ UNTESTABLE = {"resample - none (DeiT)": "the micro DeiT is the micro ViT (same t
 
 
 def _difference_row(d: dict, family: str, metric: str, pretrain_of: dict) -> dict:
+    """A row of :func:`standin_differences` from a :func:`report.paired_difference` result (its verdict and
+    Holm's p are added over the whole table)."""
     by_pre = {}
     for seed, diff in zip(d["seeds"], d["diffs"]):
         by_pre.setdefault(pretrain_of.get(seed), []).append(diff)
@@ -73,8 +76,9 @@ def standin_differences(profile: str = "standin", results_dir=None) -> pd.DataFr
       within the metric; the verdict is supported / contradicted when the adjusted p is below
       :data:`ALPHA` (by the sign), else not shown. ``lt_accuracy`` gives the claim's verdict; the
       balanced test set's rows stand beside it. EdgeNet rows average the runs of a seed over the claim
-      backbones (those run on every seed; B2's ``control_backbones`` run on fewer) and over {none, resample}; held-out - training compares ``lt_accuracy`` (``balanced_accuracy``) with the
-      training accuracy of the same runs (macro-F1 has no training counterpart).
+      backbones (those run on every seed; B2's ``control_backbones`` run on fewer) and over {none,
+      resample}; held-out - training compares ``lt_accuracy`` (``balanced_accuracy``) with the training
+      accuracy of the same runs (macro-F1 has no training counterpart).
     * ``family="exploratory"``: EdgeNet per backbone family, resampling for the other families, every
       other balancing method - none (EdgeNet on), pretrained - scratch; unadjusted, verdict from the 95% CI.
     """
@@ -159,6 +163,7 @@ def standin_differences(profile: str = "standin", results_dir=None) -> pd.DataFr
 
 
 def _row_verdict(row) -> str:
+    """A row's verdict: a claim row by its Holm-adjusted p, any other row by its 95% CI."""
     if row["n"] < 2:
         return "not testable (one seed)"
     if row["family"].startswith("claim"):
