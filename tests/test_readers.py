@@ -205,7 +205,7 @@ def test_built_book_holds_what_the_launch_buttons_open():
 
 # --- one story: the front page, the banners and the pages agree with the records ---------------
 
-from fashionlib import claims, results  # noqa: E402
+from fashionlib import claims, results, standin_claims, verdict_words  # noqa: E402
 
 COMMITTED = REPO / "book" / "results"
 MAIN_PARTS = [p for p in yaml.safe_load((REPO / "_toc.yml").read_text())["parts"]
@@ -238,9 +238,9 @@ def test_no_verdict_heading_in_any_notebook_source():
 @pytest.mark.parametrize("profile", ["smoke", "cpu"])
 def test_reduced_run_verdict_text_states_no_verdict(profile):
     for stem in ("a1_improved_cnn", "a5_closing_the_gap", "a3_batch_size"):
-        text = claims.verdict_text(stem, profile, COMMITTED)
+        text = verdict_words.verdict_text(stem, profile, COMMITTED)
         assert text.startswith(f"*This run (profile `{profile}`) is reduced: its numbers give no verdict.*"), text
-    full = claims.verdict_text("a5_closing_the_gap", "paper", COMMITTED)
+    full = verdict_words.verdict_text("a5_closing_the_gap", "paper", COMMITTED)
     assert "reduced" not in full and "**inconclusive**" in full  # the record's own status, nothing else
 
 
@@ -248,11 +248,11 @@ def test_reduced_run_verdict_text_states_no_verdict(profile):
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "paper", "standin"])
 def test_every_study_page_banner_names_its_profile_and_flags_reduced_runs(stem, profile):
     params = {"epochs": 3, "seeds": [0, 1]} if stem not in ("a0_fashion_mnist", "b1_apparel_data") else {}
-    banner = claims.page_banner(stem, profile, params, COMMITTED)
+    banner = verdict_words.page_banner(stem, profile, params, COMMITTED)
     assert banner.startswith(f":::{{admonition}} Evidence and this run ({profile} profile)"), banner
     assert f"profile `{profile}`" in banner
-    assert (claims.REDUCED_WARNING in banner) == (profile not in claims.FULL_PROFILES), banner
-    for full in claims.FULL_PROFILES:  # every committed full-setting record of the page is named
+    assert (verdict_words.REDUCED_WARNING in banner) == (profile not in claims.FULL_PROFILE_NAMES), banner
+    for full in claims.FULL_PROFILE_NAMES:  # every committed full-setting record of the page is named
         rec = results.load_records(stem, full, COMMITTED)
         if rec:
             assert f"the committed `{full}` record" in banner and str(rec[-1]["provenance"]["git_commit"])[:10] in banner
@@ -280,24 +280,24 @@ def test_banner_goes_under_the_title_of_every_executed_study_page():
 def test_front_page_paragraphs_name_every_claim_once_with_its_table_status():
     """The prose is the table in words: each claim sits in the group of exactly its status, once."""
     table = claims.status_table(results_dir=COMMITTED, full_only=True)
-    assert not set(table["profile"]) - {"", *claims.FULL_PROFILES}, "the front page shows full-setting rows only"
-    paragraphs = claims.summaries(table)
+    assert not set(table["profile"]) - {"", *claims.FULL_PROFILE_NAMES}, "the front page shows full-setting rows only"
+    paragraphs = verdict_words.summaries(table)
     assert set(paragraphs) == set(table["paper"])
     group = re.compile(r"\*(?P<label>[^*]+)\* \((?P<n>\d+)\)(?P<body>.*?)(?= \*[A-Z]|$)")
     for paper_name, rows in table.groupby("paper"):
         groups = {m["label"]: (int(m["n"]), m["body"]) for m in group.finditer(paragraphs[paper_name].split(" All ", 1)[1])}
         assert sum(n for n, _ in groups.values()) == len(rows)
         for _, r in rows.iterrows():
-            item = claims.short_claim(r["claim"])
+            item = verdict_words.short_claim(r["claim"])
             at_start = re.compile(r"(?:^|: |; )" + re.escape(item) + r"(?: \(|;|\.)")
             holders = [label for label, (_, body) in groups.items() if at_start.search(body)]
-            assert holders == [claims.STATUS_WORDS[r["status"]][0]], (item, r["status"], holders)
+            assert holders == [verdict_words.STATUS_WORDS[r["status"]][0]], (item, r["status"], holders)
 
 
 def test_every_status_has_front_page_wording():
     produced = set(re.findall(r'status"\] = "([^"]+)"', (REPO / "fashionlib" / "claims.py").read_text()))
-    produced |= set(claims.VERDICTS) | set(claims.STANDIN_VERDICTS)
-    assert produced <= set(claims.STATUS_WORDS), produced - set(claims.STATUS_WORDS)
+    produced |= set(claims.TOLERANCE_VERDICTS) | set(standin_claims.STANDIN_VERDICTS)
+    assert produced <= set(verdict_words.STATUS_WORDS), produced - set(verdict_words.STATUS_WORDS)
 
 
 def test_reproduction_notes_state_the_starting_rate_of_the_committed_runs():
@@ -437,11 +437,11 @@ def test_committed_pages_run_at_smoke_size_with_todays_library(tmp_path):
 
 
 def test_tolerance_rule_states_every_claims_tolerance():
-    rule = claims.tolerance_rule()
+    rule = verdict_words.tolerance_rule()
     for c in claims.CLAIMS:
         if c.tolerance:
             section = rule[:rule.index(f"{c.tolerance:g}" + (" either way" if c.two_sided else " below"))]
-            assert claims.short_claim(c.claim) in section.rsplit(";", 1)[-1], c.claim
+            assert verdict_words.short_claim(c.claim) in section.rsplit(";", 1)[-1], c.claim
 
 
 @pytest.mark.parametrize("text,short", [
@@ -453,4 +453,4 @@ def test_tolerance_rule_states_every_claims_tolerance():
      "Improved CNN (stride reading), our protocol"),
 ])
 def test_short_claim_names_for_running_text(text, short):
-    assert claims.short_claim(text) == short
+    assert verdict_words.short_claim(text) == short

@@ -116,7 +116,7 @@ def test_paper_runs_table_groups_the_committed_runs(tmp_path):
 # --------------------------------------------------------------------------- claims -----
 from pathlib import Path  # noqa: E402
 
-from fashionlib import claims  # noqa: E402
+from fashionlib import claims, standin_claims, study_a_verdict, verdict_words  # noqa: E402
 
 COMMITTED = Path(__file__).resolve().parent.parent / "book" / "results"
 
@@ -207,6 +207,14 @@ def test_chosen_on_validation_and_paired_claims(tmp_path):
     assert (paired["status"], paired["value"], paired["n"]) == ("measured", 1.5, 2)  # differences 1 and 2
 
 
+def test_value_text_gives_the_mean_its_interval_and_n_at_the_claims_precision():
+    row = {"value": 92.8712, "ci95": 0.1234, "n": 5, "digits": 2}
+    assert claims.value_text(row) == "92.87 ± 0.12 (n=5)"
+    assert claims.value_text({**row, "digits": 3}) == "92.871 ± 0.123 (n=5)"
+    assert claims.value_text({**row, "ci95": math.nan, "n": 1}) == "92.87 (n=1)"  # one seed: no interval
+    assert claims.value_text({**row, "value": math.nan}) == ""
+
+
 _A6 = {(p, m): claims.a6_claim(p, m).claim for p in (*claims.A6_PROTOCOLS, "diagnostic") for m in claims.A6_READINGS
        if p != "diagnostic" or m == "improved_cnn_strided"}
 # The papers' values and the tolerances, read from the papers (shared/papers/), beside each claim's status
@@ -242,7 +250,7 @@ EXPECTED_STATUS = {
         3.77, 0.0, "setting not in the run", "paper", ""),
     "BEiT + EdgeNet + balancing, best validation accuracy (%)": (83.47, 0.0, "not reproducible offline", "", ""),
     # study B: the committed standin records (B0: 2 pretraining seeds; B2: 10 seeds on the claim cells), on the
-    # long-tailed held-out set, Holm-adjusted over the claim family (claims.standin_differences)
+    # long-tailed held-out set, Holm-adjusted over the claim family (standin_claims.standin_differences)
     "EdgeNet improves the backbones (accuracy on the long-tailed held-out set, on - off, points)": (
         None, 0.0, "supported on the stand-in", "standin", "0.89 ± 0.44 (n=10)"),
     "EdgeNet improves BEiT (accuracy on the long-tailed held-out set, on - off, points)": (
@@ -304,12 +312,12 @@ def test_a6_rows_name_the_reading_the_protocol_and_label_the_test_chosen_one_dia
 
 
 def test_chance_words_for_prose():
-    assert [claims.chance_words(p) for p in (0.5191, 0.0086, 0.00037, float("nan"))] == [
+    assert [verdict_words.chance_words(p) for p in (0.5191, 0.0086, 0.00037, float("nan"))] == [
         "0.52", "0.009", "below 0.001", "unknown"]
 
 
 def test_a6_verdict_is_the_a6_claims_as_a_table(tmp_path):
-    v = claims.a6_verdict(COMMITTED)
+    v = study_a_verdict.a6_verdict(COMMITTED)
     assert list(v.index) == [(p, m) for p in claims.A6_PROTOCOLS for m in claims.A6_READINGS] + [
         ("diagnostic", "improved_cnn_strided")]
     text = v.loc[("paper_text", "improved_cnn_strided")]
@@ -319,15 +327,15 @@ def test_a6_verdict_is_the_a6_claims_as_a_table(tmp_path):
     assert (v.loc[("ours", "improved_cnn"), "high"] < 92.87) and v.loc[("ours", "improved_cnn_strided"), "high"] < 92.87
     assert v.loc[("diagnostic", "improved_cnn_strided"), "protocol"].startswith("diagnostic: ")
     assert not any(p.startswith("diagnostic") for p in v["protocol"].iloc[:-1])
-    assert claims.a6_verdict(tmp_path) is None  # nothing committed: no verdict
+    assert study_a_verdict.a6_verdict(tmp_path) is None  # nothing committed: no verdict
     runs = [{"setting": {"model": m, "protocol": p}, "seed": s, "metrics": {
         "accuracy": 93.0, "val_accuracy_best": 93.0, "diagnostic_test_accuracy_best": 93.0}}
         for m in claims.A6_READINGS for p in ("split_48k", "all_60k") for s in (0, 1)]
     results.write_record("a6_protocol", {"profile": "cpu"}, runs, results_dir_=tmp_path)
     assert claims.claim_status(claims.a6_claim("ours"), tmp_path)["status"] == "reduced run"
-    assert claims.a6_verdict(tmp_path) is None  # a reduced run says nothing about the paper's number either
+    assert study_a_verdict.a6_verdict(tmp_path) is None  # a reduced run says nothing about the paper's number either
     results.write_record("a6_protocol", {"profile": "paper"}, runs, results_dir_=tmp_path)
-    assert claims.a6_verdict(tmp_path)["mean"].tolist() == [93.0] * 7
+    assert study_a_verdict.a6_verdict(tmp_path)["mean"].tolist() == [93.0] * 7
 
 
 def test_chance_claim_gives_the_normal_fit_and_the_share_of_seeds(tmp_path):
@@ -380,6 +388,21 @@ def test_study_b_claims_read_the_agreed_b2_columns(tmp_path):
     assert claims.claim_status(deit, tmp_path)["status"] == "not reproducible offline"  # untestable: no DeiT
 
 
+def test_a_standin_claim_is_judged_by_the_standin_regime_only(tmp_path, monkeypatch):
+    """The two regimes never mix: a stand-in claim with runs (any profile) is read from the stand-in's
+    differences, one without runs is "not run yet"; the tolerance regime never sees it."""
+    def tolerance_regime(claim, out, frame):
+        raise AssertionError(f"{claim.claim!r} reached the tolerance regime")
+
+    monkeypatch.setattr(claims, "_tolerance_status", tolerance_regime)
+    standin = [c for c in claims.CLAIMS if c.standin]
+    assert {claims.claim_status(c, tmp_path)["status"] for c in standin} == {"not run yet"}
+    for profile in ("cpu", "standin"):
+        results.write_record("b2_backbones", {"profile": profile}, _b2_runs(range(2), lambda s, b, e, bal: 50.0 + s),
+                             results_dir_=tmp_path)
+        assert {claims.claim_status(c, tmp_path)["profile"] for c in standin} == {profile}
+
+
 GAIN = [1, 2, 0.5, 1.5, -0.2, 1.2]  # p = 0.025 alone, above 0.05 after Holm over the four claims
 
 
@@ -390,7 +413,7 @@ def test_standin_claims_are_judged_after_holm_over_the_claim_family(tmp_path, ga
     noise = [1, -1, 0.5, -0.5, 0.2, -0.2]  # resampling: no effect (p = 1)
     results.write_record("b2_backbones", {"profile": "standin"}, _b2_runs(range(6), lambda s, b, e, bal: (
         50.0 + s + (gain[s] if e else 0.0) + (noise[s] if bal == "resample" else 0.0))), results_dir_=tmp_path)
-    table = claims.standin_differences("standin", tmp_path)
+    table = standin_claims.standin_differences("standin", tmp_path)
     row = table.loc["EdgeNet on - off (claim backbones): lt_accuracy"]
     assert (row["verdict"], row["n"]) == (verdict, 6)
     assert row["difference"] == pytest.approx(sum(gain) / 6)
@@ -403,7 +426,7 @@ def test_standin_claims_are_judged_after_holm_over_the_claim_family(tmp_path, ga
     rows = {c.standin_row: claims.claim_status(c, tmp_path) for c in claims.CLAIMS if c.standin}
     assert rows["EdgeNet on - off (claim backbones): lt_accuracy"]["status"] == verdict
     assert set(table.loc[table["family"] == "claim: lt_accuracy"].index) == {
-        f"{k}: lt_accuracy" for k in claims.STANDIN_CLAIMS}
+        f"{k}: lt_accuracy" for k in standin_claims.STANDIN_CLAIMS}
 
 
 def test_holm_and_the_minimum_detectable_difference():
@@ -424,8 +447,8 @@ def test_holm_and_the_minimum_detectable_difference():
     (-1.0, 1.0, "not shown on the stand-in"),
 ])
 def test_standin_verdict_needs_the_whole_interval_beyond_zero(ci_low, ci_high, verdict):
-    assert claims.standin_verdict({"n": 3, "ci_low": ci_low, "ci_high": ci_high}) == verdict
-    assert claims.standin_verdict({"n": 1, "ci_low": ci_low, "ci_high": ci_high}) == "not testable (one seed)"
+    assert standin_claims.standin_verdict({"n": 3, "ci_low": ci_low, "ci_high": ci_high}) == verdict
+    assert standin_claims.standin_verdict({"n": 1, "ci_low": ci_low, "ci_high": ci_high}) == "not testable (one seed)"
 
 
 def test_paired_difference_averages_within_a_pair_and_refuses_unequal_grids():
@@ -438,7 +461,7 @@ def test_paired_difference_averages_within_a_pair_and_refuses_unequal_grids():
                                  average_over=("backbone",))
 
 def test_study_a_verdict_in_words_names_what_reaches_the_paper_and_what_does_not():
-    words = claims.a6_in_words(COMMITTED)
+    words = study_a_verdict.a6_in_words(COMMITTED)
     reached, missed = words.split(". It is not reached by ")
     assert "stride reading of Table 1 under the paper's text" in reached and "92.87 [92.75, 93.00], n=5" in reached
     assert "Keras-tutorial protocol" in reached and "chance 0.52" in reached and "chance 0.63" in reached
@@ -447,4 +470,4 @@ def test_study_a_verdict_in_words_names_what_reaches_the_paper_and_what_does_not
 
 
 def test_study_a_verdict_in_words_waits_for_a_paper_record(tmp_path):
-    assert claims.a6_in_words(tmp_path) is None
+    assert study_a_verdict.a6_in_words(tmp_path) is None

@@ -2,7 +2,7 @@
 
 Plain json, pandas and scipy, none of fashionlib's statistics: the per-seed paired differences, a two-sided
 one-sample t-test, Holm's step-down adjustment written out here, and the verdict rule (adjusted p below 0.05,
-by the sign). It must agree with ``claims.standin_differences`` on both metrics; a change to how the
+by the sign). It must agree with ``standin_claims.standin_differences`` on both metrics; a change to how the
 library pairs, averages, tests or corrects fails here.
 """
 
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from fashionlib import claims
+from fashionlib import standin_claims
 
 RECORDS = Path(__file__).resolve().parent.parent / "book" / "results" / "standin" / "b2_backbones"
 
@@ -60,7 +60,7 @@ def test_the_claim_rows_recomputed_by_hand_match_the_library(metric):
     diffs = _claim_differences(_runs(), metric)
     p = np.array([stats.ttest_1samp(d, 0.0).pvalue for d in diffs.values()])
     p_holm = _holm(p)
-    table = claims.standin_differences("standin", RECORDS.parent.parent)
+    table = standin_claims.standin_differences("standin", RECORDS.parent.parent)
     for (name, d), ph in zip(diffs.items(), p_holm):
         row = table.loc[f"{name}: {metric}"]
         half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
@@ -68,8 +68,8 @@ def test_the_claim_rows_recomputed_by_hand_match_the_library(metric):
         assert row["difference"] == pytest.approx(d.mean(), abs=1e-9), name
         assert row["ci95"] == pytest.approx(half, abs=1e-9), name
         assert row["p_holm"] == pytest.approx(ph, rel=1e-9), name
-        verdict = (claims.STANDIN_VERDICTS[0] if ph < 0.05 and d.mean() > 0 else
-                   claims.STANDIN_VERDICTS[1] if ph < 0.05 else claims.STANDIN_VERDICTS[2])
+        verdict = (standin_claims.STANDIN_VERDICTS[0] if ph < 0.05 and d.mean() > 0 else
+                   standin_claims.STANDIN_VERDICTS[1] if ph < 0.05 else standin_claims.STANDIN_VERDICTS[2])
         assert row["verdict"] == verdict, name
 
 

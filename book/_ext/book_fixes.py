@@ -1,7 +1,7 @@
 """Sphinx extension for this book: a banner on every study page; drop duplicated inline scripts; mark
 claim verdicts for CSS.
 
-The banner (:func:`fashionlib.claims.page_banner`) is generated when Sphinx reads an executed study
+The banner (:func:`fashionlib.verdict_words.page_banner`) is generated when Sphinx reads an executed study
 notebook, from the notebook's own profile and parameters (its ``fashionlib`` metadata, written by the
 runner) and the committed records: so the committed full-setting pages, made by older code, get today's
 banner too without being edited.
@@ -49,13 +49,13 @@ def _banner_on_study_pages(app, docname, source):
     m = STUDY_PAGE.match(docname)
     if m is None or not source or not source[0].lstrip().startswith("{"):
         return
-    from fashionlib import claims
+    from fashionlib import verdict_words
 
     meta = json.loads(source[0]).get("metadata", {}).get("fashionlib")
     if not meta:
         raise ValueError(f"{docname}: an executed page without its fashionlib metadata (profile, parameters); "
                          "re-run it with `python -m fashionlib run`.")
-    banner = claims.page_banner(m["nb"], meta["profile"], meta.get("parameters", {}))
+    banner = verdict_words.page_banner(m["nb"], meta["profile"], meta.get("parameters", {}))
     committed = not docname.startswith("book/executed/")
     source[0] = add_banner(source[0], banner, prefix=f"{meta['profile']}-" if committed else None)
 
