@@ -11,7 +11,7 @@ PACKAGE = Path(fashionlib.__file__).resolve().parent
 MAX_LINES = 450
 # Modules still over MAX_LINES on this branch, split by other work in progress; the lead empties the list
 # after merging. The test fails when a listed module is under the limit (take it off) or an unlisted one is over.
-NOT_YET_SPLIT = {"train_keras", "train_torch", "apparel", "claims"}
+NOT_YET_SPLIT = {"train_keras", "train_torch", "apparel"}
 # Cycles still there on this branch (each as the sorted names of its modules), cut by other work in progress;
 # the lead empties the list after merging. The test fails when a listed cycle is gone or a new one appears.
 NOT_YET_ACYCLIC = {("train_keras", "train_vmap")}
