@@ -97,6 +97,81 @@ def _mark_verdicts(app, pagename, templatename, context, doctree):
         context["body"] = mark_verdicts(context["body"])
 
 
+# A pandas table of more columns than this shows its first ones and puts the rest under "More columns"
+# (a <details> below it, the row labels repeated): the narrow form of the front page's claims table
+# (few columns, details on demand), for every table a notebook prints. Seven fit a 412 px phone.
+MAX_COLUMNS = 7
+_DATAFRAME = re.compile(r'<table\b[^>]*class="[^"]*\bdataframe\b[^"]*"[^>]*>.*?</table>', re.S)
+
+
+def _cell_positions(table) -> list[tuple[int, int, object]]:
+    """(first column, column span, cell) of every th/td of a bs4 table, honouring rowspan and colspan."""
+    taken, out = set(), []
+    for r, tr in enumerate(table.find_all("tr")):
+        col = 0
+        for cell in tr.find_all(["th", "td"], recursive=False):
+            while (r, col) in taken:
+                col += 1
+            rows, cols = int(cell.get("rowspan", 1)), int(cell.get("colspan", 1))
+            taken.update((r + i, col + j) for i in range(rows) for j in range(cols))
+            out.append((col, cols, cell))
+            col += cols
+    return out
+
+
+def _keep_columns(table, keep) -> None:
+    """Remove from ``table`` (in place) every cell outside the columns ``keep`` (a predicate on a column)."""
+    for start, span, cell in _cell_positions(table):
+        kept = [c for c in range(start, start + span) if keep(c)]
+        if not kept:
+            if cell.next_sibling is not None and not str(cell.next_sibling).strip():
+                cell.next_sibling.extract()  # the line break pandas puts after each cell
+            cell.decompose()
+        elif len(kept) < span:
+            cell["colspan"] = str(len(kept))
+
+
+def narrow_table(table_html: str, max_columns: int = MAX_COLUMNS) -> str:
+    """A pandas table (HTML) of more than ``max_columns`` columns as its first ``max_columns`` columns
+    and a ``<details>`` "More columns: ..." holding the row labels and the other columns (narrowed in
+    turn); a narrower table unchanged. The row labels are the index columns (``th`` cells of the body),
+    or the first column of a table printed without its index."""
+    from bs4 import BeautifulSoup
+
+    table = BeautifulSoup(table_html, "html.parser").find("table")
+    cells = _cell_positions(table)
+    width = max((start + span for start, span, _ in cells), default=0)
+    if width <= max_columns:
+        return table_html
+    body = table.find("tbody") or table
+    labels = max([start + span for start, span, cell in _cell_positions(body) if cell.name == "th"] + [1])
+    split = max(max_columns, labels + 2)
+    head = table.find("thead")
+    names = []
+    for start, span, cell in _cell_positions(head) if head else []:
+        text = " ".join(cell.get_text(" ", strip=True).split())
+        if text and start + span > split and text not in names:
+            names.append(text)
+    shown = BeautifulSoup(str(table), "html.parser").find("table")
+    _keep_columns(shown, lambda c: c < split)
+    shown["class"] = shown.get("class", []) + ["narrow-table"]
+    rest = BeautifulSoup(str(table), "html.parser").find("table")
+    _keep_columns(rest, lambda c: c < labels or c >= split)
+    summary = ", ".join(names) if len(names) <= 6 else ", ".join(names[:5]) + f" and {len(names) - 5} more"
+    return (f"{shown}\n<details class=\"more-columns\"><summary>More columns: {summary}</summary>\n"
+            f"{narrow_table(str(rest), max_columns)}\n</details>")
+
+
+def narrow_tables(html: str) -> str:
+    """Every pandas table of ``html`` in its narrow form (:func:`narrow_table`)."""
+    return _DATAFRAME.sub(lambda m: narrow_table(m.group(0)), html)
+
+
+def _narrow_tables(app, pagename, templatename, context, doctree):
+    if "dataframe" in context.get("body", ""):
+        context["body"] = narrow_tables(context["body"])
+
+
 def launch_todays_notebook(pagename: str, header_buttons: list) -> int:
     """On a Provenance page (``book/paper-runs/<nb>``, ``book/standin-runs/<nb>``), point every launch
     button (Binder, Colab, JupyterHub) at the study page's notebook, ``book/executed/<nb>.ipynb``.
@@ -177,4 +252,5 @@ def setup(app):
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("html-page-context", _mark_verdicts, priority=600)
     app.connect("html-page-context", _launch_todays_notebook, priority=600)
+    app.connect("html-page-context", _narrow_tables, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
