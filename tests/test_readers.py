@@ -167,6 +167,15 @@ def test_exercises_are_three_valid_reruns_with_hidden_solutions(stem):
         profiles.resolve(stem, declared, "cpu", run._parse_overrides(pairs))  # raises on a broken exercise
 
 
+@pytest.mark.parametrize("stem", STUDY_NOTEBOOKS)
+def test_each_exercise_changes_one_setting(stem):
+    """An exercise is one re-run that changes one parameter against the page itself (its baseline)."""
+    section = (REPO / "notebooks" / f"{stem}.md").read_text().split("## Exercises", 1)[1]
+    for cmd in EXERCISE_CMD.findall(section):
+        changed = [a for i, a in enumerate(shlex.split(cmd)[4:]) if i and shlex.split(cmd)[4:][i - 1] == "-p"]
+        assert len(changed) == 1, f"{stem}: an exercise changes {changed}, not one setting: {cmd}"
+
+
 def test_course_plan_has_a_row_for_every_notebook():
     text = (REPO / "notebooks" / "for_teachers.md").read_text()
     plan = text[text.index("PLAN = {"):text.index("\n}\n", text.index("PLAN = {"))]
