@@ -150,8 +150,15 @@ const done = arguments[arguments.length - 1];
       let clipped = false;
       for (let e = t.parentElement; e && e !== article; e = e.parentElement)
         if (e.scrollWidth > e.clientWidth + 1) clipped = true;
+      // overflows: the table itself reaches past a box that holds it (not a wide code block beside it)
+      const r = t.getBoundingClientRect();
+      let overflows = false;
+      for (let e = t.parentElement; e && e !== article; e = e.parentElement) {
+        const b = e.getBoundingClientRect();
+        if (r.right > b.left + e.clientWidth + 1) overflows = true;
+      }
       const cap = t.querySelector('caption');
-      return {n: k + 1, width: t.getBoundingClientRect().width, clipped: clipped,
+      return {n: k + 1, width: r.width, clipped: clipped, overflows: overflows,
               caption: (cap ? cap.innerText : t.innerText).slice(0, 60)};
     }),
     errorBlocks: Array.from(article.querySelectorAll('.output.stderr, .output.traceback, .output.error'))
@@ -261,10 +268,12 @@ PHONE = {"width": 412, "height": 915, "deviceScaleFactor": 1, "mobile": True}
 
 
 def phone_table_failures(info: dict, screen_width: int) -> str | None:
-    """What is too wide on one page at a phone's width: a table wider than the article (or clipped by a
-    scrolling box), or an article wider than the screen. None when everything fits."""
-    failed = check_page({**info, "images": [], "errorBlocks": [], "outputs": [], "streamBoxes": 0, "math": [],
-                         "rawMath": 0, "tracebackText": False}, [], []).get("table width")
+    """What is too wide on one page at a phone's width: a table wider than the article or reaching past a
+    box that holds it (``overflows``; a box made to scroll by a code block beside the table does not
+    count), or an article wider than the screen. None when everything fits."""
+    tables = [{**t, "clipped": t.get("overflows", t["clipped"])} for t in info["tables"]]
+    failed = check_page({**info, "tables": tables, "images": [], "errorBlocks": [], "outputs": [], "streamBoxes": 0,
+                         "math": [], "rawMath": 0, "tracebackText": False}, [], []).get("table width")
     if info["articleWidth"] > screen_width + 1:
         failed = f"article {info['articleWidth']:.0f} px on a {screen_width} px screen" + (f"; {failed}" if failed else "")
     return failed
@@ -275,7 +284,9 @@ def test_phone_table_failures_names_wide_tables():
     assert phone_table_failures(fits, 412) is None
     wide = {**fits, "tables": [{"n": 2, "width": 513.0, "clipped": False, "caption": "paper mean std"}]}
     assert "table 2 ('paper mean std'): 513 px" in phone_table_failures(wide, 412)
-    assert "clipped" in phone_table_failures({**fits, "tables": [{**fits["tables"][0], "clipped": True}]}, 412)
+    assert "clipped" in phone_table_failures({**fits, "tables": [{**fits["tables"][0], "overflows": True}]}, 412)
+    beside_code = {**fits["tables"][0], "clipped": True, "overflows": False}
+    assert phone_table_failures({**fits, "tables": [beside_code]}, 412) is None
     assert "article 500 px" in phone_table_failures({**fits, "articleWidth": 500.0}, 412)
 
 
