@@ -10,6 +10,7 @@ rows rounded to the precision the paper prints.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 
@@ -256,14 +257,14 @@ def narrow_table(table_html: str, max_columns: int = MAX_COLUMNS) -> str:
     rest = BeautifulSoup(str(table), "html.parser").find("table")
     _keep_columns(rest, lambda c: c < labels or c >= split)
     summary = ", ".join(names) if len(names) <= 6 else ", ".join(names[:5]) + f" and {len(names) - 5} more"
-    return (f"{shown}\n<details class=\"more-columns\"><summary>More columns: {summary}</summary>\n"
+    return (f"{shown}\n<details class=\"more-columns\"><summary>More columns: {html.escape(summary)}</summary>\n"
             f"{narrow_table(str(rest), max_columns)}\n</details>")
 
 
-def narrow_tables(html: str) -> str:
+def narrow_tables(page_html: str) -> str:
     """Every pandas table (``class="dataframe"``) of ``html`` in its narrow form (:func:`narrow_table`):
     book/_ext/book_fixes.py applies it to every page, so a table printed by a notebook fits a phone."""
-    return _DATAFRAME.sub(lambda m: narrow_table(m.group(0)), html)
+    return _DATAFRAME.sub(lambda m: narrow_table(m.group(0)), page_html)
 
 
 def _groups(frame: pd.DataFrame, by: list[str]):

@@ -467,6 +467,8 @@ def test_wide_tables_keep_their_first_columns_and_put_the_rest_under_more_column
     assert columns(rest)[0] == ["", *cols[6:]] and columns(rest)[3] == ["b", *[f"y{c}" for c in cols[6:]]]
     assert soup.find("summary").get_text() == "More columns: profile, device, commit"
     assert out.startswith("<p>before</p>") and out.endswith("<p>after</p>")
+    odd = report.narrow_table(wide.rename(columns={"commit": "a < b & c"}).to_html())
+    assert "<summary>More columns: profile, device, a &lt; b &amp; c</summary>" in odd
     narrow = wide.iloc[:, :6].to_html()
     assert report.narrow_tables(narrow) == narrow
     # Row labels in several index columns (rowspan), headers over several columns (colspan), 20 columns.
