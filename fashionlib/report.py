@@ -262,7 +262,7 @@ def narrow_table(table_html: str, max_columns: int = MAX_COLUMNS) -> str:
 
 
 def narrow_tables(page_html: str) -> str:
-    """Every pandas table (``class="dataframe"``) of ``html`` in its narrow form (:func:`narrow_table`):
+    """Every pandas table (``class="dataframe"``) of ``page_html`` in its narrow form (:func:`narrow_table`):
     book/_ext/book_fixes.py applies it to every page, so a table printed by a notebook fits a phone."""
     return _DATAFRAME.sub(lambda m: narrow_table(m.group(0)), page_html)
 
