@@ -4,7 +4,8 @@ Visits every page of the table of contents (the list is read from ``_toc.yml``) 
 
 - every image loaded (``naturalWidth > 0``);
 - the console shows no entry of level SEVERE or WARNING (read after each page, the last one too);
-- no table is wider than the article that holds it (at a 1280 px window);
+- no table is wider than the article that holds it (at a 1280 px window), nor, on a 412 px phone
+  screen, wider than the article or the screen (``test_no_table_wider_than_a_phone_screen``);
 - no traceback, error or stderr output block;
 - no tqdm progress text and no TensorFlow/absl/oneDNN start-up lines in any cell output;
 - at most 15 stream-output boxes;
@@ -149,8 +150,15 @@ const done = arguments[arguments.length - 1];
       let clipped = false;
       for (let e = t.parentElement; e && e !== article; e = e.parentElement)
         if (e.scrollWidth > e.clientWidth + 1) clipped = true;
+      // overflows: the table itself reaches past a box that holds it (not a wide code block beside it)
+      const r = t.getBoundingClientRect();
+      let overflows = false;
+      for (let e = t.parentElement; e && e !== article; e = e.parentElement) {
+        const b = e.getBoundingClientRect();
+        if (r.right > b.left + e.clientWidth + 1) overflows = true;
+      }
       const cap = t.querySelector('caption');
-      return {n: k + 1, width: t.getBoundingClientRect().width, clipped: clipped,
+      return {n: k + 1, width: r.width, clipped: clipped, overflows: overflows,
               caption: (cap ? cap.innerText : t.innerText).slice(0, 60)};
     }),
     errorBlocks: Array.from(article.querySelectorAll('.output.stderr, .output.traceback, .output.error'))
@@ -254,3 +262,47 @@ def test_every_page_of_the_table_of_contents(browser, book_root, server):
     assert visited == pages, "the test visits exactly the table of contents"
     report = "\n".join(f"{page} [{check}]: {found}" for (page, check), found in failures.items())
     assert not failures, f"{len(failures)} failed checks on {len({p for p, _ in failures})} pages:\n{report}"
+
+
+PHONE = {"width": 412, "height": 915, "deviceScaleFactor": 1, "mobile": True}
+
+
+def phone_table_failures(info: dict, screen_width: int) -> str | None:
+    """What is too wide on one page at a phone's width: a table wider than the article or reaching past a
+    box that holds it (``overflows``; a box made to scroll by a code block beside the table does not
+    count), or an article wider than the screen. None when everything fits."""
+    tables = [{**t, "clipped": t.get("overflows", t["clipped"])} for t in info["tables"]]
+    failed = check_page({**info, "tables": tables, "images": [], "errorBlocks": [], "outputs": [], "streamBoxes": 0,
+                         "math": [], "rawMath": 0, "tracebackText": False}, [], []).get("table width")
+    if info["articleWidth"] > screen_width + 1:
+        failed = f"article {info['articleWidth']:.0f} px on a {screen_width} px screen" + (f"; {failed}" if failed else "")
+    return failed
+
+
+def test_phone_table_failures_names_wide_tables():
+    fits = {"articleWidth": 380.0, "tables": [{"n": 1, "width": 380.0, "clipped": False, "caption": "t"}]}
+    assert phone_table_failures(fits, 412) is None
+    wide = {**fits, "tables": [{"n": 2, "width": 513.0, "clipped": False, "caption": "paper mean std"}]}
+    assert "table 2 ('paper mean std'): 513 px" in phone_table_failures(wide, 412)
+    assert "clipped" in phone_table_failures({**fits, "tables": [{**fits["tables"][0], "overflows": True}]}, 412)
+    beside_code = {**fits["tables"][0], "clipped": True, "overflows": False}
+    assert phone_table_failures({**fits, "tables": [beside_code]}, 412) is None
+    assert "article 500 px" in phone_table_failures({**fits, "articleWidth": 500.0}, 412)
+
+
+def test_no_table_wider_than_a_phone_screen(browser, book_root, server):
+    """Every page at 412 px (a phone): each table fits the article, the article fits the screen."""
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    try:
+        failures = {}
+        for page in toc_pages():
+            browser.get(f"{server}/{page}.html")
+            info = browser.execute_async_script(INSPECT)
+            failed = phone_table_failures(info, PHONE["width"])
+            if failed:
+                failures[page] = failed
+        browser.get_log("browser"), browser.get_log("performance")  # the other test reads its own entries
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    report = "\n".join(f"{page}: {found}" for page, found in failures.items())
+    assert not failures, f"{len(failures)} pages have a table wider than a {PHONE['width']} px screen:\n{report}"

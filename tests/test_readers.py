@@ -167,6 +167,15 @@ def test_exercises_are_three_valid_reruns_with_hidden_solutions(stem):
         book.resolve(stem, declared, "cpu", run._parse_overrides(pairs))  # raises on a broken exercise
 
 
+@pytest.mark.parametrize("stem", STUDY_NOTEBOOKS)
+def test_each_exercise_changes_one_setting(stem):
+    """An exercise is one re-run that changes one parameter against the page itself (its baseline)."""
+    section = (REPO / "notebooks" / f"{stem}.md").read_text().split("## Exercises", 1)[1]
+    for cmd in EXERCISE_CMD.findall(section):
+        changed = [a for i, a in enumerate(shlex.split(cmd)[4:]) if i and shlex.split(cmd)[4:][i - 1] == "-p"]
+        assert len(changed) == 1, f"{stem}: an exercise changes {changed}, not one setting: {cmd}"
+
+
 def test_course_plan_has_a_row_for_every_notebook():
     text = (REPO / "notebooks" / "for_teachers.md").read_text()
     plan = text[text.index("PLAN = {"):text.index("\n}\n", text.index("PLAN = {"))]
@@ -201,6 +210,40 @@ def test_built_book_holds_what_the_launch_buttons_open():
     assert len(targets) >= 2 * len(book.NOTEBOOKS), f"too few launch links: {len(targets)}"
     missing = [t for t in targets if not (html / t).is_file()]
     assert not missing, f"launch buttons open files the published book lacks: {missing[:5]}"
+
+
+def _launch_targets(text: str) -> list[str]:
+    return (re.findall(r'href="https://colab\.research\.google\.com/github/[^"]+?/blob/gh-pages/([^"]+)"', text)
+            + re.findall(r'href="https://mybinder\.org/v2/gh/[^"]+?/gh-pages\?urlpath=tree/([^"]+)"', text)
+            + re.findall(r'git-pull\?[^"]*urlpath=[^"&]*?(book/[^"&]+\.ipynb)', text))
+
+
+def test_provenance_pages_launch_todays_notebook_not_the_old_run():
+    """A Provenance page (an executed notebook of older code) launches the study page's notebook."""
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    import book_fixes
+
+    base = "https://mybinder.org/v2/gh/o/r/gh-pages?urlpath=tree/_sources/"
+    buttons = [{"label": "download-buttons", "buttons": [{"url": "../../_sources/book/paper-runs/a1_improved_cnn.ipynb"}]},
+               {"label": "launch-buttons", "buttons": [{"url": base + "book/paper-runs/a1_improved_cnn.ipynb",
+                                                        "tooltip": "Launch on Binder"}]}]
+    assert book_fixes.launch_todays_notebook("book/paper-runs/a1_improved_cnn", buttons) == 1
+    assert buttons[1]["buttons"][0]["url"] == base + "book/executed/a1_improved_cnn.ipynb"
+    assert buttons[0]["buttons"][0]["url"].endswith("paper-runs/a1_improved_cnn.ipynb"), "the download stays the run"
+    study = [{"label": "launch-buttons", "buttons": [{"url": base + "book/executed/b2_backbones.ipynb"}]}]
+    assert book_fixes.launch_todays_notebook("book/executed/b2_backbones", study) == 0
+    root = os.environ.get("FASHIONLIB_SMOKE_BOOK")
+    if not root:
+        pytest.skip("the built pages need the smoke book of `make test` (FASHIONLIB_SMOKE_BOOK)")
+    html = Path(root) / "_build" / "html" / "book"
+    pages = sorted(html.glob("paper-runs/*.html")) + sorted(html.glob("standin-runs/*.html"))
+    assert pages
+    for page in pages:
+        targets = _launch_targets(page.read_text())
+        assert targets, f"{page.name}: no launch button at all"
+        old = [t for t in targets if "/paper-runs/" in t or "/standin-runs/" in t]
+        assert not old, f"{page.parent.name}/{page.name} launches the old run: {old}"
+        assert all(t.endswith(f"book/executed/{page.stem}.ipynb") for t in targets), targets
 
 
 # --- one story: the front page, the banners and the pages agree with the records ---------------

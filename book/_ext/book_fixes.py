@@ -1,5 +1,5 @@
 """Sphinx extension for this book: a banner on every study page; drop duplicated inline scripts; mark
-claim verdicts for CSS.
+claim verdicts for CSS; printed tables in their narrow form; launch buttons that open today's notebooks.
 
 The banner (:func:`fashionlib.verdict_words.page_banner`) is generated when Sphinx reads an executed study
 notebook, from the notebook's own profile and parameters (its ``fashionlib`` metadata, written by the
@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 STUDY_PAGE = re.compile(r"^book/(?:executed|paper-runs|standin-runs)/(?P<nb>[ab]\d_\w+)$")
+PROVENANCE_PAGE = re.compile(r"^book/(?P<folder>paper-runs|standin-runs)/(?P<nb>[ab]\d_\w+)$")
 _H1 = re.compile(r"^# .*$", re.M)
 
 
@@ -96,6 +97,44 @@ def _mark_verdicts(app, pagename, templatename, context, doctree):
         context["body"] = mark_verdicts(context["body"])
 
 
+def _narrow_tables(app, pagename, templatename, context, doctree):
+    """Every printed table of more than seven columns in its narrow form (``report.narrow_tables``);
+    the committed provenance pages, printed by older code, too."""
+    if "dataframe" in context.get("body", ""):
+        from fashionlib import report
+
+        context["body"] = report.narrow_tables(context["body"])
+
+
+def launch_todays_notebook(pagename: str, header_buttons: list) -> int:
+    """On a Provenance page (``book/paper-runs/<nb>``, ``book/standin-runs/<nb>``), point every launch
+    button (Binder, Colab, JupyterHub) at the study page's notebook, ``book/executed/<nb>.ipynb``.
+
+    A provenance page is a notebook executed by older code; launched, it fails on today's library.
+    The study page's notebook is today's source executed by this build (its parameters cell names the
+    profile, which a reader can change). Returns the number of buttons re-pointed.
+    """
+    m = PROVENANCE_PAGE.match(pagename)
+    if m is None:
+        return 0
+    old, new = f"book/{m['folder']}/{m['nb']}.ipynb", f"book/executed/{m['nb']}.ipynb"
+    changed = 0
+    for group in header_buttons:
+        if group.get("label") != "launch-buttons":
+            continue
+        for button in group.get("buttons", []):
+            if old in button.get("url", ""):
+                button["url"] = button["url"].replace(old, new)
+                button["tooltip"] = f"{button.get('tooltip', 'Launch')}: today's notebook ({m['nb']})"
+                changed += 1
+    return changed
+
+
+def _launch_todays_notebook(app, pagename, templatename, context, doctree):
+    # After sphinx-book-theme adds its launch buttons (priority 501).
+    launch_todays_notebook(pagename, context.get("header_buttons", []))
+
+
 def _publish_binder(app, exception):
     """Put binder/ and the lock beside the pages: the launch buttons open the published tree."""
     if exception is not None or app.builder.format != "html":
@@ -146,4 +185,6 @@ def setup(app):
     app.connect("build-finished", _publish_binder)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("html-page-context", _mark_verdicts, priority=600)
+    app.connect("html-page-context", _launch_todays_notebook, priority=600)
+    app.connect("html-page-context", _narrow_tables, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
