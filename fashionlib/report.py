@@ -1,5 +1,5 @@
 """Tables for the book built from the runs of results records: paper vs reproduced, paired differences,
-timings; and the narrow form of a wide table (:func:`narrow_table`).
+timings.
 
 Every "paper vs reproduced" row comes from :func:`compare` (paper value, reproduced mean, std, n, 95%
 confidence interval of the mean from the t distribution, difference, and the profile, device and
@@ -10,9 +10,7 @@ rows rounded to the precision the paper prints.
 
 from __future__ import annotations
 
-import html
 import math
-import re
 
 import numpy as np
 import pandas as pd
@@ -194,77 +192,6 @@ def compare_table(rows: dict[str, dict], index_name: str = "") -> pd.DataFrame:
                     "difference": _fmt(r["difference"], d) if r["paper"] is not None else "",
                     "profile": r["profile"], "device": r["device"], "commit": r["commit"]})
     return pd.DataFrame(out).set_index(index_name)
-
-
-# The narrow form of a printed table: its first columns, the rest under "More columns" (a <details>
-# below it, the row labels repeated). Seven columns fit a 412 px phone; the front page shows four.
-MAX_COLUMNS = 7
-_DATAFRAME = re.compile(r'<table\b[^>]*class="[^"]*\bdataframe\b[^"]*"[^>]*>.*?</table>', re.S)
-
-
-def _cell_positions(table) -> list[tuple[int, int, object]]:
-    """(first column, column span, cell) of every th/td of a bs4 table, honouring rowspan and colspan."""
-    taken, out = set(), []
-    for r, tr in enumerate(table.find_all("tr")):
-        col = 0
-        for cell in tr.find_all(["th", "td"], recursive=False):
-            while (r, col) in taken:
-                col += 1
-            rows, cols = int(cell.get("rowspan", 1)), int(cell.get("colspan", 1))
-            taken.update((r + i, col + j) for i in range(rows) for j in range(cols))
-            out.append((col, cols, cell))
-            col += cols
-    return out
-
-
-def _keep_columns(table, keep) -> None:
-    """Remove from ``table`` (in place) every cell outside the columns ``keep`` (a predicate on a column)."""
-    for start, span, cell in _cell_positions(table):
-        kept = [c for c in range(start, start + span) if keep(c)]
-        if not kept:
-            if cell.next_sibling is not None and not str(cell.next_sibling).strip():
-                cell.next_sibling.extract()  # the line break pandas puts after each cell
-            cell.decompose()
-        elif len(kept) < span:
-            cell["colspan"] = str(len(kept))
-
-
-def narrow_table(table_html: str, max_columns: int = MAX_COLUMNS) -> str:
-    """A pandas table (HTML) of more than ``max_columns`` columns as its first ``max_columns`` columns
-    and a ``<details>`` "More columns: ..." holding the row labels and the other columns (narrowed in
-    turn); a narrower table unchanged. The row labels are the index columns (``th`` cells of the body),
-    or the first column of a table printed without its index. The one narrow form of the book: the
-    front page's claims table (four columns) and every printed table (book/_ext/book_fixes.py)."""
-    from bs4 import BeautifulSoup
-
-    table = BeautifulSoup(table_html, "html.parser").find("table")
-    cells = _cell_positions(table)
-    width = max((start + span for start, span, _ in cells), default=0)
-    if width <= max_columns:
-        return table_html
-    body = table.find("tbody") or table
-    labels = max([start + span for start, span, cell in _cell_positions(body) if cell.name == "th"] + [1])
-    split = max(max_columns, labels + 2)
-    head = table.find("thead")
-    names = []
-    for start, span, cell in _cell_positions(head) if head else []:
-        text = " ".join(cell.get_text(" ", strip=True).split())
-        if text and start + span > split and text not in names:
-            names.append(text)
-    shown = BeautifulSoup(str(table), "html.parser").find("table")
-    _keep_columns(shown, lambda c: c < split)
-    shown["class"] = shown.get("class", []) + ["narrow-table"]
-    rest = BeautifulSoup(str(table), "html.parser").find("table")
-    _keep_columns(rest, lambda c: c < labels or c >= split)
-    summary = ", ".join(names) if len(names) <= 6 else ", ".join(names[:5]) + f" and {len(names) - 5} more"
-    return (f"{shown}\n<details class=\"more-columns\"><summary>More columns: {html.escape(summary)}</summary>\n"
-            f"{narrow_table(str(rest), max_columns)}\n</details>")
-
-
-def narrow_tables(page_html: str) -> str:
-    """Every pandas table (``class="dataframe"``) of ``page_html`` in its narrow form (:func:`narrow_table`):
-    book/_ext/book_fixes.py applies it to every page, so a table printed by a notebook fits a phone."""
-    return _DATAFRAME.sub(lambda m: narrow_table(m.group(0)), page_html)
 
 
 def _groups(frame: pd.DataFrame, by: list[str]):

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 import pytest
 
-from fashionlib import report, results
+from fashionlib import html_tables, report, results
 
 
 def _frame(rows):
@@ -482,7 +482,7 @@ def test_wide_tables_keep_their_first_columns_and_put_the_rest_under_more_column
 
     cols = ["paper", "mean", "std", "n", "95% CI", "difference", "profile", "device", "commit"]
     wide = pd.DataFrame([[f"{r}{c}" for c in cols] for r in "xy"], columns=cols, index=pd.Index(["a", "b"], name="row"))
-    out = report.narrow_tables("<p>before</p>" + wide.to_html() + "<p>after</p>")
+    out = html_tables.narrow_tables("<p>before</p>" + wide.to_html() + "<p>after</p>")
     soup = BeautifulSoup(out, "html.parser")
     shown, rest = soup.find_all("table")
     assert "narrow-table" in shown["class"] and rest.find_parent("details") is not None
@@ -490,15 +490,15 @@ def test_wide_tables_keep_their_first_columns_and_put_the_rest_under_more_column
     assert columns(rest)[0] == ["", *cols[6:]] and columns(rest)[3] == ["b", *[f"y{c}" for c in cols[6:]]]
     assert soup.find("summary").get_text() == "More columns: profile, device, commit"
     assert out.startswith("<p>before</p>") and out.endswith("<p>after</p>")
-    odd = report.narrow_table(wide.rename(columns={"commit": "a < b & c"}).to_html())
+    odd = html_tables.narrow_table(wide.rename(columns={"commit": "a < b & c"}).to_html())
     assert "<summary>More columns: profile, device, a &lt; b &amp; c</summary>" in odd
     narrow = wide.iloc[:, :6].to_html()
-    assert report.narrow_tables(narrow) == narrow
+    assert html_tables.narrow_tables(narrow) == narrow
     # Row labels in several index columns (rowspan), headers over several columns (colspan), 20 columns.
     multi = pd.DataFrame([[i * 20 + j for j in range(20)] for i in range(4)],
                          index=pd.MultiIndex.from_product([["A", "B"], [1, 2]], names=["family", "seed"]),
                          columns=pd.MultiIndex.from_product([[f"m{k}" for k in range(10)], ["mean", "std"]]))
-    soup = BeautifulSoup(report.narrow_table(multi.to_html()), "html.parser")
+    soup = BeautifulSoup(html_tables.narrow_table(multi.to_html()), "html.parser")
     tables = soup.find_all("table")
     assert len(tables) == 1 + 3 and len(soup.find_all("details")) == 3  # 5 + 5 + 5 + 5 values, nested
     values = [int(td.get_text()) for t in tables for td in t.find_all("td")]
@@ -506,4 +506,4 @@ def test_wide_tables_keep_their_first_columns_and_put_the_rest_under_more_column
     for t in tables:
         rows = [tr for tr in t.find("tbody").find_all("tr")]
         widths = {sum(int(c.get("colspan", 1)) for c in tr.find_all(["th", "td"])) for tr in t.find("thead").find_all("tr")}
-        assert len(rows) == 4 and max(widths) <= report.MAX_COLUMNS, widths
+        assert len(rows) == 4 and max(widths) <= html_tables.MAX_COLUMNS, widths

@@ -98,12 +98,12 @@ def _mark_verdicts(app, pagename, templatename, context, doctree):
 
 
 def _narrow_tables(app, pagename, templatename, context, doctree):
-    """Every printed table of more than seven columns in its narrow form (``report.narrow_tables``);
+    """Every printed table of more than seven columns in its narrow form (``html_tables.narrow_tables``);
     the committed provenance pages, printed by older code, too."""
     if "dataframe" in context.get("body", ""):
-        from fashionlib import report
+        from fashionlib import html_tables
 
-        context["body"] = report.narrow_tables(context["body"])
+        context["body"] = html_tables.narrow_tables(context["body"])
 
 
 def launch_todays_notebook(pagename: str, header_buttons: list) -> int:
