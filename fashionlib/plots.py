@@ -250,3 +250,19 @@ def paired_differences(table: pd.DataFrame, title: str = "Paired differences ove
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def setting_heatmaps(frame: pd.DataFrame, panels: dict, index: str = "family", columns: str = "setting",
+                     figsize=(13, 3.8)):
+    """One annotated heatmap per metric, side by side: the mean of each (``index``, ``columns``) cell.
+
+    ``panels`` maps a metric column of ``frame`` (one row per run) to its label, used as the panel's
+    title and colour-bar label (the B2 grid: family x balancing/EdgeNet setting).
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize, layout="constrained", squeeze=False)
+    for ax, (col, label) in zip(axes[0], panels.items()):
+        pivot = frame.pivot_table(index=index, columns=columns, values=col, aggfunc="mean")
+        sns.heatmap(pivot, annot=True, fmt=".1f", cmap="viridis", ax=ax, cbar_kws={"label": label})
+        ax.tick_params(axis="x", rotation=30, labelsize=8)
+        ax.set(xlabel="", ylabel="", title=label)
+    return fig
