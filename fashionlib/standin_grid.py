@@ -16,6 +16,18 @@ from . import torch_models
 from .train_torch import TrainConfig, as_run, fit, make_splits
 
 
+def check_grid(params: dict) -> None:
+    """A ValueError with the fix when ``other_seeds`` is not a subset of ``seeds`` or ``control_backbones``
+    not a subset of ``backbones`` (their runs would silently be missing from the grid)."""
+    seeds, other_seeds = params["seeds"], params["other_seeds"]
+    backbones, control_backbones = params["backbones"], params["control_backbones"]
+    if not set(other_seeds) <= set(seeds):
+        raise ValueError(f"other_seeds {other_seeds} must be a subset of seeds {seeds}. Fix: -p other_seeds '[0, 1, 2]'.")
+    if not set(control_backbones) <= set(backbones):
+        raise ValueError(f"control_backbones {control_backbones} must be a subset of backbones {backbones}. "
+                         "Fix: -p control_backbones '[]'.")
+
+
 def _log(seed, name, bal, edgenet, run: dict, result: dict) -> None:
     m = run["metrics"]
     print(f"seed {seed} {name} {bal} EdgeNet={edgenet}: long-tailed held-out {m.get('lt_accuracy', float('nan')):.2f}%, "

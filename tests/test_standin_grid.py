@@ -66,3 +66,13 @@ def test_the_scratch_control_is_apart_from_the_runs_and_trains_every_block(train
     scratch = [c for c in calls if c.trainable_blocks == -1]
     assert len(scratch) == 2 and all(not c.pretrained and c.edgenet and c.weights_file is None for c in scratch)
     assert len(calls) == len(runs) + len(control)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"other_seeds": [0, 5]}, r"other_seeds \[0, 5\] must be a subset of seeds \[0, 1\]"),
+    ({"control_backbones": ["deit_micro"]}, r"control_backbones \['deit_micro'\] must be a subset of backbones"),
+])
+def test_check_grid_refuses_runs_outside_the_grid(change, message):
+    standin_grid.check_grid(PARAMS)
+    with pytest.raises(ValueError, match=message):
+        standin_grid.check_grid({**PARAMS, **change})
