@@ -1,4 +1,5 @@
-"""A6's record runs: :func:`train_keras.record_runs` plus what each protocol reports.
+"""A6's protocols: its record runs (:func:`train_keras.record_runs` plus what each protocol reports),
+and each protocol's accuracies beside the paper's number.
 
 A6 trains each reading of the improved CNN on the 48,000-image split (validation split, test set
 evaluated after every epoch as a diagnostic) and on all 60,000 images (the test set as Keras'
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import train_keras
+from . import report, train_keras
 
 
 def _pct(series, pick) -> float | None:
@@ -36,3 +37,34 @@ def protocol_record_runs(finished: list[dict]) -> list[dict]:
         out.append({**run, "setting": {**run["setting"], "protocol": r["protocol"], "train_images": r["train_images"]},
                     "metrics": metrics})
     return out
+
+
+def by_protocol(frame, protocols: dict, readings: dict):
+    """One row per (protocol, run): protocol label, reading, seed, accuracy.
+
+    ``frame``: the record's runs (``results.runs_frame``); ``protocols``: label -> (training set, metric
+    column), a run of that training set counting with that column's value; ``readings``: model -> the
+    reading of Table 1 it implements.
+    """
+    import pandas as pd
+
+    return pd.concat([frame[frame["protocol"] == tset].assign(protocol=label, reading=lambda f: f["model"].map(readings),
+                                                              value=lambda f, c=col: f[c])
+                      [["protocol", "reading", "seed", "value"]] for label, (tset, col) in protocols.items()],
+                     ignore_index=True).rename(columns={"value": "accuracy"})
+
+
+def compare_protocols(long, frame, protocols: dict, readings: dict, target: float, ks=(3, 5, 10)):
+    """``(rows, luck)`` for each (protocol, reading) of :func:`by_protocol`'s ``long``, keyed
+    ``"<protocol> | <reading>"``: ``rows``: :func:`report.compare` against ``target``; ``luck``: the share of
+    runs at or above it, the normal fit's chance that one run reaches it, and the expected best of k runs."""
+    rows, luck = {}, []
+    for (label, reading), g in long.groupby(["protocol", "reading"], sort=False):
+        runs_ = frame[(frame["protocol"] == protocols[label][0]) & (frame["model"].map(readings) == reading)]
+        rows[f"{label} | {reading}"] = report.compare(g["accuracy"], target, runs_, digits=2)
+        chance = report.chance_at_least(g["accuracy"], target)
+        luck.append({"": f"{label} | {reading}", f"share of runs >= {target}": chance["empirical"],
+                     f"P(one run >= {target}), normal fit": chance["normal"],
+                     **{f"expected best of {k} (normal fit)": report.expected_best_of(g["accuracy"], k)["normal"]
+                        for k in ks}})
+    return rows, luck
