@@ -9,7 +9,7 @@ where no environment holds both, the row says so instead of subtracting (:func:`
 
 from __future__ import annotations
 
-from . import keras_models, paper, report
+from . import paper, report
 
 BASELINES = ("cnn", "lenet5", "lstm", "bilstm")
 
@@ -19,6 +19,8 @@ def table1_readings(default, strided):
     and parameters (the input layer "I": 28x28x1, none); ``default``, ``strided``: the built
     ``improved_cnn`` and ``improved_cnn_strided`` Keras models."""
     import pandas as pd
+
+    from . import keras_models  # Keras starts here, after the notebook has chosen its backend
 
     t_def = keras_models.layer_table(default).set_index("layer")
     t_str = keras_models.layer_table(strided).set_index("layer")
@@ -69,3 +71,19 @@ def margin_table(committed, baselines=BASELINES):
         margins.append({**row, "reproduced (paired)": round(diff["difference"], 2), "n pairs": diff["n"],
                         "95% CI": f"[{diff['ci_low']:.2f}, {diff['ci_high']:.2f}]", "status": f"paired on {diff['env']}"})
     return pd.DataFrame(margins).set_index("")
+
+
+# Table 4 (batch sizes): our metric -> (Table 4's column, or None where it has none; the digits it prints).
+TABLE4_METRICS = {"accuracy": ("accuracy", 2), "loss": ("loss", 4), "auc_micro": ("auc", 4), "auc_macro": (None, 4)}
+TABLE4_DIGITS = {m: digits for m, (_, digits) in TABLE4_METRICS.items()}
+
+
+def table4_value(key: tuple, metric: str):
+    """The paper's Table 4 value of ``metric`` for the batch size ``key[0]`` (None where it gives none)."""
+    return paper.JICT_TABLE4.get(key[0], {}).get(TABLE4_METRICS[metric][0])
+
+
+def table4(frame):
+    """Table 4 beside ours: one compare row per batch size and metric, at the paper's precision."""
+    return report.compare_table(report.compare_groups(frame, TABLE4_DIGITS, by=["batch_size"],
+                                                      paper_values=table4_value))

@@ -54,3 +54,17 @@ def test_every_table1_layer_has_both_readings_outputs_and_parameters():
     assert t["default params"].sum() == default.count_params(), "every layer with weights is a Table 1 row"
     assert t["strided params"].sum() == strided.count_params()
     assert t["default output"].ne(t["strided output"]).any(), "the two readings differ in some output size"
+
+
+def test_table4_rows_carry_the_papers_value_at_its_precision():
+    bs = list(paper.JICT_TABLE4)[0]
+    frame = pd.DataFrame([{"batch_size": b, "seed": s, "accuracy": 90.0 + s, "loss": 0.3, "auc_micro": 0.99,
+                           "auc_macro": 0.98, "profile": "smoke", "device": "cpu", "commit": "abc"}
+                          for b in (bs, 7) for s in range(2)])
+    t = paper_tables.table4(frame)
+    assert len(t) == 8 and list(t.index[:4]) == [f"{bs}, {m}" for m in ("accuracy", "loss", "auc_micro", "auc_macro")]
+    assert t.loc[f"{bs}, accuracy", "paper"] == f"{paper.JICT_TABLE4[bs]['accuracy']:.2f}"
+    assert t.loc[f"{bs}, auc_micro", "paper"] == f"{paper.JICT_TABLE4[bs]['auc']:.4f}"
+    assert t.loc[f"{bs}, auc_macro", "paper"] == "" and t.loc["7, accuracy", "paper"] == ""
+    assert paper_tables.table4_value((bs,), "auc_micro") == paper.JICT_TABLE4[bs]["auc"]
+    assert paper_tables.table4_value((7,), "accuracy") is None
