@@ -368,14 +368,10 @@ def prepare_data(fm: FashionMNIST | None = None, train_size: int | None = None, 
             val_idx = val_idx[subsample_stratified(fm.y_train[val_idx], n_val, seed=seed)]
     x_tr = fm.x_train[train_idx]
     mean, std = normalisation_stats(x_tr)
-
-    def norm(x):
-        return ((x.astype(np.float32) / 255.0 - mean) / std)[..., None].astype(np.float32)
-
     return {
-        "x_train": norm(x_tr), "y_train": fm.y_train[train_idx].astype(np.int32),
-        "x_val": norm(fm.x_train[val_idx]), "y_val": fm.y_train[val_idx].astype(np.int32),
-        "x_test": norm(fm.x_test), "y_test": fm.y_test.astype(np.int32),
+        "x_train": normalise(x_tr, mean, std), "y_train": fm.y_train[train_idx].astype(np.int32),
+        "x_val": normalise(fm.x_train[val_idx], mean, std), "y_val": fm.y_train[val_idx].astype(np.int32),
+        "x_test": normalise(fm.x_test, mean, std), "y_test": fm.y_test.astype(np.int32),
         "mean": mean, "std": std, "train_idx": train_idx, "val_idx": val_idx,
     }
 
@@ -384,3 +380,9 @@ def normalisation_stats(images: np.ndarray) -> tuple[float, float]:
     """Mean and standard deviation of pixel values scaled to [0, 1]."""
     x = images.astype(np.float64) / 255.0
     return float(x.mean()), float(x.std())
+
+
+def normalise(images: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """uint8 images (N, 28, 28) as the Keras models' float32 inputs (N, 28, 28, 1): pixels scaled to
+    [0, 1], then standardised with a training set's ``mean`` and ``std`` (:func:`normalisation_stats`)."""
+    return ((images.astype(np.float32) / 255.0 - mean) / std)[..., None].astype(np.float32)

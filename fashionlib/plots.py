@@ -7,7 +7,8 @@ Study A (JICT 2023): :func:`fig2_learning_rate`, :func:`fig45_curves`, :func:`fi
 :func:`fig7_roc_average`, :func:`fig8_roc_per_class`, :func:`bar_paper_vs_reproduced`,
 :func:`protocol_strip` (the a6 protocol page).
 Study B: :func:`class_counts_bar`, :func:`balance_before_after`, :func:`study_b_history` (for
-:func:`fig45_curves`), :func:`prf_per_epoch`, :func:`edge_maps` (B1 and B4), :func:`paired_differences`.
+:func:`fig45_curves`), :func:`prf_per_epoch`, :func:`edge_maps` (B1 and B4), :func:`rare_class_samples`
+(B1), :func:`paired_differences`, :func:`setting_heatmaps` (the B2 grid).
 """
 
 from __future__ import annotations
@@ -249,4 +250,45 @@ def paired_differences(table: pd.DataFrame, title: str = "Paired differences ove
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def setting_heatmaps(frame: pd.DataFrame, panels: dict, index: str = "family", columns: str = "setting",
+                     figsize=(13, 3.8)):
+    """One annotated heatmap per metric, side by side: the mean of each (``index``, ``columns``) cell.
+
+    ``panels`` maps a metric column of ``frame`` (one row per run) to its label, used as the panel's
+    title and colour-bar label (the B2 grid: family x balancing/EdgeNet setting).
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize, layout="constrained", squeeze=False)
+    for ax, (col, label) in zip(axes[0], panels.items()):
+        pivot = frame.pivot_table(index=index, columns=columns, values=col, aggfunc="mean")
+        sns.heatmap(pivot, annot=True, fmt=".1f", cmap="viridis", ax=ax, cbar_kws={"label": label})
+        ax.tick_params(axis="x", rotation=30, labelsize=8)
+        ax.set(xlabel="", ylabel="", title=label)
+    return fig
+
+
+def rare_class_samples(train_ds, splits, rng, samples_per_class: int, image_size: int):
+    """The rarest training class as the model sees it: originals (top row), augmented copies (bottom row).
+
+    ``train_ds``: the training dataset (``raw(i)``: entry i, resized and augmented, before normalisation);
+    ``splits``: its ``train_torch.Splits``; ``rng``: a NumPy generator that draws the pictures (it moves on,
+    so a caller's later draws follow these).
+    """
+    labels, names = splits.source.labels, splits.class_names
+    rare = int(np.argmin(np.bincount(labels[splits.train_idx_original], minlength=len(names))))
+    rows = [("original", np.flatnonzero(~splits.train_augment)), ("augmented copy", np.flatnonzero(splits.train_augment))]
+    fig, axes = plt.subplots(2, samples_per_class, figsize=(1.6 * samples_per_class, 3.6), squeeze=False)
+    for r, (label, pool) in enumerate(rows):
+        pool = pool[labels[splits.train_idx[pool]] == rare] if len(pool) else pool
+        picks = rng.choice(pool, size=min(samples_per_class, len(pool)), replace=False) if len(pool) else []
+        for j in range(samples_per_class):
+            ax = axes[r, j]
+            ax.axis("off")
+            if j < len(picks):
+                ax.imshow(train_ds.raw(int(picks[j])).permute(1, 2, 0).numpy())
+                ax.set_title(label, fontsize=8)
+    fig.suptitle(f"Rarest class '{names[rare]}' at {image_size} px")
+    fig.tight_layout()
     return fig

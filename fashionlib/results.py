@@ -328,7 +328,8 @@ def combine_records(records: list[dict]) -> list[dict]:
 
 
 def runs_frame(notebook: str | None = None, profile: str | None = None,
-               results_dir_: str | os.PathLike | None = None, latest_only: bool = True):
+               results_dir_: str | os.PathLike | None = None, latest_only: bool = True,
+               with_provenance: bool = False):
     """One row per run of the matching records: the one reader the book and the tests use.
 
     Columns: notebook, profile, record (path), commit, device, started, seed, model_file, history, then
@@ -337,7 +338,8 @@ def runs_frame(notebook: str | None = None, profile: str | None = None,
     the newest record's experiment, accumulated over every invocation of it (:func:`combine_records`:
     other seeds or another machine add runs; a repeated (setting, seed) is counted once, the newest
     run wins). ``latest_only=False``: every run of every record, repeats included. A record of an older
-    shape is an error, never skipped.
+    shape is an error, never skipped. ``with_provenance``: one more column, ``provenance``, each run's
+    record's whole provenance dict (parameters, versions, wall time), for pages that report on records.
     """
     records = [check_schema(r) for r in load_records(notebook, profile, results_dir_)]
     if latest_only:
@@ -345,7 +347,7 @@ def runs_frame(notebook: str | None = None, profile: str | None = None,
         for rec in records:  # oldest first
             groups.setdefault((rec["provenance"]["notebook"], rec["provenance"]["profile"]), []).append(rec)
         records = [rec for group in groups.values() for rec in combine_records(group)]
-    return _frame(records)
+    return _frame(records, with_provenance)
 
 
 def frame(notebook: str, params: dict, runs: list[dict]):
@@ -357,7 +359,7 @@ def frame(notebook: str, params: dict, runs: list[dict]):
     return _frame([{"provenance": prov, "runs": [_check_run(i, r) for i, r in enumerate(runs)], "_path": ""}])
 
 
-def _frame(records: list[dict]):
+def _frame(records: list[dict], with_provenance: bool = False):
     import pandas as pd
 
     rows, setting_keys, metric_keys = [], {}, {}
@@ -370,9 +372,11 @@ def _frame(records: list[dict]):
             setting_keys.update(dict.fromkeys(run["setting"]))
             metric_keys.update(dict.fromkeys(run["metrics"]))
             rows.append({**base, "seed": run["seed"], "model_file": run["model_file"], "history": run["history"],
-                         **run["setting"], **run["metrics"]})
-    frame = pd.DataFrame(rows, columns=list(dict.fromkeys(FRAME_COLUMNS + list(setting_keys) + list(metric_keys))))
-    for col in ("model_file", "history"):  # None (not NaN) where a run has none
+                         **run["setting"], **run["metrics"], **({"provenance": p} if with_provenance else {})})
+    extra = ["provenance"] if with_provenance else []
+    frame = pd.DataFrame(rows, columns=list(dict.fromkeys(FRAME_COLUMNS + list(setting_keys) + list(metric_keys)
+                                                          + extra)))
+    for col in ("model_file", "history", *extra):  # None (not NaN) where a run has none
         frame[col] = pd.Series([row[col] for row in rows], index=frame.index, dtype=object)
     return frame
 

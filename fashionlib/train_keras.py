@@ -792,7 +792,7 @@ def record_runs(runs: list[dict]) -> list[dict]:
     out = []
     for r in runs:
         h = r["history"]
-        last = {"val_accuracy": 100 * float(h["val_accuracy"].iloc[-1]) if len(h) else None,
+        last = {"val_accuracy": 100 * float(h["val_accuracy"].iloc[-1]) if len(h) and "val_accuracy" in h else None,
                 "train_accuracy": 100 * float(h["accuracy"].iloc[-1]) if len(h) else None}
         out.append({"setting": {k: v for k, v in r["setting"].items() if k != "seed"}, "seed": r["seed"],
                     "metrics": {**r["metrics"], "seconds_per_epoch": r["seconds_per_epoch"],

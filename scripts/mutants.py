@@ -106,9 +106,9 @@ MUTANTS: list[Mutant] = [
            "return (lr_end / lr0) ** (1.0 / max(epochs - 1, 1)) if epochs > 0 else 1.0",
            ("tests/test_schedules.py::test_paper_schedule_starts_at_lr0_and_reaches_lr_end",)),
     Mutant("val/test normalised with their own statistics", "fashionlib/data.py",
-           "return ((x.astype(np.float32) / 255.0 - mean) / std)[..., None].astype(np.float32)",
-           "return ((x.astype(np.float32) / 255.0 - x.mean() / 255.0) / (x.std() / 255.0))[..., None]"
-           ".astype(np.float32)", (NORM,)),
+           "return ((images.astype(np.float32) / 255.0 - mean) / std)[..., None].astype(np.float32)",
+           "return ((images.astype(np.float32) / 255.0 - images.mean() / 255.0) / (images.std() / 255.0))"
+           "[..., None].astype(np.float32)", (NORM,)),
     Mutant("normalisation statistics from all 60,000 images", "fashionlib/data.py",
            "mean, std = normalisation_stats(x_tr)", "mean, std = normalisation_stats(fm.x_train)", (NORM,)),
     Mutant("validation split ignores the seed", "fashionlib/data.py",

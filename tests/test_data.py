@@ -136,3 +136,19 @@ def test_validation_and_test_are_normalised_with_the_training_statistics(fmnist)
         np.testing.assert_allclose(d[key][..., 0], expected, atol=1e-5, err_msg=key)
     # hence the held-out splits are not standardised to exactly 0 / 1 themselves
     assert abs(float(d["x_test"].mean())) > 1e-3
+
+
+def test_normalise_is_the_float32_formula_prepare_data_uses():
+    """A saved model is re-evaluated on inputs bit-identical to its training run's: the same float32 steps."""
+    images = np.array([[[0, 255], [51, 128]]], dtype=np.uint8)
+    x = data.normalise(images, 0.25, 0.5)
+    assert x.shape == (1, 2, 2, 1) and x.dtype == np.float32
+    expected = ((images.astype(np.float32) / np.float32(255.0) - np.float32(0.25)) / np.float32(0.5))[..., None]
+    assert np.array_equal(x, expected)
+    assert x[0, 0, 1, 0] == np.float32(1.5) and x[0, 0, 0, 0] == np.float32(-0.5)
+
+
+def test_prepare_data_inputs_are_normalise_of_the_raw_images(fmnist):
+    d = data.prepare_data(fmnist, train_size=300, seed=1)
+    assert np.array_equal(d["x_test"], data.normalise(fmnist.x_test, d["mean"], d["std"]))
+    assert np.array_equal(d["x_val"], data.normalise(fmnist.x_train[d["val_idx"]], d["mean"], d["std"]))

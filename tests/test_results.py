@@ -287,3 +287,17 @@ def test_convert_records_turns_an_old_shape_into_runs_and_is_idempotent(tmp_path
     assert new["provenance"] == {**old["provenance"], "parameters": {**{k: v for k, v in params.items() if k != "lr0"},
                                                                      "lr": 1e-3}}
     assert list(f["lr"]) == [1e-3] * 3 and list(f["momentum"]) == [0.0] * 3 and "lr0" not in f.columns
+
+
+def test_runs_frame_can_carry_each_runs_record_provenance(tmp_path, monkeypatch):
+    params = {"profile": "paper", "epochs": 2, "backend": "jax", "seeds": [0]}
+    monkeypatch.setenv("FASHIONLIB_GIT_COMMIT", "aaaa")
+    results.write_record("nb", params, [_acc_run(0, 90.0)], results_dir_=tmp_path)
+    monkeypatch.setenv("FASHIONLIB_GIT_COMMIT", "bbbb")
+    results.write_record("nb", {**params, "backend": "torch", "seeds": [1]}, [_acc_run(1, 91.0)],
+                         results_dir_=tmp_path)
+    f = results.runs_frame("nb", "paper", tmp_path, with_provenance=True)
+    assert list(f.columns)[-1] == "provenance"
+    assert [p["parameters"]["backend"] for p in f["provenance"]] == ["jax", "torch"]
+    assert [p["git_commit"] for p in f["provenance"]] == ["aaaa", "bbbb"]
+    assert "provenance" not in results.runs_frame("nb", "paper", tmp_path).columns

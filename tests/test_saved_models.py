@@ -61,7 +61,7 @@ def test_committed_models_are_counted_and_present():
 @pytest.fixture(scope="module")
 def test_inputs(fmnist):
     d = data.prepare_data(fmnist)  # the full split every committed model was trained on
-    return ((fmnist.x_test.astype("float32") / 255.0 - d["mean"]) / d["std"])[..., None].astype("float32")
+    return data.normalise(fmnist.x_test, d["mean"], d["std"])
 
 
 @pytest.mark.slow

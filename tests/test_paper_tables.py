@@ -1,0 +1,70 @@
+"""paper_tables: study A's paper tables (Table 1, Table 2, the margin over the baselines) beside ours."""
+
+import pandas as pd
+import pytest
+
+from fashionlib import paper, paper_tables
+
+
+def _runs(model, env, accs):
+    return [{"model": model, "env": env, "seed": s, "accuracy": a, "record": f"{model}.json", "profile": "paper",
+             "device": env.split(",")[0], "commit": "abc"} for s, a in enumerate(accs)]
+
+
+def test_margins_pair_in_one_environment_and_say_why_not_otherwise():
+    committed = pd.DataFrame(_runs("improved_cnn", "gpu, jax", [92.0, 93.0, 91.0]) + _runs("cnn", "gpu, jax", [90.0, 90.5, 90.0])
+                             + _runs("lenet5", "cpu, tensorflow", [89.0, 89.0]))
+    t = paper_tables.margin_table(committed)
+    assert list(t.index) == ["improved CNN minus " + paper.JICT_MODEL_LABELS[m] for m in ("cnn", "lenet5", "lstm", "bilstm")]
+    cnn = t.iloc[0]
+    assert cnn["reproduced (paired)"] == pytest.approx(round((2.0 + 2.5 + 1.0) / 3, 2)) and cnn["n pairs"] == 3
+    assert cnn["status"] == "paired on gpu, jax" and cnn["paper (abstract)"] == paper.JICT_HEADLINE["abstract_gain_over_cnn"]
+    assert cnn["paper (Table 2)"] == round(paper.JICT_TABLE2["improved_cnn"]["accuracy"] - paper.JICT_TABLE2["cnn"]["accuracy"], 2)
+    assert t.iloc[1]["status"].startswith("not comparable: improved_cnn ran on gpu, jax; lenet5 on cpu, tensorflow")
+    assert list(t["status"][2:]) == ["no committed paper-profile runs of both"] * 2
+    assert pd.isna(t.iloc[1]["paper (abstract)"])
+
+
+def test_no_committed_runs_leaves_every_margin_unmeasured():
+    t = paper_tables.margin_table(pd.DataFrame())
+    assert set(t["status"]) == {"no committed paper-profile runs of both"} and "reproduced (paired)" not in t
+
+
+def test_table2_rows_compare_each_models_accuracy_and_loss_with_its_paper_row():
+    frame = pd.DataFrame(_runs("improved_cnn_strided", "cpu, tf", [92.0, 94.0]) + _runs("cnn", "cpu, tf", [90.0, 91.0]))
+    frame["loss"] = [0.2, 0.3, 0.25, 0.35]
+    rows = paper_tables.table2_rows(frame, {"improved_cnn_strided": "stride"}, {"improved_cnn_strided": "improved_cnn"})
+    assert list(rows) == [("stride", "accuracy"), ("stride", "loss"), ("cnn", "accuracy"), ("cnn", "loss")]
+    assert rows[("stride", "accuracy")]["paper"] == paper.JICT_TABLE2["improved_cnn"]["accuracy"]
+    assert rows[("stride", "accuracy")]["mean"] == pytest.approx(93.0) and rows[("stride", "accuracy")]["n"] == 2
+    assert rows[("cnn", "loss")]["paper"] == paper.JICT_TABLE2["cnn"]["loss"]
+    assert rows[("cnn", "loss")]["mean"] == pytest.approx(0.3)
+
+
+def test_every_table1_layer_has_both_readings_outputs_and_parameters():
+    pytest.importorskip("keras")
+    from fashionlib import keras_models
+
+    default, strided = keras_models.build_model("improved_cnn"), keras_models.build_model("improved_cnn_strided")
+    t = paper_tables.table1_readings(default, strided)
+    assert list(t.index) == [row["layer"] for row in paper.JICT_TABLE1]
+    assert list(t["paper output"]) == [row["output"] for row in paper.JICT_TABLE1]
+    assert t.loc["I", "default output"] == t.loc["I", "strided output"] == "28x28x1"
+    assert t.loc["I", "default params"] == 0
+    assert t["default params"].sum() == default.count_params(), "every layer with weights is a Table 1 row"
+    assert t["strided params"].sum() == strided.count_params()
+    assert t["default output"].ne(t["strided output"]).any(), "the two readings differ in some output size"
+
+
+def test_table4_rows_carry_the_papers_value_at_its_precision():
+    bs = list(paper.JICT_TABLE4)[0]
+    frame = pd.DataFrame([{"batch_size": b, "seed": s, "accuracy": 90.0 + s, "loss": 0.3, "auc_micro": 0.99,
+                           "auc_macro": 0.98, "profile": "smoke", "device": "cpu", "commit": "abc"}
+                          for b in (bs, 7) for s in range(2)])
+    t = paper_tables.table4(frame)
+    assert len(t) == 8 and list(t.index[:4]) == [f"{bs}, {m}" for m in ("accuracy", "loss", "auc_micro", "auc_macro")]
+    assert t.loc[f"{bs}, accuracy", "paper"] == f"{paper.JICT_TABLE4[bs]['accuracy']:.2f}"
+    assert t.loc[f"{bs}, auc_micro", "paper"] == f"{paper.JICT_TABLE4[bs]['auc']:.4f}"
+    assert t.loc[f"{bs}, auc_macro", "paper"] == "" and t.loc["7, accuracy", "paper"] == ""
+    assert paper_tables.table4_value((bs,), "auc_micro") == paper.JICT_TABLE4[bs]["auc"]
+    assert paper_tables.table4_value((7,), "accuracy") is None
