@@ -9,9 +9,9 @@ Per member it is the run that ``train_keras.fit`` trains on its fast path (``fas
 floating-point rounding (a vectorised convolution is summed in another order):
 
 * the initial weights: ``set_determinism(seed)`` then ``build_model``, as ``fit`` does;
-* the data order: ``train_keras.epoch_order(seed, epoch, n)``, as ``EpochShuffledBatches``;
+* the data order: ``keras_batches.epoch_order(seed, epoch, n)``, as ``EpochShuffledBatches``;
 * the dropout (and augmentation) masks: each random layer's state is set to
-  ``[train_keras.dropout_seed(seed, epoch, i), 0]`` at each epoch start, as ``EpochSeeder``, and advanced
+  ``[keras_batches.dropout_seed(seed, epoch, i), 0]`` at each epoch start, as ``EpochSeeder``, and advanced
   by the layers themselves within the epoch (the state is one of the model's non-trainable variables);
 * the per-step learning rate: the member's own schedule evaluated at every step
   (``schedules.schedule_rates``, which is also the learning-rate log of every path) and handed to the
@@ -92,8 +92,9 @@ def fit_seeds(data: dict, configs: list, *, eval_batch_size: int | None = None, 
     import jax
     import jax.numpy as jnp
 
-    from .train_keras import DIAGNOSTIC_TEST_KEY, FitResult, _seed_generators, dropout_seed, epoch_order, \
-        make_optimizer, set_determinism
+    from .keras_batches import dropout_seed, epoch_order
+    from .keras_callbacks import _seed_generators
+    from .train_keras import DIAGNOSTIC_TEST_KEY, FitResult, make_optimizer, set_determinism
 
     configs = list(configs)
     _check(data, configs, eval_batch_size)
