@@ -81,7 +81,7 @@ MUTANTS: list[Mutant] = [
            "shuffle=True,\n                                                  seed=0)", (TORCH_ORDER,)),
     Mutant("batches never reshuffled after the first epoch (torch)", "fashionlib/train_torch.py",
            "    run.sampler.set_epoch(epoch)\n", "    run.sampler.set_epoch(0)\n", (TORCH_ORDER,)),
-    Mutant("test subset drawn per seed, not fixed", "fashionlib/apparel.py",
+    Mutant("test subset drawn per seed, not fixed", "fashionlib/fmnist_standin.py",
            "sets = {\"balanced\": np.sort(np.concatenate([ix[:balanced_per_class] for ix in per_class]))}",
            "sets = {\"balanced\": np.sort(np.concatenate([np.random.default_rng().permutation(ix)[:balanced_per_class]"
            " for ix in per_class]))}", ("tests/test_balance.py::test_official_test_subset_is_balanced_and_fixed",)),
