@@ -86,9 +86,9 @@ class FitConfig:
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        if self.fast_path is False:  # the default path: the settings of earlier records, unchanged
+        if self.fast_path is False:  # the default path: fast_path is part of a setting only when set
             d.pop("fast_path")
-        if self.recipe == "paper":  # the modern knobs are None here: keep the paper recipe's settings as they were
+        if self.recipe == "paper":  # the modern knobs are None here: the paper recipe's setting leaves them out
             for name in (*MODERN_DEFAULTS, "recipe"):
                 d.pop(name)
         elif self.recipe == "modern":  # what the modern recipe replaces is not part of its setting
@@ -196,25 +196,14 @@ def compile_model(model, cfg: FitConfig, steps_per_epoch: int, steps_per_executi
 DIAGNOSTIC_TEST_KEY = "diagnostic_test_accuracy"
 
 
-DTYPE_POLICIES = ("float32", "mixed_bfloat16")
-
-
 def _check_speed_options(steps_per_execution, device_data, eval_batch_size, dtype_policy) -> None:
-    """Reject a bad speed option before any work, naming the parameter and the accepted values."""
-    spe = steps_per_execution
-    if spe != "epoch" and (isinstance(spe, bool) or not isinstance(spe, int) or spe < 1):
-        raise ValueError(f"steps_per_execution must be an integer >= 1 or 'epoch', got {spe!r}.")
-    if not isinstance(device_data, bool):
-        raise ValueError(f"device_data must be True or False, got {device_data!r}.")
+    """Reject a bad speed option before any work, naming the parameter and the accepted values (``profiles.RULES``)."""
+    check_params({"steps_per_execution": steps_per_execution, "device_data": device_data,
+                  "eval_batch_size": eval_batch_size, "dtype_policy": dtype_policy})
     if device_data and keras.backend.backend() not in DEVICE_DATA_BACKENDS:
         raise ValueError(f"device_data=True holds the arrays on a {'/'.join(DEVICE_DATA_BACKENDS)} device; on the "
                          f"{keras.backend.backend()} backend it would change nothing. Use backend 'jax' (or "
                          "'torch'), or device_data=False.")
-    if eval_batch_size is not None and (isinstance(eval_batch_size, bool) or not isinstance(eval_batch_size, int)
-                                        or eval_batch_size < 1):
-        raise ValueError(f"eval_batch_size must be an integer >= 1 or None, got {eval_batch_size!r}.")
-    if dtype_policy not in DTYPE_POLICIES:
-        raise ValueError(f"unknown dtype_policy {dtype_policy!r}; choose one of {', '.join(map(repr, DTYPE_POLICIES))}.")
 
 
 def fit(data: dict, cfg: FitConfig, *, backup_dir: str | os.PathLike | None = None,

@@ -34,6 +34,7 @@ import keras
 import numpy as np
 
 from .keras_models import build_model
+from .profiles import check_value
 from .schedules import make_schedule, schedule_rates
 
 # FitConfig fields the members of one vectorised group may differ in (they enter only through the seed's
@@ -68,9 +69,7 @@ def _check(data: dict, configs: list, eval_batch_size) -> None:
     if cfg.recipe != "paper":
         raise ValueError("fast_path='vmap' trains the paper recipe only (the modern recipe's crop/flip batches are "
                          "drawn on the host). Fix: fast_path=False with recipe='modern'.")
-    if eval_batch_size is not None and (isinstance(eval_batch_size, bool) or not isinstance(eval_batch_size, int)
-                                        or eval_batch_size < 1):
-        raise ValueError(f"eval_batch_size must be an integer >= 1 or None, got {eval_batch_size!r}.")
+    check_value("eval_batch_size", eval_batch_size, where="fit_seeds: ")
     has_val = len(data["x_val"]) > 0
     if cfg.validation == "test" and has_val:
         raise ValueError("validation='test' needs data without a validation split (data.prepare_data(..., val_size=0)).")
