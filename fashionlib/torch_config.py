@@ -16,6 +16,12 @@ from .profiles import check_combinations, check_params, config_values
 
 @dataclass
 class TrainConfig:
+    """One study-B training run: data, balancing, model, optimisation, machinery and speed options.
+
+    Built from a notebook's validated parameters with :meth:`from_params`; a grid is a list of
+    ``dataclasses.replace(config, ...)``. Checked when built (:meth:`validate`), as ``train_keras.FitConfig`` is.
+    """
+
     # data
     dataset: str = "fmnist_lt"           # one of profiles.DATASETS_B
     data_root: str | None = None         # folder tree / Fashion Product Images root
