@@ -4,7 +4,7 @@
     python benchmarks/bench_gpu_a.py --seeds 2 --epochs 1 --train-size 2000 --fast-runs 1 --default-epochs 0  # CPU
 
 One process, JAX backend, the improved CNN with the paper setting (Adam, the ``paper`` schedule from 1e-3 to
-1e-5, batch 128, the 48,000-image split), every run through ``train_keras.run_many`` (training, then one
+1e-5, batch 128, the 48,000-image split), every run through ``keras_runs.run_many`` (training, then one
 test evaluation, as in a notebook), on three paths:
 
 * ``fast``: the single-run fast path (``fast_path=True``: a whole epoch per compiled call, the arrays on the device),
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     use_backend("jax")
     import jax
 
-    from fashionlib import data, train_keras
+    from fashionlib import data, keras_runs, train_keras
 
     started = time.time()
     accel = jax.default_backend() != "cpu"
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
 
     def block(path, configs, **kw):
         t = time.perf_counter()
-        done = train_keras.run_many(d, configs, progress=False, **kw)
+        done = keras_runs.run_many(d, configs, progress=False, **kw)
         return done, time.perf_counter() - t
 
     if "fast" in paths:

@@ -44,11 +44,11 @@ def worker(args) -> None:
     import keras
     import numpy as np
 
-    from fashionlib import data, paper, train_keras
+    from fashionlib import data, keras_callbacks, paper, train_keras
 
     target = paper.JICT_HEADLINE["test_accuracy"] / 100.0
     d = data.prepare_data(data.load_fashion_mnist(), train_size=args.train_size)
-    monitor = train_keras.TestAccuracyMonitor(d["x_test"], d["y_test"], target=target)
+    monitor = keras_callbacks.TestAccuracyMonitor(d["x_test"], d["y_test"], target=target)
 
     class Budget(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):

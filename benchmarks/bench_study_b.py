@@ -113,10 +113,10 @@ def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, step
     if threads:
         torch.set_num_threads(threads)
 
-    from fashionlib import apparel, torch_models, train_torch
+    from fashionlib import apparel, torch_device, torch_images, torch_models
 
     device = torch.device(device_name)
-    channels_last = train_torch.use_channels_last(channels_last, device)
+    channels_last = torch_device.use_channels_last(channels_last, device)
     torch.manual_seed(0)
     rss_before = _rss_mb()
     model = torch_models.build_model(backbone, 59, image_size=image_size, edgenet=edgenet, dropout=0.05,
@@ -132,16 +132,16 @@ def measure(backbone: str, edgenet: bool, image_size: int, batch_size: int, step
         gen = np.random.default_rng(0)
         source = apparel.ImageSource(gen.integers(0, 59, n), [str(c) for c in range(59)],
                                      arrays=gen.integers(0, 256, (n, image_size, image_size, 3), dtype=np.uint8))
-        dc = apparel.data_config(model, image_size)
-        ds = apparel.TorchImageDataset(source, np.arange(n), image_size, dc["mean"], dc["std"])
+        dc = torch_images.data_config(model, image_size)
+        ds = torch_images.TorchImageDataset(source, np.arange(n), image_size, dc["mean"], dc["std"])
         ds.predecode(device)
         starts = iter(range(10**9))
 
         def batch():
             ks = (np.arange(batch_size) + batch_size * next(starts)) % n
-            return train_torch._to_device(*ds.batch(ks), device, channels_last)
+            return torch_device.to_device(*ds.batch(ks), device, channels_last)
     else:  # one fixed batch already on the device: the model's speed alone
-        fixed = train_torch._to_device(torch.randn(batch_size, 3, image_size, image_size),
+        fixed = torch_device.to_device(torch.randn(batch_size, 3, image_size, image_size),
                                        torch.randint(0, 59, (batch_size,)), device, channels_last)
 
         def batch():

@@ -1,9 +1,9 @@
 """B0's backbone pretraining: each micro backbone learns Fashion-MNIST's coarse groups on half A.
 
 Study B's stand-in needs pretrained backbones without downloading any: B0 trains each one on the
-coarse groups of half A of the Fashion-MNIST training set (``apparel.fmnist_pretraining_set``), keeps
+coarse groups of half A of the Fashion-MNIST training set (``fmnist_standin.fmnist_pretraining_set``), keeps
 its weights with a manifest of how they were made, and measures what they learned twice: accuracy on
-held-out images of the same task, and a linear probe on the ten classes (``train_torch.linear_probe``).
+held-out images of the same task, and a linear probe on the ten classes (``torch_evaluation.linear_probe``).
 """
 
 from __future__ import annotations
@@ -13,15 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import apparel, torch_models
-from .train_torch import Splits, TrainConfig, as_run, fit, linear_probe
+from . import apparel, data, fmnist_standin, torch_models
+from .torch_config import TrainConfig
+from .torch_data import Splits
+from .torch_evaluation import linear_probe
+from .train_torch import as_run, fit
 
 
 def pretraining_splits(per_group: int, held_out: int) -> Splits:
     """``per_group`` images of each coarse group to train on and the next ``held_out`` to validate on
     (also the test split: B0 reports held-out accuracy), never balanced or augmented."""
-    train_src = apparel.fmnist_pretraining_set(per_group)
-    held_src = apparel.fmnist_pretraining_set(held_out, skip=per_group)
+    train_src = fmnist_standin.fmnist_pretraining_set(per_group)
+    held_src = fmnist_standin.fmnist_pretraining_set(held_out, skip=per_group)
     source = apparel.ImageSource(np.concatenate([train_src.labels, held_src.labels]), train_src.class_names,
                                  arrays=np.concatenate([train_src.arrays, held_src.arrays]), name=train_src.name)
     train_idx, val_idx = np.arange(len(train_src)), len(train_src) + np.arange(len(held_src))
@@ -36,10 +39,10 @@ def pretrain_backbones(cfg: TrainConfig, splits: Splits, probe_src, params: dict
     recipe (the parameters that made it) in its manifest."""
     runs, paths = [], {}
     for seed in params["seeds"]:
-        recipe = {"source": "Fashion-MNIST training set, half A (apparel.fmnist_halves)",
+        recipe = {"source": "Fashion-MNIST training set, half A (fmnist_standin.fmnist_halves)",
                   "per_group": params["per_group"], "held_out_per_group": held_out,
-                  "task": "coarse groups: " + "; ".join(f"{g}: {', '.join(apparel.data.CLASS_NAMES[c] for c in m)}"
-                                                        for g, m in apparel.FMNIST_COARSE_GROUPS.items()),
+                  "task": "coarse groups: " + "; ".join(f"{g}: {', '.join(data.CLASS_NAMES[c] for c in m)}"
+                                                        for g, m in fmnist_standin.FMNIST_COARSE_GROUPS.items()),
                   "image_size": params["image_size"], "epochs": params["epochs"], "batch_size": params["batch_size"],
                   "lr": params["lr"], "optimizer": "adam", "seed": seed, "edgenet": False}
         for name in params["backbones"]:

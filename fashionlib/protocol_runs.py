@@ -1,4 +1,4 @@
-"""A6's protocols: its record runs (:func:`train_keras.record_runs` plus what each protocol reports),
+"""A6's protocols: its record runs (:func:`keras_runs.record_runs` plus what each protocol reports),
 and each protocol's accuracies beside the paper's number.
 
 A6 trains each reading of the improved CNN on the 48,000-image split (validation split, test set
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import report, train_keras
+from . import keras_runs, report, train_keras
 
 
 def _pct(series, pick) -> float | None:
@@ -20,12 +20,12 @@ def _pct(series, pick) -> float | None:
 
 
 def protocol_record_runs(finished: list[dict]) -> list[dict]:
-    """Record runs of ``finished``: :func:`train_keras.run_many` results, each with ``protocol`` and
+    """Record runs of ``finished``: :func:`keras_runs.run_many` results, each with ``protocol`` and
     ``train_images`` added. Metrics: the test metrics, ``val_accuracy_final``, ``val_accuracy_best``,
     ``diagnostic_test_accuracy_best`` (percent), ``diagnostic_best_epoch`` (from 1), seconds per epoch,
     epochs run."""
     out = []
-    for r, run in zip(finished, train_keras.record_runs(finished)):
+    for r, run in zip(finished, keras_runs.record_runs(finished)):
         h = r["history"]
         val = h["val_accuracy"] if "val_accuracy" in h else None
         diag = h[train_keras.DIAGNOSTIC_TEST_KEY]

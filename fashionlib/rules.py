@@ -140,6 +140,13 @@ RULES = {
                   "True (every image decoded once to uint8 on the device) or False (decoded per step)"),
     "channels_last": (lambda v: v is None or isinstance(v, bool),
                       "None (channels-last on CUDA only), True or False"),
+    # study A speed options (train_keras.fit's keyword arguments; train_vmap.fit_seeds' eval_batch_size)
+    "steps_per_execution": (lambda v: v == "epoch" or _positive_int(v),
+                            "an integer >= 1 or 'epoch' (training steps per compiled call)"),
+    "device_data": (lambda v: isinstance(v, bool), "True (the arrays held on the device) or False"),
+    "eval_batch_size": (lambda v: v is None or _positive_int(v),
+                        "an integer >= 1 or None (the validation pass's batch; None: max(batch_size, 1024))"),
+    "dtype_policy": _choice(("float32", "mixed_bfloat16")),
 }
 
 

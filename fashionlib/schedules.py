@@ -53,6 +53,7 @@ torch_before_tensorflow()
 import keras  # noqa: E402
 
 from .choices import SCHEDULES
+from .rules import ParameterError, check_value
 
 PAPER_LR0 = 0.1
 PAPER_MIN_LR = 1e-8
@@ -112,6 +113,15 @@ class PaperExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
                 "name": self.name}
 
 
+def _holds(rule: str, value) -> bool:
+    """Whether ``value`` passes ``rules.RULES[rule]`` (the one definition of the range)."""
+    try:
+        check_value(rule, value)
+    except ParameterError:
+        return False
+    return True
+
+
 def make_schedule(name: str, lr0: float = PAPER_LR0, steps_per_epoch: int = 375, epochs: int = 50,
                   lr_end: float = DEFAULT_LR_END, min_lr: float = PAPER_MIN_LR,
                   max_lr: float | None = None):
@@ -124,9 +134,9 @@ def make_schedule(name: str, lr0: float = PAPER_LR0, steps_per_epoch: int = 375,
     if name not in SCHEDULES:
         raise ScheduleError(f"unknown learning-rate schedule {name!r}; choose one of "
                             f"{', '.join(map(repr, SCHEDULES))} (parameter 'schedule').")
-    if not (isinstance(lr0, (int, float)) and lr0 > 0 and math.isfinite(lr0)):
+    if not _holds("lr", lr0):
         raise ScheduleError(f"lr0 must be a number > 0, got {lr0!r}.")
-    if steps_per_epoch < 1 or epochs < 1:
+    if not (_holds("epochs", steps_per_epoch) and _holds("epochs", epochs)):
         raise ScheduleError(f"steps_per_epoch and epochs must be >= 1, got {steps_per_epoch}, {epochs}.")
     if not 0 < lr_end <= lr0:
         raise ScheduleError(f"lr_end must be in (0, lr0={lr0}], got {lr_end}.")

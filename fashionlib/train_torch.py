@@ -28,6 +28,9 @@ the device; batches, normalisation and augmentation built there, with the same e
 random draws as the default loader) and ``channels_last`` (NHWC convolutions; None: on CUDA only).
 The tests show each gives the default path's numbers on the CPU (``tests/test_train_torch_speed.py``).
 
+The pieces live beside it: the configuration in ``torch_config``, the splits and datasets in
+``torch_data``, devices and seeding in ``torch_device``, metrics and the linear probe in ``torch_evaluation``.
+
 Training metrics are the running averages over the epoch, measured *in training mode* (dropout
 on) on the balanced, augmented training set -- as Keras and most loops report them. That is our
 reading of why the paper's validation accuracy exceeds its training accuracy (book cell
@@ -40,11 +43,9 @@ import argparse
 import dataclasses
 import io
 import json
-import os
-import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -53,9 +54,11 @@ import torch
 import torch.nn.functional as F
 
 from . import apparel, balance, torch_models
-from .combinations import check_combinations
-from .rules import check_params, config_values
 from .files import atomic_write_bytes, atomic_write_text
+from .torch_config import TrainConfig
+from .torch_data import DeviceBatches, Splits, make_datasets, make_splits
+from .torch_device import autocast, dist_env, pick_device, seed_everything, to_device, use_channels_last
+from .torch_evaluation import classification_metrics, evaluate
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -64,81 +67,12 @@ class CheckpointError(ValueError):
     """A checkpoint is corrupt or was written by a different configuration."""
 
 
-@dataclass
-class TrainConfig:
-    # data
-    dataset: str = "fmnist_lt"           # one of choices.DATASETS_B
-    data_root: str | None = None         # folder tree / Fashion Product Images root
-    csv_path: str | None = None
-    path_column: str = "path"
-    label_column: str = "label"
-    imbalance_factor: float = 100.0      # fmnist_lt only
-    n_max: int = 600                     # fmnist_lt: images of the largest class
-    min_images_per_class: int = 1       # keep every class (a class of one image included) ...
-    small_classes: str = "train"         # ... and train classes under 3 images on the training split only
-    val_size: float = 0.15
-    test_per_class: int | None = None   # fmnist_lt: the first N per class of the official test set (None: all 1,000)
-    lt_test_max: int | None = None      # fmnist_lt: a long-tailed held-out set from the official test set, N in its largest class
-    test_size: float = 0.15
-    image_size: int = 32
-    # balancing (training split only)
-    balance: str = "resample"            # one of balance.BALANCE_METHODS
-    balance_target: int | str = "median"
-    logit_tau: float = 1.0
-    # model
-    backbone: str = "deit_micro"
-    edgenet: bool = True
-    pretrained: bool = False
-    weights_file: str | None = None
-    trainable_blocks: int = -1
-    dropout: float = 0.05
-    # optimisation (the paper's table)
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9                # SGD only (the paper does not say; 0.9 is our choice)
-    epochs: int = 3
-    batch_size: int = 64
-    seed: int = 0
-    # machinery
-    num_workers: int = 0
-    ckpt_dir: str | None = None
-    device: str = "auto"
-    progress: bool = True
-    # speed options (GPU efficiency; off by default, so the published runs stay as they are)
-    compile: bool = False                # torch.compile the backbone (inductor; EdgeNet and head stay eager)
-    predecode: bool = False              # decode every image once to uint8 on the device; batches from tensors
-    channels_last: bool | None = None    # convolutions (EdgeNet, patch embedding) in NHWC; None: on CUDA only
-
-    def validate(self) -> "TrainConfig":
-        """Check every field with a rule in ``rules.RULES`` and the combinations of ``combinations.COMBINATIONS``."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "test_source"}
-        defaults = TrainConfig()
-        check_params(values, "TrainConfig: ")
-        check_combinations(values, {k for k, v in values.items() if getattr(defaults, k) != v}, "TrainConfig: ")
-        return self
-
-    @classmethod
-    def from_params(cls, params: dict, **changes) -> "TrainConfig":
-        """The configuration named by ``params`` (a notebook's parameters; other names are ignored)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{**config_values(params, names, "TrainConfig: "), **changes})
-
-    def key(self) -> str:
-        """What must match for a checkpoint to be resumed (everything except machinery and epochs)."""
-        d = dataclasses.asdict(self)
-        for k in ("epochs", "num_workers", "ckpt_dir", "device", "progress", "compile", "predecode", "channels_last"):
-            d.pop(k)
-        return json.dumps(d, sort_keys=True)
-
-
 def start_torch_notebook(notebook: str, namespace: dict) -> tuple[dict, float]:
     """The first step of every study-B notebook, in one call (``backend.start_keras_notebook`` is study
     A's): note the start time, check the notebook's parameters (:func:`fashionlib.parameters_cell.validate`,
     reading its own ``parameters`` cell), hide tqdm's "IProgress not found" notice (timm imports
     ``tqdm.auto`` in a kernel without ipywidgets), set PyTorch's threads from its ``torch_threads``
-    parameter where it has one (micro models gain little from 2 threads; on a busy machine 2 are far
-    slower), and stop before any work when its ``dataset`` needs files that are not there
+    parameter where it has one, and stop before any work when its ``dataset`` needs files that are not there
     (:func:`apparel.require_data`: the paper profile's real data). Returns ``(params, started)``.
     """
     import warnings
@@ -155,217 +89,12 @@ def start_torch_notebook(notebook: str, namespace: dict) -> tuple[dict, float]:
     return params, started
 
 
-# ------------------------------------------------------------------------------------- data -----
-@dataclass
-class Splits:
-    source: apparel.ImageSource
-    train_idx: np.ndarray       # indices into source (after balancing: with repeats)
-    train_augment: np.ndarray   # which training entries are augmented copies
-    train_idx_original: np.ndarray
-    val_idx: np.ndarray
-    test_idx: np.ndarray
-    class_names: list[str] = field(default_factory=list)
-    test_source: apparel.ImageSource | None = None  # a separate test set (the stand-in's official one)
-    test_sets: dict = field(default_factory=dict)  # name -> positions in test_idx (the stand-in's balanced/long-tailed sets)
-    eval_cache: dict = field(default_factory=dict, repr=False)  # validation/test datasets, reused across runs
-
-    @property
-    def test_labels(self) -> np.ndarray:
-        return (self.test_source or self.source).labels[self.test_idx]
-
-
-def load_source(cfg: TrainConfig) -> apparel.ImageSource:
-    if cfg.dataset == "fmnist_lt":
-        return apparel.fmnist_long_tailed(cfg.imbalance_factor, n_max=cfg.n_max, seed=cfg.seed)
-    if cfg.dataset == "folder":
-        return apparel.load_folder(_required(cfg, "data_root"), min_images_per_class=cfg.min_images_per_class)
-    if cfg.dataset == "csv":
-        return apparel.load_csv(_required(cfg, "csv_path"), cfg.path_column, cfg.label_column,
-                                image_root=cfg.data_root, min_images_per_class=cfg.min_images_per_class)
-    return apparel.load_fashion_product_images(_required(cfg, "data_root"),
-                                               min_images_per_class=cfg.min_images_per_class)
-
-
-def _required(cfg, name):
-    if not getattr(cfg, name):
-        raise ValueError(f"dataset={cfg.dataset!r} needs {name}= (a path).")
-    return getattr(cfg, name)
-
-
-def make_splits(cfg: TrainConfig, source: apparel.ImageSource | None = None) -> Splits:
-    """Split, then balance the training split only (validation and test stay as drawn).
-
-    The stand-in (``fmnist_lt``) is tested on the official Fashion-MNIST test set: its long-tailed set is
-    split into training and validation only (``test_size`` does not apply). Its test split is the union of
-    two held-out sets (:func:`apparel.fmnist_test_sets`): ``balanced`` (``test_per_class`` per class) and,
-    with ``lt_test_max``, ``long_tailed`` (the training data's class mix); ``Splits.test_sets`` holds each
-    set's positions in ``test_idx``, and the model predicts every image once.
-    """
-    source = source if source is not None else load_source(cfg)
-    test_source = apparel.fmnist_official_test() if cfg.dataset == "fmnist_lt" else None
-    tr, va, te = apparel.split_indices(source.labels, cfg.val_size, 0.0 if test_source else cfg.test_size,
-                                       seed=cfg.seed, class_names=source.class_names, small_classes=cfg.small_classes)
-    test_sets = {}
-    if test_source is not None:  # the same images for every seed and run
-        sets = apparel.fmnist_test_sets(test_source.labels, cfg.test_per_class, cfg.lt_test_max, cfg.imbalance_factor)
-        te = np.unique(np.concatenate(list(sets.values())))
-        test_sets = {k: np.searchsorted(te, v) for k, v in sets.items()}
-    if cfg.balance in ("resample", "oversample"):  # oversample: every class up to the largest, no image dropped
-        target = "max" if cfg.balance == "oversample" else cfg.balance_target
-        pos, copies = balance.balance_indices(source.labels[tr], target, seed=cfg.seed)
-        train_idx, augment = tr[pos], copies
-    else:
-        train_idx, augment = tr, np.zeros(len(tr), bool)
-    return Splits(source, train_idx, augment, tr, va, te, list(source.class_names), test_source, test_sets)
-
-
-def make_datasets(cfg: TrainConfig, splits: Splits, model) -> tuple:
-    dc = apparel.data_config(model, cfg.image_size)
-    common = dict(image_size=cfg.image_size, mean=dc["mean"], std=dc["std"], seed=cfg.seed,
-                  interpolation=dc.get("interpolation", "bilinear"))
-    train = apparel.TorchImageDataset(splits.source, splits.train_idx, augment=splits.train_augment,
-                                      augmentation=balance.augmentation(cfg.image_size), **common)
-    key = (cfg.image_size, tuple(dc["mean"]), tuple(dc["std"]), common["interpolation"])
-    if key not in splits.eval_cache:  # resized once per split and size: a grid reuses them in every run
-        splits.eval_cache[key] = (apparel.TorchImageDataset(splits.source, splits.val_idx, **common),
-                                  apparel.TorchImageDataset(splits.test_source or splits.source, splits.test_idx, **common))
-    val, test = splits.eval_cache[key]
-    return train, val, test
-
-
-class DeviceBatches:
-    """A loader over a pre-decoded :class:`apparel.TorchImageDataset`: batches built on the device.
-
-    Batches hold the same entries in the same order as a ``DataLoader(ds, batch_size, sampler=sampler)``
-    (no sampler: in order), so the pre-decoded path trains on the same data as the default one.
-    """
-
-    def __init__(self, ds, batch_size: int, sampler=None):
-        self.ds, self.batch_size, self.sampler = ds, batch_size, sampler
-
-    def __len__(self) -> int:
-        n = len(self.sampler) if self.sampler is not None else len(self.ds)
-        return -(-n // self.batch_size)
-
-    def __iter__(self):
-        torch.empty((), dtype=torch.int64).random_()  # the draw a DataLoader iterator makes: same dropout RNG after
-        order = np.fromiter(self.sampler, dtype=np.int64) if self.sampler is not None else np.arange(len(self.ds))
-        for start in range(0, len(order), self.batch_size):
-            yield self.ds.batch(order[start:start + self.batch_size])
-
-
-# ------------------------------------------------------------------------------ distributed -----
-def dist_env() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) when alone."""
-    return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-            int(os.environ.get("LOCAL_RANK", 0)))
-
-
-def pick_device(cfg: TrainConfig, local_rank: int) -> torch.device:
-    if cfg.device != "auto":
-        return torch.device(cfg.device)
-    if torch.cuda.is_available():
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
-
-
-def seed_everything(seed: int, device: torch.device) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True)
-
-
 def make_optimizer(cfg: TrainConfig, params):
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum)
-
-
-# ------------------------------------------------------------------------------- evaluation -----
-def classification_metrics(y_true, y_pred, num_classes: int) -> dict:
-    """Accuracy and balanced accuracy in percent; macro precision / recall / F1 as fractions.
-
-    Macro averages and balanced accuracy run over the classes present in ``y_true`` (a class kept
-    in the training split only, see ``small_classes``, cannot be measured; predicting it is still
-    an error). scikit-learn, ``zero_division=0``.
-    """
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support, recall_score
-
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    present = np.unique(y_true).tolist()
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average="macro", zero_division=0)
-    bal = recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
-    return {"acc": 100.0 * float(accuracy_score(y_true, y_pred)), "balanced_acc": 100.0 * float(bal),
-            "precision": float(p), "recall": float(r), "f1": float(f)}
-
-
-@torch.no_grad()
-def evaluate(model, loader, device: torch.device, num_classes: int, channels_last: bool | None = None) -> dict:
-    """Loss (plain cross-entropy), accuracy, macro P/R/F1, and the predictions."""
-    model.eval()
-    total, n, preds, trues = 0.0, 0, [], []
-    for x, y in loader:
-        x, y = _to_device(x, y, device, channels_last)
-        with _autocast(device):
-            logits = model(x)
-        total += F.cross_entropy(logits.float(), y, reduction="sum").item()
-        n += len(y)
-        preds.append(logits.argmax(1).cpu())
-        trues.append(y.cpu())
-    y_true, y_pred = torch.cat(trues).numpy(), torch.cat(preds).numpy()
-    out = {"loss": total / max(1, n), **classification_metrics(y_true, y_pred, num_classes)}
-    out["y_true"], out["y_pred"] = y_true.tolist(), y_pred.tolist()
-    return out
-
-
-@torch.no_grad()
-def backbone_features(model, source: apparel.ImageSource, image_size: int, batch_size: int = 256) -> np.ndarray:
-    """The backbone's pooled features (no EdgeNet, no head) of every image of ``source``, on the CPU."""
-    dc = apparel.data_config(model, image_size)
-    ds = apparel.TorchImageDataset(source, np.arange(len(source)), image_size, dc["mean"], dc["std"],
-                                   interpolation=dc.get("interpolation", "bilinear"))
-    backbone = getattr(model, "backbone", model).eval()
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size)
-    return torch.cat([backbone(x) for x, _ in loader]).numpy()
-
-
-def linear_probe(model, source: apparel.ImageSource, image_size: int, seed: int = 0) -> float:
-    """Accuracy (%) of a logistic regression on the frozen backbone's features: a diagnostic of pretraining.
-
-    ``source`` (balanced, labelled) is split in two halves, stratified and seeded; the probe (scikit-learn,
-    standardised features) fits one half and is scored on the other.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    x = backbone_features(model, source, image_size)
-    xa, xb, ya, yb = train_test_split(x, source.labels, test_size=0.5, stratify=source.labels, random_state=seed)
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(xa, ya)
-    return 100.0 * float(probe.score(xb, yb))
-
-
-def use_channels_last(channels_last: bool | None, device: torch.device) -> bool:
-    """``TrainConfig.channels_last`` resolved: None means on CUDA only (the default everywhere before)."""
-    return device.type == "cuda" if channels_last is None else channels_last
-
-
-def _to_device(x, y, device, channels_last: bool | None = None):
-    x = x.to(device, non_blocking=True)
-    if use_channels_last(channels_last, device):
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, y.to(device, non_blocking=True)
-
-
-def _autocast(device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
 
 
 # ------------------------------------------------------------------------------ checkpoints -----
@@ -491,9 +220,11 @@ def setup(cfg: TrainConfig, splits: Splits | None = None) -> Run:
     from .progress import progress_stream
 
     stream = progress_stream() if cfg.progress and rank == 0 else None
-    return Run(cfg, rank, world, device, splits, num_classes, model, ddp_model, optimizer, train_labels,
-               weight, offset, train_ds, sampler, train_loader, val_loader, test_loader, ckpt_path,
-               history, start_epoch, stream)
+    return Run(cfg=cfg, rank=rank, world=world, device=device, splits=splits, num_classes=num_classes, model=model,
+               ddp_model=ddp_model, optimizer=optimizer, train_labels=train_labels, class_weight=weight,
+               logit_offset=offset, train_ds=train_ds, sampler=sampler, train_loader=train_loader,
+               val_loader=val_loader, test_loader=test_loader, ckpt_path=ckpt_path, history=history,
+               start_epoch=start_epoch, stream=stream)
 
 
 def train_one_epoch(run: Run, epoch: int) -> dict:
@@ -508,8 +239,8 @@ def train_one_epoch(run: Run, epoch: int) -> dict:
     bar = tqdm(run.train_loader, desc=f"{cfg.backbone} epoch {epoch + 1}/{cfg.epochs}", leave=False,
                disable=run.stream is None, mininterval=1.0, file=run.stream)
     for x, y in bar:
-        x, y = _to_device(x, y, device, cfg.channels_last)
-        with _autocast(device):
+        x, y = to_device(x, y, device, cfg.channels_last)
+        with autocast(device):
             logits = run.ddp_model(x)
         logits = logits.float()
         loss = F.cross_entropy(logits if run.logit_offset is None else logits + run.logit_offset, y,

@@ -9,9 +9,9 @@ Per member it is the run that ``train_keras.fit`` trains on its fast path (``fas
 floating-point rounding (a vectorised convolution is summed in another order):
 
 * the initial weights: ``set_determinism(seed)`` then ``build_model``, as ``fit`` does;
-* the data order: ``train_keras.epoch_order(seed, epoch, n)``, as ``EpochShuffledBatches``;
+* the data order: ``keras_batches.epoch_order(seed, epoch, n)``, as ``EpochShuffledBatches``;
 * the dropout (and augmentation) masks: each random layer's state is set to
-  ``[train_keras.dropout_seed(seed, epoch, i), 0]`` at each epoch start, as ``EpochSeeder``, and advanced
+  ``[keras_batches.dropout_seed(seed, epoch, i), 0]`` at each epoch start, as ``EpochSeeder``, and advanced
   by the layers themselves within the epoch (the state is one of the model's non-trainable variables);
 * the per-step learning rate: the member's own schedule evaluated at every step
   (``schedules.schedule_rates``, which is also the learning-rate log of every path) and handed to the
@@ -34,6 +34,7 @@ import keras
 import numpy as np
 
 from .keras_models import build_model
+from .rules import check_value
 from .schedules import make_schedule, schedule_rates
 
 # FitConfig fields the members of one vectorised group may differ in (they enter only through the seed's
@@ -68,9 +69,7 @@ def _check(data: dict, configs: list, eval_batch_size) -> None:
     if cfg.recipe != "paper":
         raise ValueError("fast_path='vmap' trains the paper recipe only (the modern recipe's crop/flip batches are "
                          "drawn on the host). Fix: fast_path=False with recipe='modern'.")
-    if eval_batch_size is not None and (isinstance(eval_batch_size, bool) or not isinstance(eval_batch_size, int)
-                                        or eval_batch_size < 1):
-        raise ValueError(f"eval_batch_size must be an integer >= 1 or None, got {eval_batch_size!r}.")
+    check_value("eval_batch_size", eval_batch_size, where="fit_seeds: ")
     has_val = len(data["x_val"]) > 0
     if cfg.validation == "test" and has_val:
         raise ValueError("validation='test' needs data without a validation split (data.prepare_data(..., val_size=0)).")
@@ -92,8 +91,9 @@ def fit_seeds(data: dict, configs: list, *, eval_batch_size: int | None = None, 
     import jax
     import jax.numpy as jnp
 
-    from .train_keras import DIAGNOSTIC_TEST_KEY, FitResult, _seed_generators, dropout_seed, epoch_order, \
-        make_optimizer, set_determinism
+    from .keras_batches import dropout_seed, epoch_order
+    from .keras_callbacks import _seed_generators
+    from .train_keras import DIAGNOSTIC_TEST_KEY, FitResult, make_optimizer, set_determinism
 
     configs = list(configs)
     _check(data, configs, eval_batch_size)

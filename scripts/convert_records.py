@@ -6,7 +6,7 @@ Each record is rewritten in place (atomically) as ``{"schema", "provenance", "ru
 one run per trained model, with the setting taken from the per-run entries and the run's parameters,
 the metrics as they were recorded (accuracy in percent), the model file and the per-epoch history;
 the last epoch's validation and training accuracy (percent) are read from that history, as
-``train_keras.record_runs`` does for new runs. Tables derived from the runs (means, stds, the
+``keras_runs.record_runs`` does for new runs. Tables derived from the runs (means, stds, the
 paper-vs-reproduced tables) are dropped: the book recomputes them from the runs. Benchmarks have no
 runs; their tables move to extras. Numbers are copied, never recomputed, with one addition: A1's
 per-run F1 of the Shirt class (a headline claim), which the old record kept only as a mean over seeds,
@@ -39,7 +39,7 @@ RUN_METRICS = ("accuracy", "loss", "auc_micro", "auc_macro", "seconds_per_epoch"
 
 
 def _setting(params: dict, **override) -> dict:
-    """The fit() keyword arguments of a run, in the order train_keras.record_runs writes them."""
+    """The fit() keyword arguments of a run, in the order keras_runs.record_runs writes them."""
     params = rules.upgrade_parameters(params)
     st = {"model": None, "augment": False, **{k: params.get(k) for k in FIT_KEYS}}
     st.update(override)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashionlib import apparel, paper
+from fashionlib import apparel, fmnist_standin, paper, torch_images
 from fashionlib.data import DatasetError
 
 
@@ -87,9 +87,9 @@ def test_fashion_product_images_preset(tmp_path):
 
 
 def test_long_tailed_fmnist_profile_and_seed(fmnist_dir):
-    a = apparel.fmnist_long_tailed(10, n_max=100, seed=0)
-    b = apparel.fmnist_long_tailed(10, n_max=100, seed=0)
-    c = apparel.fmnist_long_tailed(10, n_max=100, seed=1)
+    a = fmnist_standin.fmnist_long_tailed(10, n_max=100, seed=0)
+    b = fmnist_standin.fmnist_long_tailed(10, n_max=100, seed=0)
+    c = fmnist_standin.fmnist_long_tailed(10, n_max=100, seed=1)
     counts = np.bincount(a.labels, minlength=10)
     assert counts[0] == 100 and counts[-1] == 10 and all(np.diff(counts) <= 0)
     assert np.array_equal(a.arrays, b.arrays) and not np.array_equal(a.arrays, c.arrays)
@@ -97,8 +97,8 @@ def test_long_tailed_fmnist_profile_and_seed(fmnist_dir):
 
 
 def test_torch_dataset_resizes_to_three_channels(fmnist_dir):
-    src = apparel.fmnist_long_tailed(10, n_max=20, seed=0)
-    ds = apparel.TorchImageDataset(src, np.arange(5), image_size=40, mean=(0.5,) * 3, std=(0.5,) * 3)
+    src = fmnist_standin.fmnist_long_tailed(10, n_max=20, seed=0)
+    ds = torch_images.TorchImageDataset(src, np.arange(5), image_size=40, mean=(0.5,) * 3, std=(0.5,) * 3)
     x, y = ds[0]
     assert x.shape == (3, 40, 40) and isinstance(y, int)
     assert float(x.min()) >= -1.0001 and float(x.max()) <= 1.0001
@@ -108,9 +108,9 @@ def test_timm_eval_transform_uses_backbone_config():
     from fashionlib import torch_models
 
     m = torch_models.build_model("beit_micro", 3, image_size=32)
-    cfg = apparel.data_config(m, 32)
+    cfg = torch_images.data_config(m, 32)
     assert cfg["input_size"] == (3, 32, 32) and cfg["mean"] == (0.5, 0.5, 0.5)
-    t = apparel.eval_transform(m, 32)
+    t = torch_images.eval_transform(m, 32)
     assert tuple(t(Image.new("RGB", (50, 70))).shape) == (3, 32, 32)
 
 
@@ -198,4 +198,4 @@ def test_csv_row_pointing_to_missing_image(tmp_path, tree):
 
 def test_imbalance_factor_below_one(fmnist_dir):
     with pytest.raises(ValueError, match="imbalance_factor"):
-        apparel.fmnist_long_tailed(0.5)
+        fmnist_standin.fmnist_long_tailed(0.5)

@@ -54,9 +54,9 @@ def test_balancing_never_changes_validation_or_test(fmnist_dir):
 
 
 def test_long_tailed_profile_requested(fmnist_dir):
-    from fashionlib import apparel, data
+    from fashionlib import data, fmnist_standin
 
-    src = apparel.fmnist_long_tailed(100, n_max=500, seed=0)
+    src = fmnist_standin.fmnist_long_tailed(100, n_max=500, seed=0)
     assert np.bincount(src.labels).tolist() == data.long_tailed_counts(500, 10, 100)
     assert np.bincount(src.labels)[0] / np.bincount(src.labels)[-1] == pytest.approx(100)
 
@@ -70,10 +70,10 @@ def test_class_weights_and_logit_adjustment():
 
 
 def test_augmentation_changes_copies_only_and_is_seeded(fmnist_dir):
-    from fashionlib import apparel
+    from fashionlib import fmnist_standin, torch_images
 
-    src = apparel.fmnist_long_tailed(10, n_max=20, seed=0)
-    ds = apparel.TorchImageDataset(src, [0, 0], image_size=28, mean=(0,) * 3, std=(1,) * 3,
+    src = fmnist_standin.fmnist_long_tailed(10, n_max=20, seed=0)
+    ds = torch_images.TorchImageDataset(src, [0, 0], image_size=28, mean=(0,) * 3, std=(1,) * 3,
                                    augment=[False, True], augmentation=balance.augmentation(28), seed=0)
     a0, a1 = ds[0][0], ds[1][0]
     assert torch.allclose(a0, torch.from_numpy(src.image(0)).permute(2, 0, 1).float() / 255)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashionlib import apparel, paper
+from fashionlib import apparel, fpi_synthetic, paper
 from fashionlib.data import DatasetError
 from fashionlib.train_torch import TrainConfig, fit, make_splits
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def fpi(tmp_path_factory):
     root = tmp_path_factory.mktemp("fpi")
-    truth = apparel.write_synthetic_fashion_product_images(root, seed=0)
+    truth = fpi_synthetic.write_synthetic_fashion_product_images(root, seed=0)
     return root, truth
 
 

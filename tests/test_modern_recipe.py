@@ -8,7 +8,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from fashionlib import data, train_keras  # noqa: E402
+from fashionlib import data, keras_batches, keras_runs, train_keras  # noqa: E402
 from fashionlib.rules import ParameterError  # noqa: E402
 from fashionlib.train_keras import FitConfig  # noqa: E402
 
@@ -49,9 +49,9 @@ def test_crop_flip_batches_are_shifted_or_mirrored_copies_and_repeat_per_epoch()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(16, 6, 6, 1)).astype(np.float32)
     y = np.arange(16)
-    b = train_keras.CropFlipBatches(x, y, batch_size=8, seed=3, pad=2, fill=-9.0)
+    b = keras_batches.CropFlipBatches(x, y, batch_size=8, seed=3, pad=2, fill=-9.0)
     xb, yb = b[1]
-    again = train_keras.CropFlipBatches(x, y, batch_size=8, seed=3, pad=2, fill=-9.0)[1][0]
+    again = keras_batches.CropFlipBatches(x, y, batch_size=8, seed=3, pad=2, fill=-9.0)[1][0]
     np.testing.assert_array_equal(xb, again)  # a function of (seed, epoch, batch): resume-safe
     padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=-9.0)
     flipped = 0
@@ -76,12 +76,12 @@ def test_test_time_flip_averages_the_probabilities_of_both_mirror_images():
 
 
 def test_run_many_modern_reads_validation_and_leaves_test_unread_when_asked(tiny):
-    runs = train_keras.run_many(tiny, [FitConfig(recipe="modern", epochs=1, warmup_epochs=0, batch_size=64)],
+    runs = keras_runs.run_many(tiny, [FitConfig(recipe="modern", epochs=1, warmup_epochs=0, batch_size=64)],
                                 progress=False, test_eval=False)
     r = runs[0]
     assert r["metrics"] == {} and r["proba"] is None
     assert 0 <= r["val_metrics"]["accuracy"] <= 100
-    rec = train_keras.record_runs(runs)[0]
+    rec = keras_runs.record_runs(runs)[0]
     assert rec["metrics"]["val_accuracy_eval"] == r["val_metrics"]["accuracy"]
     mets, _ = train_keras.evaluate(r["model"], tiny["x_test"], tiny["y_test"], flip=True)
     assert 0 <= mets["accuracy"] <= 100
@@ -106,6 +106,6 @@ def test_bad_flip_and_test_eval_are_refused(tiny):
     with pytest.raises(ValueError, match="flip must be True or False"):
         train_keras.predict_proba(None, tiny["x_val"], flip="yes")
     with pytest.raises(ValueError, match="test_eval must be True or False"):
-        train_keras.run_many(tiny, [FitConfig(epochs=1)], progress=False, test_eval="no")
+        keras_runs.run_many(tiny, [FitConfig(epochs=1)], progress=False, test_eval="no")
     with pytest.raises(ValueError, match=r"device_data=True \(or fast_path=True\) is not supported with recipe='modern'"):
         train_keras.fit(tiny, FitConfig(epochs=2, recipe="modern"), device_data=True)

@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from fashionlib import apparel, data, results
+from fashionlib import data, fmnist_standin, results
 from fashionlib import torch_models as tm
-from fashionlib.train_torch import linear_probe
+from fashionlib.torch_evaluation import linear_probe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_halves_are_disjoint_balanced_and_fixed(fmnist):
-    a, b = apparel.fmnist_halves(fmnist.y_train)
+    a, b = fmnist_standin.fmnist_halves(fmnist.y_train)
     assert not set(a) & set(b) and len(a) + len(b) == len(fmnist.y_train)
     assert np.bincount(fmnist.y_train[a]).tolist() == [3000] * 10
-    a2, _ = apparel.fmnist_halves(fmnist.y_train)
+    a2, _ = fmnist_standin.fmnist_halves(fmnist.y_train)
     assert np.array_equal(a, a2)
 
 
@@ -26,12 +26,12 @@ def _rows(arrays):
 
 
 def test_pretraining_images_never_reach_fine_tuning(fmnist_dir):
-    pre = apparel.fmnist_pretraining_set(300)
-    held = apparel.fmnist_pretraining_set(50, skip=300)
-    assert np.bincount(pre.labels).tolist() == [300] * 4 and pre.class_names == list(apparel.FMNIST_COARSE_GROUPS)
+    pre = fmnist_standin.fmnist_pretraining_set(300)
+    held = fmnist_standin.fmnist_pretraining_set(50, skip=300)
+    assert np.bincount(pre.labels).tolist() == [300] * 4 and pre.class_names == list(fmnist_standin.FMNIST_COARSE_GROUPS)
     assert not _rows(pre.arrays) & _rows(held.arrays)
     for seed in (0, 1):
-        lt = apparel.fmnist_long_tailed(10, n_max=600, seed=seed)
+        lt = fmnist_standin.fmnist_long_tailed(10, n_max=600, seed=seed)
         assert not _rows(pre.arrays) & _rows(lt.arrays)
     fm = data.load_fashion_mnist()
     assert not _rows(pre.arrays) & _rows(fm.x_test)
@@ -41,41 +41,41 @@ def test_pretraining_never_reads_the_fine_labels(fmnist_dir, monkeypatch):
     """B0's source is the same when the fine labels are shuffled within each coarse group: its images and
     labels depend on the groups only (the split into halves A and B, fixed once, is held fixed here)."""
     fm = data.load_fashion_mnist()
-    halves = apparel.fmnist_halves(fm.y_train)
-    before = apparel.fmnist_pretraining_set(200), apparel.fmnist_pretraining_set(50, skip=200)
+    halves = fmnist_standin.fmnist_halves(fm.y_train)
+    before = fmnist_standin.fmnist_pretraining_set(200), fmnist_standin.fmnist_pretraining_set(50, skip=200)
     rng = np.random.default_rng(0)
     shuffled = fm.y_train.copy()
-    for members in apparel.FMNIST_COARSE_GROUPS.values():
+    for members in fmnist_standin.FMNIST_COARSE_GROUPS.values():
         idx = np.flatnonzero(np.isin(fm.y_train, members))
         shuffled[idx] = rng.permutation(fm.y_train[idx])
     assert (shuffled != fm.y_train).mean() > 0.3  # the fine labels really changed
     monkeypatch.setattr(data, "load_fashion_mnist", lambda path=None: dataclasses.replace(fm, y_train=shuffled))
-    monkeypatch.setattr(apparel, "fmnist_halves", lambda labels: halves)
-    after = apparel.fmnist_pretraining_set(200), apparel.fmnist_pretraining_set(50, skip=200)
+    monkeypatch.setattr(fmnist_standin, "fmnist_halves", lambda labels: halves)
+    after = fmnist_standin.fmnist_pretraining_set(200), fmnist_standin.fmnist_pretraining_set(50, skip=200)
     for b, a in zip(before, after):
         assert np.array_equal(b.arrays, a.arrays) and np.array_equal(b.labels, a.labels)
-        assert b.class_names == a.class_names == list(apparel.FMNIST_COARSE_GROUPS)
+        assert b.class_names == a.class_names == list(fmnist_standin.FMNIST_COARSE_GROUPS)
 
 
 def test_coarse_groups_cover_the_ten_classes_once():
-    members = sorted(c for m in apparel.FMNIST_COARSE_GROUPS.values() for c in m)
+    members = sorted(c for m in fmnist_standin.FMNIST_COARSE_GROUPS.values() for c in m)
     assert members == list(range(10))
-    assert apparel.coarse_labels([0, 1, 5, 8, 9]).tolist() == [0, 1, 2, 3, 2]
+    assert fmnist_standin.coarse_labels([0, 1, 5, 8, 9]).tolist() == [0, 1, 2, 3, 2]
 
 
 def test_bad_sizes(fmnist_dir):
     with pytest.raises(ValueError, match="coarse group 'bottoms'"):
-        apparel.fmnist_pretraining_set(2900, skip=200)
+        fmnist_standin.fmnist_pretraining_set(2900, skip=200)
     with pytest.raises(ValueError, match="per_group"):
-        apparel.fmnist_pretraining_set(0)
+        fmnist_standin.fmnist_pretraining_set(0)
     with pytest.raises(ValueError, match="n_max"):
-        apparel.fmnist_long_tailed(10, n_max=5000)
+        fmnist_standin.fmnist_long_tailed(10, n_max=5000)
 
 
 def test_linear_probe_reads_features_better_than_chance(fmnist_dir):
     torch.manual_seed(0)
     model = tm.build_model("swinv2_micro", 4, image_size=16, edgenet=False)
-    acc = linear_probe(model, apparel.fmnist_probe_set(20), image_size=16)
+    acc = linear_probe(model, fmnist_standin.fmnist_probe_set(20), image_size=16)
     assert 10.0 < acc <= 100.0  # random features already beat chance on Fashion-MNIST
 
 

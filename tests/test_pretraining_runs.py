@@ -12,18 +12,18 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fashionlib import apparel, pretraining  # noqa: E402
+from fashionlib import fmnist_standin, pretraining  # noqa: E402
 from fashionlib.train_torch import TrainConfig  # noqa: E402
 
 
 def test_splits_train_on_per_group_images_and_hold_out_the_next(fmnist_dir):
     s = pretraining.pretraining_splits(5, 3)
-    groups = len(apparel.FMNIST_COARSE_GROUPS)
+    groups = len(fmnist_standin.FMNIST_COARSE_GROUPS)
     assert len(s.train_idx) == 5 * groups and len(s.val_idx) == 3 * groups and list(s.test_idx) == list(s.val_idx)
     assert not s.train_augment.any() and list(s.train_idx_original) == list(s.train_idx)
     assert np.bincount(s.source.labels[s.val_idx]).tolist() == [3] * groups
-    assert s.class_names == list(s.source.class_names) == list(apparel.FMNIST_COARSE_GROUPS)
-    held = apparel.fmnist_pretraining_set(3, skip=5)
+    assert s.class_names == list(s.source.class_names) == list(fmnist_standin.FMNIST_COARSE_GROUPS)
+    held = fmnist_standin.fmnist_pretraining_set(3, skip=5)
     assert np.array_equal(s.source.arrays[s.val_idx], held.arrays), "held out: the images after the training ones"
 
 

@@ -9,12 +9,6 @@ import fashionlib
 
 PACKAGE = Path(fashionlib.__file__).resolve().parent
 MAX_LINES = 450
-# Modules still over MAX_LINES on this branch, split by other work in progress; the lead empties the list
-# after merging. The test fails when a listed module is under the limit (take it off) or an unlisted one is over.
-NOT_YET_SPLIT = {"train_keras", "train_torch", "apparel"}
-# Cycles still there on this branch (each as the sorted names of its modules), cut by other work in progress;
-# the lead empties the list after merging. The test fails when a listed cycle is gone or a new one appears.
-NOT_YET_ACYCLIC = {("train_keras", "train_vmap")}
 # The bottom of the house: plain data and file helpers that any module may import.
 BOTTOM = {"files", "choices", "progress"}
 
@@ -97,7 +91,7 @@ def test_the_graph_sees_lazy_and_absolute_imports(tmp_path):
 
 
 def test_no_import_cycle():
-    assert cycles(import_graph()) == NOT_YET_ACYCLIC
+    assert cycles(import_graph()) == set()
 
 
 def test_the_bottom_imports_nothing_and_only_the_entry_point_imports_the_command_line():
@@ -107,9 +101,5 @@ def test_the_bottom_imports_nothing_and_only_the_entry_point_imports_the_command
 
 
 def test_no_module_over_450_lines():
-    """The limit the splits of issue #25 make pass: every module except those of NOT_YET_SPLIT."""
     lines = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
-    over = {name for name, n in lines.items() if n > MAX_LINES}
-    assert over - NOT_YET_SPLIT == set(), {n: lines[n] for n in over - NOT_YET_SPLIT}
-    assert NOT_YET_SPLIT - over == set(), f"under {MAX_LINES} lines now, take them off NOT_YET_SPLIT: " \
-                                          f"{ {n: lines.get(n) for n in NOT_YET_SPLIT - over} }"
+    assert {n: k for n, k in lines.items() if k > MAX_LINES} == {}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fashionlib import apparel, book, parameters_cell
+from fashionlib import apparel, book, fpi_synthetic, parameters_cell
 from fashionlib.rules import ParameterError
 
 B_NOTEBOOKS = ["b1_apparel_data", "b2_backbones", "b3_hyperparameters", "b4_curves"]
@@ -45,7 +45,7 @@ def test_in_notebook_validation_catches_it_too():
 def test_missing_real_data_stops_with_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="styles.csv.*Fashion Product Images.*data_root"):
         apparel.require_data("fashion_product_images", tmp_path / "nothing")
-    apparel.write_synthetic_fashion_product_images(tmp_path / "fpi")
+    fpi_synthetic.write_synthetic_fashion_product_images(tmp_path / "fpi")
     apparel.require_data("fashion_product_images", tmp_path / "fpi")  # present: no error
     apparel.require_data("fmnist_lt", None)
 

@@ -14,7 +14,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from fashionlib import data, train_keras  # noqa: E402
+from fashionlib import data, keras_batches, keras_callbacks, keras_runs, train_keras  # noqa: E402
 from fashionlib.train_keras import FitConfig  # noqa: E402
 from tests.conftest import weights_digest  # noqa: E402
 
@@ -110,7 +110,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(backend, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert not (tmp_path / "killed.json").exists()
     assert any(backup.iterdir())  # the backup survived the kill
-    killed = json.loads((backup / train_keras.HISTORY_FILE).read_text())  # what the killed run finished
+    killed = json.loads((backup / keras_callbacks.HISTORY_FILE).read_text())  # what the killed run finished
     assert [e["epoch"] for e in killed["epochs"]] == [0, 1]
     # restart with the same backup folder: resumes at epoch 2 and finishes
     _run(backend, backup, tmp_path / "resumed.json", -1, tmp_path)
@@ -161,10 +161,10 @@ def test_runs_in_worker_processes_equal_runs_in_process(tiny, tmp_path, monkeypa
     monkeypatch.setenv("FASHIONLIB_CACHE", str(tmp_path / "cache"))
     configs = [FitConfig(model="cnn", seed=s, epochs=1, batch_size=64, lr=1e-3, lr_end=1e-4) for s in (0, 1, 2)]
     paths = [tmp_path / f"saved_{c.seed}.keras" for c in configs]
-    seq = train_keras.run_many(tiny, configs, paths, jobs=1, progress=False)
+    seq = keras_runs.run_many(tiny, configs, paths, jobs=1, progress=False)
     for path in paths:
         path.unlink()
-    par = train_keras.run_many(tiny, configs, paths, jobs=2, progress=False)
+    par = keras_runs.run_many(tiny, configs, paths, jobs=2, progress=False)
     assert [r["seed"] for r in par] == [0, 1, 2]
     for a, b in zip(seq, par):
         assert a["metrics"] == b["metrics"]
@@ -195,18 +195,18 @@ def test_jax_workers_do_not_preallocate_the_gpu(tiny, monkeypatch):
     configs = [FitConfig(model="cnn", epochs=1, seed=s) for s in (0, 1)]
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     with pytest.raises(Spawned):
-        train_keras.run_many(tiny, configs, jobs=2, progress=False)
+        keras_runs.run_many(tiny, configs, jobs=2, progress=False)
     monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")
     with pytest.raises(Spawned):
-        train_keras.run_many(tiny, configs, jobs=2, progress=False)
+        keras_runs.run_many(tiny, configs, jobs=2, progress=False)
     assert seen == [("false", "jax"), ("true", "jax")]
-    assert train_keras.worker_environment("jax") == {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
-    assert train_keras.worker_environment("tensorflow") == train_keras.worker_environment("torch") == {}
+    assert keras_runs.worker_environment("jax") == {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    assert keras_runs.worker_environment("tensorflow") == keras_runs.worker_environment("torch") == {}
 
 
 def test_jobs_must_be_a_positive_integer(tiny):
     with pytest.raises(ValueError, match="jobs"):
-        train_keras.run_many(tiny, [FitConfig(model="cnn", epochs=1)], jobs=0)
+        keras_runs.run_many(tiny, [FitConfig(model="cnn", epochs=1)], jobs=0)
 
 
 def test_config_is_checked_by_the_parameter_rules():
@@ -222,7 +222,7 @@ def test_config_is_checked_by_the_parameter_rules():
 
 def test_fit_and_run_many_refuse_keyword_dicts(tiny):
     with pytest.raises(TypeError, match="FitConfig"):
-        train_keras.run_many(tiny, [dict(model="cnn", epochs=1)])
+        keras_runs.run_many(tiny, [dict(model="cnn", epochs=1)])
 
 
 def test_run_many_saves_the_model_it_trained(tiny, tmp_path, monkeypatch):
@@ -230,7 +230,7 @@ def test_run_many_saves_the_model_it_trained(tiny, tmp_path, monkeypatch):
     whose numbers the record holds."""
     monkeypatch.setenv("FASHIONLIB_CACHE", str(tmp_path / "cache"))
     cfg = FitConfig(model="cnn", seed=0, epochs=1, batch_size=64, lr=1e-3, lr_end=1e-4)
-    run = train_keras.run_many(tiny, [cfg], [tmp_path / "m.keras"], progress=False)[0]
+    run = keras_runs.run_many(tiny, [cfg], [tmp_path / "m.keras"], progress=False)[0]
     loaded = train_keras.load_model_safe(run["model_path"])
     got = train_keras.predict_proba(loaded, tiny["x_test"])
     assert np.array_equal(got, train_keras.predict_proba(run["model"], tiny["x_test"]))
@@ -248,8 +248,8 @@ def test_batch_order_changes_every_epoch_and_is_reproducible_per_seed():
     model = keras_models.build_model("cnn")
 
     def orders(seed, epochs=3):
-        batches = train_keras.EpochShuffledBatches(x, y, batch_size=8, seed=seed)
-        seeder = train_keras.EpochSeeder(batches, seed)
+        batches = keras_batches.EpochShuffledBatches(x, y, batch_size=8, seed=seed)
+        seeder = keras_callbacks.EpochSeeder(batches, seed)
         seeder.set_model(model)
         seen = []
         for epoch in range(epochs):

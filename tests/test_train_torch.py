@@ -122,6 +122,19 @@ def test_bad_config_values_are_named():
         fit(TrainConfig(**{**TINY, "image_size": 2}))
 
 
+def test_a_config_is_checked_when_built_and_when_replaced():
+    import dataclasses
+
+    with pytest.raises(ValueError, match="TrainConfig: parameter 'epochs' must be an integer >= 1; got 0"):
+        TrainConfig(**{**TINY, "epochs": 0})
+    with pytest.raises(ValueError, match="'image_size' is 2, smaller than the 4-pixel patch of backbone 'deit_micro'"):
+        TrainConfig(**{**TINY, "image_size": 2})
+    cfg = TrainConfig(**TINY)
+    with pytest.raises(ValueError, match="TrainConfig: parameter 'optimizer' must be one of"):
+        dataclasses.replace(cfg, optimizer="adamw")
+    assert dataclasses.replace(cfg, epochs=5).epochs == 5
+
+
 def test_config_from_params_takes_the_notebook_names():
     params = {"profile": "cpu", "backbones": ["deit_micro"], "lr": 0.01, "epochs": 2, "n_max": 60}
     cfg = TrainConfig.from_params(params, backbone="vit_micro")

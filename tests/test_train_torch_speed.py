@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from fashionlib import apparel, rules, torch_models, train_torch
+from fashionlib import apparel, fpi_synthetic, rules, torch_models, train_torch
 from fashionlib.train_torch import TrainConfig, fit
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -72,7 +72,7 @@ def test_predecoded_run_gives_the_same_numbers(fmnist_dir):
 @pytest.fixture(scope="module")
 def fpi(tmp_path_factory):
     root = tmp_path_factory.mktemp("fpi")
-    apparel.write_synthetic_fashion_product_images(root, seed=0)
+    fpi_synthetic.write_synthetic_fashion_product_images(root, seed=0)
     return root
 
 

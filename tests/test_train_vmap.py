@@ -28,7 +28,7 @@ JAX_SCRIPT = textwrap.dedent("""
     from fashionlib.backend import use_backend
     use_backend("jax")
     import numpy as np
-    from fashionlib import data, train_keras, train_vmap
+    from fashionlib import data, keras_batches, keras_runs, train_keras, train_vmap
     d = data.prepare_data(data.load_fashion_mnist(), train_size=200)  # 7 steps of 32, the last one partial
     SEEDS = [3, 5, 8]
     # steep schedules over 14 steps (3e-3 down to 1e-5 or 1e-4), so a wrong rate at any step shows; one group
@@ -37,8 +37,8 @@ JAX_SCRIPT = textwrap.dedent("""
     fast = [dataclasses.replace(base, seed=SEEDS[0], fast_path=True),
             dataclasses.replace(base, seed=SEEDS[1], schedule="cosine", fast_path=True),
             dataclasses.replace(base, seed=SEEDS[2], lr_end=1e-4, fast_path=True)]
-    ref = train_keras.run_many(d, fast, progress=False)        # the single-run fast path, one run after another
-    vm = train_keras.run_many(d, [dataclasses.replace(c, fast_path="vmap") for c in fast], progress=False)
+    ref = keras_runs.run_many(d, fast, progress=False)        # the single-run fast path, one run after another
+    vm = keras_runs.run_many(d, [dataclasses.replace(c, fast_path="vmap") for c in fast], progress=False)
 
     def diffs(r, g):  # r: a run of the single path; g: the same seed's run on another path
         wr, wg = r["model"].get_weights(), g["model"].get_weights()
@@ -52,7 +52,7 @@ JAX_SCRIPT = textwrap.dedent("""
                 "steps": g["lr_log"]["step"].tolist() == r["lr_log"]["step"].tolist()}
 
     def record(runs):
-        return [{k: v for k, v in r.items() if k != "history"} for r in train_keras.record_runs(runs)]
+        return [{k: v for k, v in r.items() if k != "history"} for r in keras_runs.record_runs(runs)]
 
     rec_ref, rec_vm = record(ref), record(vm)
     for r in rec_ref + rec_vm:
@@ -66,16 +66,16 @@ JAX_SCRIPT = textwrap.dedent("""
 
     # One member at a time given something else than its single run: member 0 another seed, member 1 another
     # schedule, member 2 another data order (its epoch order reversed).
-    honest_order = train_keras.epoch_order
+    honest_order = keras_batches.epoch_order
     def other_order(seed, epoch, n):
         order = honest_order(seed, epoch, n)
         return order[::-1].copy() if seed == SEEDS[2] else order
-    train_keras.epoch_order = other_order
+    keras_batches.epoch_order = other_order
     broken = [dataclasses.replace(fast[0], seed=4, fast_path="vmap"),
               dataclasses.replace(fast[1], schedule="paper", fast_path="vmap"),
               dataclasses.replace(fast[2], fast_path="vmap")]
     got = train_vmap.fit_seeds(d, broken)
-    train_keras.epoch_order = honest_order
+    keras_batches.epoch_order = honest_order
     out["broken"] = [diffs(r, {"model": g.model, "history": g.history, "lr_log": g.lr_log, "metrics": r["metrics"]})
                      for r, g in zip(ref, got)]
     print("RESULT " + json.dumps(out))
@@ -148,7 +148,7 @@ def test_vmap_combinations_are_refused_with_the_fix(params, message):
 
 def test_fit_and_fit_seeds_refuse_vmap_where_it_cannot_run(fmnist, tmp_path):
     pytest.importorskip("keras")
-    from fashionlib import data, train_keras, train_vmap
+    from fashionlib import data, keras_runs, train_keras, train_vmap
 
     d = data.prepare_data(fmnist, train_size=100)
     cfg = train_keras.FitConfig(epochs=1, batch_size=32, fast_path="vmap")
@@ -157,7 +157,7 @@ def test_fit_and_fit_seeds_refuse_vmap_where_it_cannot_run(fmnist, tmp_path):
     with pytest.raises(ValueError, match="JAX backend only"):  # this process runs TensorFlow
         train_vmap.fit_seeds(d, [cfg])
     with pytest.raises(ValueError, match="some configurations have fast_path='vmap' and some not"):
-        train_keras.run_many(d, [cfg, train_keras.FitConfig(epochs=1, batch_size=32, seed=1)], progress=False)
+        keras_runs.run_many(d, [cfg, train_keras.FitConfig(epochs=1, batch_size=32, seed=1)], progress=False)
     assert not (tmp_path / "never").exists()
 
 
