@@ -196,7 +196,7 @@ MUTANTS: list[Mutant] = [
            "    book.check_paths(out_dir, results_dir)  #", "    pass  #", (PATHS,)),
     Mutant("runner does not check FASHION_MNIST_DIR", "fashionlib/book.py",
            "    data.env_dir()\n", "    pass\n", (PATHS,)),
-    Mutant("folder check ignores write permission", "fashionlib/results.py",
+    Mutant("folder check ignores write permission", "fashionlib/files.py",
            "if not os.access(existing, os.W_OK | os.X_OK):", "if not os.access(existing, os.R_OK):", (PATHS,)),
 ]
 
