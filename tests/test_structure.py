@@ -5,6 +5,7 @@ nothing of the package, and only the entry point imports the command line), and 
 CONTRIBUTING.md walks the same map."""
 
 import ast
+import re
 from pathlib import Path
 
 import fashionlib
@@ -15,7 +16,7 @@ MAX_LINES = 450
 # the trainers never import what writes records or pages, and the rules never import a model.
 LAYERS = {
     # 0 the bottom: plain data, file helpers and output streams that any module may import
-    **dict.fromkeys(["__init__", "files", "choices", "progress", "paper", "sample_files", "html_tables"], 0),
+    **dict.fromkeys(["__init__", "files", "choices", "progress", "paper", "sample_files"], 0),
     # 1 parameter rules, data sets and measures: no model, no training
     **dict.fromkeys(["rules", "combinations", "parameters_cell", "data", "apparel", "fmnist_standin",
                      "fpi_synthetic", "balance", "metrics"], 1),
@@ -25,9 +26,9 @@ LAYERS = {
     # 3 training and evaluating runs
     **dict.fromkeys(["train_keras", "keras_callbacks", "train_vmap", "keras_runs", "saved_models",
                      "train_torch", "torch_evaluation", "pretraining", "standin_grid"], 3),
-    # 4 records and comparisons: results records, tables, claims, figures, experiments judged on records
+    # 4 records and comparisons: results records, the tables, claims and figures built from them
     **dict.fromkeys(["results", "report", "claims", "standin_claims", "paper_tables", "protocol_runs",
-                     "plots", "gpu_estimate", "peer_ratios"], 4),
+                     "plots", "html_tables", "gpu_estimate", "peer_ratios"], 4),
     # 5 the book's pages and the command line
     **dict.fromkeys(["book", "verdict_words", "study_a_verdict", "provenance_table", "catalogue", "run",
                      "__main__"], 5),
@@ -126,6 +127,23 @@ def test_the_layer_check_finds_an_upward_import():
 def test_every_module_has_a_layer():
     assert set(modules()) - set(LAYERS) == set(), "add each new module to LAYERS (and to CONTRIBUTING.md)"
     assert set(LAYERS) - set(modules()) == set(), "a module in LAYERS no longer exists"
+
+
+def documented_layers(text: str) -> dict[str, int]:
+    """The layer of each module in CONTRIBUTING.md's map: the numbered item (``0.`` .. ``5.``) of the
+    section "The house" in which its backquoted name first appears."""
+    section = text.split("## The house", 1)[1].split("\n## ", 1)[0]
+    found = {}
+    for number, body in re.findall(r"^(\d)\. (.*?)(?=^\d\. |\Z)", section, flags=re.S | re.M):
+        for name in re.findall(r"`([a-z_]+)`", body):
+            found.setdefault(name, int(number))
+    return found
+
+
+def test_contributing_walks_the_same_layers():
+    """CONTRIBUTING.md's module map lists every module on the layer LAYERS gives it."""
+    documented = documented_layers((PACKAGE.parent / "CONTRIBUTING.md").read_text())
+    assert {m: documented.get(m) for m in LAYERS if m != "__init__" and documented.get(m) != LAYERS[m]} == {}
 
 
 def test_no_upward_import():
