@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from . import data, results
+from . import data, files
 from .choices import PROFILE_NAMES
 from .combinations import check_combinations
 from .files import REPO_ROOT
@@ -233,9 +233,9 @@ def check_paths(out_dir, results_dir=None) -> None:
     """The paths a run depends on, checked before any work: the executed-notebook folder and the results
     folder (the argument, else ``$FASHIONLIB_RESULTS_DIR``, else ``book/results``) must be folders that can
     be written, and ``$FASHION_MNIST_DIR``, when set, must hold the four data files."""
-    results.check_writable_dir(out_dir, "--out")
-    results.check_writable_dir(results.results_dir(results_dir),
-                               "--results-dir" if results_dir is not None else "the results folder ($FASHIONLIB_RESULTS_DIR)")
+    files.check_writable_dir(out_dir, "--out")
+    files.check_writable_dir(files.results_dir(results_dir),
+                             "--results-dir" if results_dir is not None else "the results folder ($FASHIONLIB_RESULTS_DIR)")
     data.env_dir()
 
 

@@ -52,7 +52,7 @@ def study_b_train_images(params: dict) -> dict | None:
     """Training images per balancing method of a study-B run on ``fmnist_lt`` (None otherwise).
 
     Mirrors the data code without reading data: the long-tailed class counts, the 85/15 stratified
-    training/validation split (``train_torch.make_splits``; the test set is the official one), then
+    training/validation split (``torch_data.make_splits``; the test set is the official one), then
     ``balance_target`` per class when resampled (other methods: at least the split's images).
     """
     if params.get("dataset") != "fmnist_lt" or "n_max" not in params:

@@ -1,4 +1,5 @@
-"""Files at the bottom of the house: the one atomic writer and the commit reader.
+"""Files at the bottom of the house: the one atomic writer, the commit reader, the results folder and the
+check that a folder can be written to.
 
 Every module that writes a file (records, models, downloads, checkpoints, manifests) writes it through
 ``atomic_write_bytes``, so a kill leaves the old file or the new one, never half of one. This module
@@ -56,3 +57,37 @@ def git_commit() -> str:
         return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+class PathError(ValueError):
+    """A folder a run will write into cannot take it (a file is in the way, or no write permission)."""
+
+
+def check_writable_dir(path: str | os.PathLike, what: str) -> Path:
+    """Refuse, before any work, a folder that a run will write into but could not; create nothing.
+
+    ``what`` names the option (``--results-dir``) in the message. A folder that does not exist yet is
+    fine when its nearest existing parent is a writable folder (it is created when the run writes).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise PathError(f"{what} {path} exists and is a file, not a folder. Fix: point {what} at a folder "
+                        "(a new one is created), or move the file away.")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PathError(f"{what} {path} cannot be created: {existing} is a file, not a folder. Fix: point "
+                        f"{what} at a folder outside {existing}.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PathError(f"{what} {path} is not writable (no write permission on {existing}). Fix: point "
+                        f"{what} at a folder you can write to, or change the permissions of {existing}.")
+    return path
+
+
+def results_dir(override: str | os.PathLike | None = None) -> Path:
+    """The folder the results records go to: ``override``, else ``$FASHIONLIB_RESULTS_DIR`` (set by the
+    runner), else ``book/results`` of this repository."""
+    if override is not None:
+        return Path(override)
+    return Path(os.environ.get("FASHIONLIB_RESULTS_DIR") or REPO_ROOT / "book" / "results")

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .results import REPO_ROOT, latest_record
+from .files import REPO_ROOT
+from .results import latest_record
 
 BENCH = "bench_gpu_a"
 PATHS = ("fast", "workers", "vmap")

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from . import data as fdata
+from .files import results_dir
 from .keras_models import build_model
 from .rules import check_params
 from .train_keras import FitConfig, FitResult, evaluate, fit, inference_copy, save_model_atomic
@@ -33,8 +34,6 @@ def backup_dir_for(**tag) -> Path:
     processes must not lock the same backup file).
     """
     import hashlib
-
-    from .results import results_dir
 
     tag = {**tag, "results_dir": str(results_dir().resolve())}
     key = hashlib.sha256(json.dumps(tag, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import book, results
+from . import book, files, results
 from .files import REPO_ROOT, atomic_write_text, git_commit
 from .parameters_cell import declared_parameters
 from .progress import PROGRESS_ENV
@@ -151,7 +151,7 @@ def build_book(profile: str = "cpu", root=None, skip_run: bool = False, force: b
     (the tests build a smoke-profile book that way without touching the repository).
     """
     root = Path(root).resolve() if root else REPO_ROOT
-    results.check_writable_dir(root, "--root")
+    files.check_writable_dir(root, "--root")
     if root != REPO_ROOT:
         copy_book_tree(root)
     if not skip_run:
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
             run_all(args.profile, args.out, args.results_dir, args.prepare_only, args.force)
         else:
             build_book(args.profile, args.root, args.skip_run, args.force)
-    except (ParameterError, results.PathError, FileNotFoundError) as exc:
+    except (ParameterError, files.PathError, FileNotFoundError) as exc:
         print(f"fashionlib: error: {exc}", file=sys.stderr)
         return 2
     return 0

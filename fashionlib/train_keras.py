@@ -343,7 +343,7 @@ def predict_proba(model, x, batch_size: int = 1024, flip: bool = False) -> np.nd
 
 
 def save_model_atomic(model, path: str | os.PathLike) -> Path:
-    """Save ``model`` as a ``.keras`` file at ``path``, atomically (``results.atomic_write_bytes``)."""
+    """Save ``model`` as a ``.keras`` file at ``path``, atomically (``files.atomic_write_bytes``)."""
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="fashionlib-save-") as tmp:
         staged = Path(tmp) / path.name  # Keras writes the archive by name; stage it, then copy atomically

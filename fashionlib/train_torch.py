@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 
 from . import apparel, balance, torch_models
-from .files import atomic_write_bytes, atomic_write_text
+from .files import PathError, atomic_write_bytes, atomic_write_text, check_writable_dir
 from .torch_config import TrainConfig
 from .torch_data import DeviceBatches, Splits, make_datasets, make_splits
 from .torch_device import autocast, dist_env, pick_device, seed_everything, to_device, use_channels_last
@@ -365,8 +365,6 @@ def main(argv=None, on_epoch_end: Callable[[int], None] | None = None) -> int:
     cfg_dict = _parse_set(args.set, cfg_dict)
     if args.out and not cfg_dict.get("ckpt_dir"):
         cfg_dict["ckpt_dir"] = args.out
-    from .results import PathError, check_writable_dir
-
     try:  # before any work: a run would train, then fail to write its checkpoint or metrics
         for flag, folder in (("--out", args.out), ("ckpt_dir", cfg_dict.get("ckpt_dir"))):
             if folder:

@@ -180,7 +180,7 @@ MUTANTS: list[Mutant] = [
     Mutant("test_per_class limit exclusive", "fashionlib/rules.py",
            "\"test_per_class\": (lambda v: v is None or (_positive_int(v) and v <= 1000),",
            "\"test_per_class\": (lambda v: v is None or (_positive_int(v) and v < 1000),",
-           ("tests/test_profiles.py::test_limits_are_inclusive_and_unchanged_defaults_are_not_ignored_parameters",)),
+           ("tests/test_parameter_checks.py::test_limits_are_inclusive_and_unchanged_defaults_are_not_ignored_parameters",)),
     Mutant("FASHION_MNIST_DIR falls back to another copy", "fashionlib/data.py",
            "    if not os.environ.get(ENV_VAR):\n        return None", "    if True:\n        return None",
            (f"{T_CAT}[FASHION_MNIST_DIR names a missing folder]", f"{T_CAT}[FASHION_MNIST_DIR lacks one file]")),
@@ -196,7 +196,7 @@ MUTANTS: list[Mutant] = [
            "    book.check_paths(out_dir, results_dir)  #", "    pass  #", (PATHS,)),
     Mutant("runner does not check FASHION_MNIST_DIR", "fashionlib/book.py",
            "    data.env_dir()\n", "    pass\n", (PATHS,)),
-    Mutant("folder check ignores write permission", "fashionlib/results.py",
+    Mutant("folder check ignores write permission", "fashionlib/files.py",
            "if not os.access(existing, os.W_OK | os.X_OK):", "if not os.access(existing, os.R_OK):", (PATHS,)),
 ]
 

@@ -1,16 +1,39 @@
 """The shape of ``fashionlib`` drawn from its own imports: no import cycle (lazy imports inside functions
-count too: a cycle hidden in a function is still a cycle), no upward import (the modules at the bottom
-import nothing of the package, and nothing imports the command line), and no module over 450 lines."""
+count too: a cycle hidden in a function is still a cycle), no upward import (every module sits on a layer
+of :data:`LAYERS`, and imports only modules of its own layer or below; the modules at the bottom import
+nothing of the package, and only the entry point imports the command line), and no module over 450 lines.
+CONTRIBUTING.md walks the same map."""
 
 import ast
+import re
 from pathlib import Path
 
 import fashionlib
 
 PACKAGE = Path(fashionlib.__file__).resolve().parent
 MAX_LINES = 450
-# The bottom of the house: plain data and file helpers that any module may import.
-BOTTOM = {"files", "choices", "progress"}
+# The layers of the house, from what each module holds. A module imports only its own layer or lower ones:
+# the trainers never import what writes records or pages, and the rules never import a model.
+LAYERS = {
+    # 0 the bottom: plain data, file helpers and output streams that any module may import
+    **dict.fromkeys(["__init__", "files", "choices", "progress", "paper", "sample_files"], 0),
+    # 1 parameter rules, data sets and measures: no model, no training
+    **dict.fromkeys(["rules", "combinations", "parameters_cell", "data", "apparel", "fmnist_standin",
+                     "fpi_synthetic", "balance", "metrics"], 1),
+    # 2 what a trainer is built from: backends, models, schedules, batches, configurations, datasets
+    **dict.fromkeys(["backend", "keras_models", "schedules", "keras_batches", "torch_models", "torch_config",
+                     "torch_device", "torch_images", "torch_data"], 2),
+    # 3 training and evaluating runs
+    **dict.fromkeys(["train_keras", "keras_callbacks", "train_vmap", "keras_runs", "saved_models",
+                     "train_torch", "torch_evaluation", "pretraining", "standin_grid"], 3),
+    # 4 records and comparisons: results records, the tables, claims and figures built from them
+    **dict.fromkeys(["results", "report", "claims", "standin_claims", "paper_tables", "protocol_runs",
+                     "plots", "html_tables", "gpu_estimate", "peer_ratios"], 4),
+    # 5 the book's pages and the command line
+    **dict.fromkeys(["book", "verdict_words", "study_a_verdict", "provenance_table", "catalogue", "run",
+                     "__main__"], 5),
+}
+BOTTOM = {m for m, layer in LAYERS.items() if layer == 0}
 
 
 def modules(package: Path = PACKAGE) -> dict[str, Path]:
@@ -88,6 +111,45 @@ def test_the_graph_sees_lazy_and_absolute_imports(tmp_path):
     assert graph == {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == {("a", "b", "c")}
     assert cycles({"a": {"b"}, "b": set()}) == set()
+
+
+def upward_imports(graph: dict[str, set[str]], layers: dict[str, int]) -> dict[str, set[str]]:
+    """Each module's imports of a module on a higher layer than its own."""
+    return {m: up for m, deps in graph.items() if (up := {d for d in deps if layers[d] > layers[m]})}
+
+
+def test_the_layer_check_finds_an_upward_import():
+    graph = {"low": set(), "mid": {"low"}, "top": {"mid", "low"}}
+    assert upward_imports(graph, {"low": 0, "mid": 1, "top": 2}) == {}
+    assert upward_imports({**graph, "low": {"top"}}, {"low": 0, "mid": 1, "top": 2}) == {"low": {"top"}}
+
+
+def test_every_module_has_a_layer():
+    assert set(modules()) - set(LAYERS) == set(), "add each new module to LAYERS (and to CONTRIBUTING.md)"
+    assert set(LAYERS) - set(modules()) == set(), "a module in LAYERS no longer exists"
+
+
+def documented_layers(text: str) -> dict[str, int]:
+    """The layer of each module in CONTRIBUTING.md's map: the numbered item (``0.`` .. ``5.``) of the
+    section "The house" in which its backquoted name first appears."""
+    section = text.split("## The house", 1)[1].split("\n## ", 1)[0]
+    found = {}
+    for number, body in re.findall(r"^(\d)\. (.*?)(?=^\d\. |\Z)", section, flags=re.S | re.M):
+        for name in re.findall(r"`([a-z_]+)`", body):
+            found.setdefault(name, int(number))
+    return found
+
+
+def test_contributing_walks_the_same_layers():
+    """CONTRIBUTING.md's module map lists every module on the layer LAYERS gives it."""
+    documented = documented_layers((PACKAGE.parent / "CONTRIBUTING.md").read_text())
+    assert {m: documented.get(m) for m in LAYERS if m != "__init__" and documented.get(m) != LAYERS[m]} == {}
+
+
+def test_no_upward_import():
+    """Lazy imports count: an import kept inside a function to load a heavy library late must still point
+    down (or across)."""
+    assert upward_imports(import_graph(), LAYERS) == {}
 
 
 def test_no_import_cycle():
