@@ -87,3 +87,22 @@ def table4(frame):
     """Table 4 beside ours: one compare row per batch size and metric, at the paper's precision."""
     return report.compare_table(report.compare_groups(frame, TABLE4_DIGITS, by=["batch_size"],
                                                       paper_values=table4_value))
+
+
+def setting_rows(frame, setting: list[str], paper_value: float) -> dict:
+    """Test accuracy of each group of ``frame``'s runs by the ``setting`` columns, in the order first met:
+    :func:`report.compare` against ``paper_value``, keyed by the setting's values joined with ", "."""
+    return {", ".join(map(str, key)): report.compare(runs["accuracy"], paper_value, runs)
+            for key, runs in frame.groupby(setting, sort=False)}
+
+
+def selection_table(frame, setting: list[str], rows: dict, chosen: tuple):
+    """A5's selection: each setting's test accuracy (``rows``, :func:`setting_rows`) after its mean
+    validation accuracy, with its mean last-epoch training accuracy and whether it is ``chosen`` (the
+    setting :func:`report.best_group` picked on validation)."""
+    table = report.compare_table(rows, f"{', '.join(setting)}: test accuracy (%)")
+    by_group = frame.groupby(setting, sort=False)
+    table.insert(0, "validation accuracy (mean, %)", [f"{v:.2f}" for v in by_group["val_accuracy"].mean()])
+    table["last-epoch training accuracy (%)"] = [f"{v:.2f}" for v in by_group["train_accuracy"].mean()]
+    table["chosen on validation"] = [tuple(key) == chosen for key, _ in by_group]
+    return table

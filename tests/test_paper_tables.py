@@ -68,3 +68,28 @@ def test_table4_rows_carry_the_papers_value_at_its_precision():
     assert t.loc[f"{bs}, auc_macro", "paper"] == "" and t.loc["7, accuracy", "paper"] == ""
     assert paper_tables.table4_value((bs,), "auc_micro") == paper.JICT_TABLE4[bs]["auc"]
     assert paper_tables.table4_value((7,), "accuracy") is None
+
+
+def _settings_frame():
+    rows = [("improved_cnn_strided", 0.0001, True, [92.0, 93.0], [91.0, 91.4], [93.0, 94.0]),  # not sorted: kept as met
+            ("improved_cnn", 0.0001, False, [90.0, 91.0], [92.0, 92.2], [95.0, 96.0])]
+    return pd.DataFrame([{"model": m, "lr_end": e, "augment": a, "seed": s, "accuracy": acc[s], "val_accuracy": val[s],
+                          "train_accuracy": tr[s], "profile": "smoke", "device": "cpu", "commit": "abc"}
+                         for m, e, a, acc, val, tr in rows for s in (0, 1)])
+
+
+def test_setting_rows_compare_each_settings_test_accuracy_with_the_paper():
+    rows = paper_tables.setting_rows(_settings_frame(), ["model", "lr_end", "augment"], 92.87)
+    assert list(rows) == ["improved_cnn_strided, 0.0001, True", "improved_cnn, 0.0001, False"]
+    strided = rows["improved_cnn_strided, 0.0001, True"]
+    assert (strided["mean"], strided["n"], strided["difference"]) == (92.5, 2, pytest.approx(92.5 - 92.87))
+
+
+def test_selection_table_puts_validation_first_and_marks_the_chosen_setting():
+    frame, setting = _settings_frame(), ["model", "lr_end", "augment"]
+    rows = paper_tables.setting_rows(frame, setting, 92.87)
+    t = paper_tables.selection_table(frame, setting, rows, ("improved_cnn", 0.0001, False))
+    assert t.index.name == "model, lr_end, augment: test accuracy (%)"
+    assert t.columns[0] == "validation accuracy (mean, %)" and list(t.iloc[:, 0]) == ["91.20", "92.10"]
+    assert list(t["last-epoch training accuracy (%)"]) == ["93.50", "95.50"]
+    assert list(t["chosen on validation"]) == [False, True] and list(t["mean"]) == ["92.50", "90.50"]
