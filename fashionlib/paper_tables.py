@@ -73,6 +73,54 @@ def margin_table(committed, baselines=BASELINES):
     return pd.DataFrame(margins).set_index("")
 
 
+
+def baseline_accuracy(evidence, labels: dict, paper_keys: dict, baselines: list[str]):
+    """Table 2's accuracy rows (:func:`table2_rows`) of the ``baselines`` (their Table 2 labels), one row each,
+    from the runs ``evidence``; empty when there are none."""
+    import pandas as pd
+
+    if not len(evidence):
+        return pd.DataFrame()
+    return pd.DataFrame({label: r for (label, metric), r in table2_rows(evidence, labels, paper_keys).items()
+                         if metric == "accuracy" and label in baselines}).T
+
+
+def _names(index) -> str:
+    return ", ".join(index) if len(index) else "none"
+
+
+def baseline_standing(evidence, acc, tolerance: float) -> dict:
+    """A2's page values on its baselines: the setting of the runs ``evidence`` (epochs, seeds, device,
+    commit), and which baselines of ``acc`` (:func:`baseline_accuracy`) lie within ``tolerance`` points of
+    Table 2, above it or below it; each "(no committed paper-profile run)" without evidence."""
+    keys = ("a2_paper_setting", "a2_paper_within", "a2_paper_above", "a2_paper_below")
+    if not len(evidence):
+        return dict.fromkeys(keys, "(no committed paper-profile run)")
+    setting = (f"{int(evidence['epochs'].iloc[0])} epochs, {evidence['seed'].nunique()} seeds, "
+               f"{acc['device'].iloc[0]}, commit {acc['commit'].iloc[0][:7]}")
+    diff = acc["difference"]
+    return dict(zip(keys, (setting, _names(acc.index[diff.abs() <= tolerance]), _names(acc.index[diff > tolerance]),
+                           _names(acc.index[diff < -tolerance]))))
+
+
+def margin_over_best_baseline(acc, improved):
+    """The improved CNN's accuracy, the best baseline's and the margin between them (points), in the paper
+    (Table 2) and reproduced: the best mean of ``acc`` (:func:`baseline_accuracy`) and the mean of the
+    ``improved_cnn`` runs of ``improved`` (a1's paper-profile runs; NaN when empty). None when ``acc`` is empty."""
+    import pandas as pd
+
+    if acc.empty:
+        return None
+    best_paper = max(paper.JICT_TABLE2[m]["accuracy"] for m in BASELINES)
+    ours = float(improved.loc[improved["model"] == "improved_cnn", "accuracy"].mean()) if len(improved) else float("nan")
+    margin = pd.DataFrame({"improved CNN": [paper.JICT_TABLE2["improved_cnn"]["accuracy"], ours],
+                           "best baseline": [best_paper, float(acc["mean"].max())]},
+                          index=["paper", "reproduced (paper profile)"])
+    margin["margin (points)"] = margin["improved CNN"] - margin["best baseline"]
+    return margin
+
+
+
 # Table 4 (batch sizes): our metric -> (Table 4's column, or None where it has none; the digits it prints).
 TABLE4_METRICS = {"accuracy": ("accuracy", 2), "loss": ("loss", 4), "auc_micro": ("auc", 4), "auc_macro": (None, 4)}
 TABLE4_DIGITS = {m: digits for m, (_, digits) in TABLE4_METRICS.items()}

@@ -93,3 +93,46 @@ def test_selection_table_puts_validation_first_and_marks_the_chosen_setting():
     assert t.columns[0] == "validation accuracy (mean, %)" and list(t.iloc[:, 0]) == ["91.20", "92.10"]
     assert list(t["last-epoch training accuracy (%)"]) == ["93.50", "95.50"]
     assert list(t["chosen on validation"]) == [False, True] and list(t["mean"]) == ["92.50", "90.50"]
+
+
+def _evidence():
+    return pd.DataFrame([{"model": m, "seed": s, "epochs": 50, "accuracy": a, "loss": 0.3, "profile": "paper",
+                          "device": "gpu0", "commit": "abcdef123456"}
+                         for m, accs in {"cnn": [92.0, 92.2], "lenet5": [80.0, 80.2], "lstm": [89.9, 90.1],
+                                         "improved_cnn": [93.0, 93.2]}.items() for s, a in enumerate(accs)])
+
+
+BASE_LABELS = [paper.JICT_MODEL_LABELS[m] for m in ("cnn", "lenet5", "lstm", "bilstm")]
+
+
+def test_baseline_standing_sorts_the_baselines_by_their_distance_from_table2():
+    evidence = _evidence()
+    acc = paper_tables.baseline_accuracy(evidence, paper.JICT_MODEL_LABELS, {}, BASE_LABELS)
+    assert list(acc.index) == [paper.JICT_MODEL_LABELS[m] for m in ("cnn", "lenet5", "lstm")]  # no improved CNN
+    assert acc.loc[paper.JICT_MODEL_LABELS["cnn"], "mean"] == pytest.approx(92.1)
+    # tolerance chosen from the paper's own values, so that each baseline falls on a known side
+    diff = {m: acc.loc[paper.JICT_MODEL_LABELS[m], "difference"] for m in ("cnn", "lenet5", "lstm")}
+    tol = sorted(abs(d) for d in diff.values())[1] + 1e-9  # the two nearest within, the farthest outside
+    out = paper_tables.baseline_standing(evidence, acc, tol)
+    assert out["a2_paper_setting"] == "50 epochs, 2 seeds, gpu0, commit abcdef1"
+    far = max(diff, key=lambda m: abs(diff[m]))
+    assert out["a2_paper_above" if diff[far] > 0 else "a2_paper_below"] == paper.JICT_MODEL_LABELS[far]
+    assert out["a2_paper_below" if diff[far] > 0 else "a2_paper_above"] == "none"
+    assert out["a2_paper_within"].split(", ") == [paper.JICT_MODEL_LABELS[m] for m in diff if m != far]
+    empty = pd.DataFrame()
+    assert paper_tables.baseline_standing(empty, paper_tables.baseline_accuracy(empty, {}, {}, BASE_LABELS), 1.5) == \
+        dict.fromkeys(["a2_paper_setting", "a2_paper_within", "a2_paper_above", "a2_paper_below"],
+                      "(no committed paper-profile run)")
+
+
+def test_margin_over_best_baseline_compares_the_improved_cnn_with_the_best_baseline():
+    evidence = _evidence()
+    acc = paper_tables.baseline_accuracy(evidence, paper.JICT_MODEL_LABELS, {}, BASE_LABELS)
+    margin = paper_tables.margin_over_best_baseline(acc, evidence)
+    best_paper = max(paper.JICT_TABLE2[m]["accuracy"] for m in paper_tables.BASELINES)
+    assert list(margin.loc["paper"]) == pytest.approx(
+        [paper.JICT_TABLE2["improved_cnn"]["accuracy"], best_paper, paper.JICT_TABLE2["improved_cnn"]["accuracy"] - best_paper])
+    assert list(margin.loc["reproduced (paper profile)"]) == pytest.approx([93.1, 92.1, 1.0])
+    assert pd.isna(paper_tables.margin_over_best_baseline(acc, pd.DataFrame()).iloc[1, 0])
+    assert paper_tables.margin_over_best_baseline(pd.DataFrame(), evidence) is None
+
