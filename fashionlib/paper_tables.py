@@ -121,6 +121,19 @@ def margin_over_best_baseline(acc, improved):
 
 
 
+def seed_diagnostics_table(settings, frames: dict, runs: dict):
+    """A4's table: test accuracy per setting (:func:`report.compare`, the paper's two decimals) with its mean
+    test loss and seed 0's training diagnostics (first-epoch training loss, best validation accuracy).
+
+    ``settings``: ``(label, key, paper value or None)``; ``frames``: key -> the record rows of that setting's
+    seeds; ``runs``: key -> its :func:`keras_runs.run_many` results (seed 0 first), each with a ``history``."""
+    t = report.compare_table({label: report.compare(frames[k]["accuracy"], pv, frames[k]) for label, k, pv in settings})
+    first = [runs[k][0]["history"] for _, k, _ in settings]
+    t["test loss"] = [f"{frames[k]['loss'].mean():.2f}" for _, k, _ in settings]
+    t["first-epoch training loss (seed 0)"] = [f"{h['loss'].iloc[0]:.3g}" for h in first]
+    t["best validation accuracy (seed 0, %)"] = [f"{100 * h['val_accuracy'].max():.2f}" for h in first]
+    return t
+
 # Table 4 (batch sizes): our metric -> (Table 4's column, or None where it has none; the digits it prints).
 TABLE4_METRICS = {"accuracy": ("accuracy", 2), "loss": ("loss", 4), "auc_micro": ("auc", 4), "auc_macro": (None, 4)}
 TABLE4_DIGITS = {m: digits for m, (_, digits) in TABLE4_METRICS.items()}

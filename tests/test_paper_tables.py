@@ -136,3 +136,15 @@ def test_margin_over_best_baseline_compares_the_improved_cnn_with_the_best_basel
     assert pd.isna(paper_tables.margin_over_best_baseline(acc, pd.DataFrame()).iloc[1, 0])
     assert paper_tables.margin_over_best_baseline(pd.DataFrame(), evidence) is None
 
+
+def test_seed_diagnostics_table_adds_the_test_loss_and_seed_0s_training_diagnostics():
+    frames = {k: pd.DataFrame({"accuracy": acc, "loss": [0.5, 0.7], "profile": "smoke", "device": "cpu", "commit": "abc"})
+              for k, acc in (("a", [90.0, 91.0]), ("b", [80.0, 82.0]))}
+    runs = {k: [{"history": pd.DataFrame({"loss": [first, 0.1], "val_accuracy": [best, 0.4]})},
+                {"history": pd.DataFrame({"loss": [9.0], "val_accuracy": [0.99]})}]
+            for k, first, best in (("a", 2.34567, 0.9), ("b", 1.5, 0.8))}
+    t = paper_tables.seed_diagnostics_table([("A", "a", 92.87), ("B", "b", None)], frames, runs)
+    assert list(t.index) == ["A", "B"] and list(t["mean"]) == ["90.50", "81.00"] and list(t["paper"]) == ["92.87", ""]
+    assert list(t["test loss"]) == ["0.60", "0.60"]
+    assert list(t["first-epoch training loss (seed 0)"]) == ["2.35", "1.5"]
+    assert list(t["best validation accuracy (seed 0, %)"]) == ["90.00", "80.00"]
