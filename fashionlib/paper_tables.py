@@ -73,6 +73,67 @@ def margin_table(committed, baselines=BASELINES):
     return pd.DataFrame(margins).set_index("")
 
 
+
+def baseline_accuracy(evidence, labels: dict, paper_keys: dict, baselines: list[str]):
+    """Table 2's accuracy rows (:func:`table2_rows`) of the ``baselines`` (their Table 2 labels), one row each,
+    from the runs ``evidence``; empty when there are none."""
+    import pandas as pd
+
+    if not len(evidence):
+        return pd.DataFrame()
+    return pd.DataFrame({label: r for (label, metric), r in table2_rows(evidence, labels, paper_keys).items()
+                         if metric == "accuracy" and label in baselines}).T
+
+
+def _names(index) -> str:
+    return ", ".join(index) if len(index) else "none"
+
+
+def baseline_standing(evidence, acc, tolerance: float) -> dict:
+    """A2's page values on its baselines: the setting of the runs ``evidence`` (epochs, seeds, device,
+    commit), and which baselines of ``acc`` (:func:`baseline_accuracy`) lie within ``tolerance`` points of
+    Table 2, above it or below it; each "(no committed paper-profile run)" without evidence."""
+    keys = ("a2_paper_setting", "a2_paper_within", "a2_paper_above", "a2_paper_below")
+    if not len(evidence):
+        return dict.fromkeys(keys, "(no committed paper-profile run)")
+    setting = (f"{int(evidence['epochs'].iloc[0])} epochs, {evidence['seed'].nunique()} seeds, "
+               f"{acc['device'].iloc[0]}, commit {acc['commit'].iloc[0][:7]}")
+    diff = acc["difference"]
+    return dict(zip(keys, (setting, _names(acc.index[diff.abs() <= tolerance]), _names(acc.index[diff > tolerance]),
+                           _names(acc.index[diff < -tolerance]))))
+
+
+def margin_over_best_baseline(acc, improved):
+    """The improved CNN's accuracy, the best baseline's and the margin between them (points), in the paper
+    (Table 2) and reproduced: the best mean of ``acc`` (:func:`baseline_accuracy`) and the mean of the
+    ``improved_cnn`` runs of ``improved`` (a1's paper-profile runs; NaN when empty). None when ``acc`` is empty."""
+    import pandas as pd
+
+    if acc.empty:
+        return None
+    best_paper = max(paper.JICT_TABLE2[m]["accuracy"] for m in BASELINES)
+    ours = float(improved.loc[improved["model"] == "improved_cnn", "accuracy"].mean()) if len(improved) else float("nan")
+    margin = pd.DataFrame({"improved CNN": [paper.JICT_TABLE2["improved_cnn"]["accuracy"], ours],
+                           "best baseline": [best_paper, float(acc["mean"].max())]},
+                          index=["paper", "reproduced (paper profile)"])
+    margin["margin (points)"] = margin["improved CNN"] - margin["best baseline"]
+    return margin
+
+
+
+def seed_diagnostics_table(settings, frames: dict, runs: dict):
+    """A4's table: test accuracy per setting (:func:`report.compare`, the paper's two decimals) with its mean
+    test loss and seed 0's training diagnostics (first-epoch training loss, best validation accuracy).
+
+    ``settings``: ``(label, key, paper value or None)``; ``frames``: key -> the record rows of that setting's
+    seeds; ``runs``: key -> its :func:`keras_runs.run_many` results (seed 0 first), each with a ``history``."""
+    t = report.compare_table({label: report.compare(frames[k]["accuracy"], pv, frames[k]) for label, k, pv in settings})
+    first = [runs[k][0]["history"] for _, k, _ in settings]
+    t["test loss"] = [f"{frames[k]['loss'].mean():.2f}" for _, k, _ in settings]
+    t["first-epoch training loss (seed 0)"] = [f"{h['loss'].iloc[0]:.3g}" for h in first]
+    t["best validation accuracy (seed 0, %)"] = [f"{100 * h['val_accuracy'].max():.2f}" for h in first]
+    return t
+
 # Table 4 (batch sizes): our metric -> (Table 4's column, or None where it has none; the digits it prints).
 TABLE4_METRICS = {"accuracy": ("accuracy", 2), "loss": ("loss", 4), "auc_micro": ("auc", 4), "auc_macro": (None, 4)}
 TABLE4_DIGITS = {m: digits for m, (_, digits) in TABLE4_METRICS.items()}
@@ -87,3 +148,22 @@ def table4(frame):
     """Table 4 beside ours: one compare row per batch size and metric, at the paper's precision."""
     return report.compare_table(report.compare_groups(frame, TABLE4_DIGITS, by=["batch_size"],
                                                       paper_values=table4_value))
+
+
+def setting_rows(frame, setting: list[str], paper_value: float) -> dict:
+    """Test accuracy of each group of ``frame``'s runs by the ``setting`` columns, in the order first met:
+    :func:`report.compare` against ``paper_value``, keyed by the setting's values joined with ", "."""
+    return {", ".join(map(str, key)): report.compare(runs["accuracy"], paper_value, runs)
+            for key, runs in frame.groupby(setting, sort=False)}
+
+
+def selection_table(frame, setting: list[str], rows: dict, chosen: tuple):
+    """A5's selection: each setting's test accuracy (``rows``, :func:`setting_rows`) after its mean
+    validation accuracy, with its mean last-epoch training accuracy and whether it is ``chosen`` (the
+    setting :func:`report.best_group` picked on validation)."""
+    table = report.compare_table(rows, f"{', '.join(setting)}: test accuracy (%)")
+    by_group = frame.groupby(setting, sort=False)
+    table.insert(0, "validation accuracy (mean, %)", [f"{v:.2f}" for v in by_group["val_accuracy"].mean()])
+    table["last-epoch training accuracy (%)"] = [f"{v:.2f}" for v in by_group["train_accuracy"].mean()]
+    table["chosen on validation"] = [tuple(key) == chosen for key, _ in by_group]
+    return table

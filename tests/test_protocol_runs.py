@@ -76,3 +76,34 @@ def test_compare_protocols_rows_and_chances_per_protocol_and_reading():
     assert [row["share of runs >= 92.5"] for row in luck] == [0.0, 0.5, 0.5, 1.0, 0.5]
     assert list(luck[0]) == ["", "share of runs >= 92.5", "P(one run >= 92.5), normal fit",
                              "expected best of 3 (normal fit)"]
+
+
+
+def test_protocol_stats_add_each_ci_and_the_normal_fits_chance():
+    from fashionlib.protocol_runs import by_protocol, compare_protocols, protocol_stats
+
+    frame = _protocol_frame()
+    long = by_protocol(frame, PROTOCOLS, READING)
+    rows, luck = compare_protocols(long, frame, PROTOCOLS, READING, 92.6)
+    stats = protocol_stats(rows, luck, 92.6)
+    ci = rows["ours | stride"]["ci95"]
+    assert list(stats.loc["ours | stride", ["low", "high"]]) == pytest.approx([92.5 - ci, 92.5 + ci])
+    assert stats.loc["keras | plain", "chance"] == luck[-1]["P(one run >= 92.6), normal fit"]
+
+
+def test_headline_values_name_the_better_reading_of_ours_and_where_the_paper_lies():
+    from fashionlib import report
+    from fashionlib.protocol_runs import headline_values
+
+    stats = pd.DataFrame({"mean": [91.0, 92.5, 92.85, 93.5], "low": [90.5, 92.0, 92.8, 93.2],
+                          "high": [91.5, 92.8, 93.0, 93.8], "n": [5, 4, 5, 5], "chance": [0.001, 0.2, 0.55, 0.9]},
+                         index=["ours: test | plain", "ours: test | stride", "val | stride", "keras | stride"])
+    long = pd.DataFrame({"protocol": ["ours: test"] * 4 + ["val"] * 2, "reading": ["stride"] * 3 + ["plain"] + ["stride"] * 2,
+                         "accuracy": [92.0, 92.5, 93.0, 80.0, 99.0, 99.5]})
+    out = headline_values(stats, long, 92.87)
+    assert (out["a6_ours_label"], out["a6_ours_mean"], out["a6_ours_low"], out["a6_ours_high"], out["a6_ours_n"],
+            out["a6_ours_chance"]) == ("ours: test, stride", 92.5, 92.0, 92.8, 4, "0.20")
+    assert out["a6_ours_best10"] == report.expected_best_of([92.0, 92.5, 93.0], 10)["normal"]
+    assert (out["a6_reach"], out["a6_typical"]) == ("val, stride; keras, stride", "val, stride")
+    assert (out["a6_closest"], out["a6_closest_mean"]) == ("val, stride", 92.85)
+    assert headline_values(stats.iloc[:2], long, 95.0)["a6_typical"] == "none"

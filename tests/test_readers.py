@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import yaml
 
-from fashionlib import book, parameters_cell, progress, rules, run
+from fashionlib import book, course_plan, parameters_cell, progress, rules, run
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = yaml.safe_load((REPO / "_config.yml").read_text())
@@ -177,9 +177,7 @@ def test_each_exercise_changes_one_setting(stem):
 
 
 def test_course_plan_has_a_row_for_every_notebook():
-    text = (REPO / "notebooks" / "for_teachers.md").read_text()
-    plan = text[text.index("PLAN = {"):text.index("\n}\n", text.index("PLAN = {"))]
-    rows = set(re.findall(r'^\s+"(\w+)": \(', plan, re.M))
+    rows = set(course_plan.PLAN)
     assert set(book.NOTEBOOKS) <= rows, set(book.NOTEBOOKS) - rows
     assert {"a6_protocol", "a7_modern_recipe", "b0_pretraining"} <= rows
 
