@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import keras_runs, report, train_keras, verdict_words
+from . import keras_runs, report, train_keras
 
 
 def _pct(series, pick) -> float | None:
@@ -78,34 +78,3 @@ def protocol_stats(rows: dict, luck: list[dict], target: float):
     stats = pd.DataFrame(rows).T.assign(low=lambda t: t["mean"] - t["ci95"], high=lambda t: t["mean"] + t["ci95"])
     stats["chance"] = pd.DataFrame(luck).set_index("")[f"P(one run >= {target}), normal fit"]
     return stats
-
-
-def _label(key: str) -> str:
-    """A :func:`protocol_stats` row key as prose: "<protocol>, <reading>"."""
-    return key.replace(" | ", ", ")
-
-
-def _labels(keys: list[str]) -> str:
-    return "; ".join(_label(k) for k in keys) if keys else "none"
-
-
-def headline_values(stats, long, target: float) -> dict:
-    """What A6's run says in numbers, keyed by the page's glue names: the better reading under our protocol
-    (``a6_ours_*``: its label, mean, 95% CI, chance of one run in words, n and the expected best of ten runs,
-    normal fit), the protocols whose CI reaches ``target`` or lies above it (``a6_reach``), those whose CI
-    contains it (``a6_typical``), and the protocol whose mean lies closest (``a6_closest``, ``_mean``).
-
-    ``stats``: :func:`protocol_stats`; ``long``: :func:`by_protocol`'s one row per (protocol, run)."""
-    ours = stats.loc[[i for i in stats.index if i.startswith("ours: test")]]
-    best = ours["mean"].astype(float).idxmax()
-    reach = [i for i in stats.index if float(stats.loc[i, "high"]) >= target]
-    typical = [i for i in stats.index if float(stats.loc[i, "low"]) <= target <= float(stats.loc[i, "high"])]
-    closest = (stats["mean"].astype(float) - target).abs().idxmin()
-    best_values = long[(long["protocol"] + " | " + long["reading"]) == best]["accuracy"]
-    return {"a6_ours_label": _label(best), "a6_ours_mean": float(ours.loc[best, "mean"]),
-            "a6_ours_low": float(ours.loc[best, "low"]), "a6_ours_high": float(ours.loc[best, "high"]),
-            "a6_ours_chance": verdict_words.chance_words(float(stats.loc[best, "chance"])),
-            "a6_ours_n": int(ours.loc[best, "n"]),
-            "a6_ours_best10": float(report.expected_best_of(best_values, 10)["normal"]),
-            "a6_reach": _labels(reach), "a6_typical": _labels(typical),
-            "a6_closest": _label(closest), "a6_closest_mean": float(stats.loc[closest, "mean"])}

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from . import claims, paper, verdict_words
+from . import claims, paper, report, verdict_words
 
 _PAPER_ACCURACY = paper.JICT_HEADLINE["test_accuracy"]
 
@@ -158,3 +158,34 @@ def a5_page_values(a5_claim: dict, verdict: pd.DataFrame | None, a5_record: dict
         out[f"{key}_n"] = int(row["n"])
         out[f"{key}_words"] = "reaches" if row["low"] <= target <= row["high"] or row["low"] > target else "does not reach"
     return out
+
+
+def _label(key: str) -> str:
+    """A :func:`protocol_runs.protocol_stats` row key as prose: "<protocol>, <reading>"."""
+    return key.replace(" | ", ", ")
+
+
+def _labels(keys: list[str]) -> str:
+    return "; ".join(_label(k) for k in keys) if keys else "none"
+
+
+def headline_values(stats, long, target: float) -> dict:
+    """What A6's run says in numbers, keyed by the page's glue names: the better reading under our protocol
+    (``a6_ours_*``: its label, mean, 95% CI, chance of one run in words, n and the expected best of ten runs,
+    normal fit), the protocols whose CI reaches ``target`` or lies above it (``a6_reach``), those whose CI
+    contains it (``a6_typical``), and the protocol whose mean lies closest (``a6_closest``, ``_mean``).
+
+    ``stats``: :func:`protocol_runs.protocol_stats`; ``long``: :func:`protocol_runs.by_protocol`'s one row per (protocol, run)."""
+    ours = stats.loc[[i for i in stats.index if i.startswith("ours: test")]]
+    best = ours["mean"].astype(float).idxmax()
+    reach = [i for i in stats.index if float(stats.loc[i, "high"]) >= target]
+    typical = [i for i in stats.index if float(stats.loc[i, "low"]) <= target <= float(stats.loc[i, "high"])]
+    closest = (stats["mean"].astype(float) - target).abs().idxmin()
+    best_values = long[(long["protocol"] + " | " + long["reading"]) == best]["accuracy"]
+    return {"a6_ours_label": _label(best), "a6_ours_mean": float(ours.loc[best, "mean"]),
+            "a6_ours_low": float(ours.loc[best, "low"]), "a6_ours_high": float(ours.loc[best, "high"]),
+            "a6_ours_chance": verdict_words.chance_words(float(stats.loc[best, "chance"])),
+            "a6_ours_n": int(ours.loc[best, "n"]),
+            "a6_ours_best10": float(report.expected_best_of(best_values, 10)["normal"]),
+            "a6_reach": _labels(reach), "a6_typical": _labels(typical),
+            "a6_closest": _label(closest), "a6_closest_mean": float(stats.loc[closest, "mean"])}

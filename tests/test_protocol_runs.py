@@ -93,7 +93,7 @@ def test_protocol_stats_add_each_ci_and_the_normal_fits_chance():
 
 def test_headline_values_name_the_better_reading_of_ours_and_where_the_paper_lies():
     from fashionlib import report
-    from fashionlib.protocol_runs import headline_values
+    from fashionlib.study_a_verdict import headline_values
 
     stats = pd.DataFrame({"mean": [91.0, 92.5, 92.85, 93.5], "low": [90.5, 92.0, 92.8, 93.2],
                           "high": [91.5, 92.8, 93.0, 93.8], "n": [5, 4, 5, 5], "chance": [0.001, 0.2, 0.55, 0.9]},

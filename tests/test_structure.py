@@ -30,7 +30,7 @@ LAYERS = {
     **dict.fromkeys(["results", "report", "claims", "standin_claims", "paper_tables", "protocol_runs",
                      "plots", "html_tables", "gpu_estimate", "peer_ratios"], 4),
     # 5 the book's pages and the command line
-    **dict.fromkeys(["book", "verdict_words", "study_a_verdict", "provenance_table", "catalogue", "run",
+    **dict.fromkeys(["book", "verdict_words", "study_a_verdict", "provenance_table", "course_plan", "catalogue", "run",
                      "__main__"], 5),
 }
 BOTTOM = {m for m, layer in LAYERS.items() if layer == 0}
