@@ -59,6 +59,18 @@ def short_claim(text: str) -> str:
     return head[1] if head and len(head[1]) >= 30 else text
 
 
+def claim_cell(row) -> str:
+    """A status row's claim as an HTML table cell: its short name (:func:`short_claim`) linking to the
+    evidence page, then the paper's reference in small type."""
+    return f'<a href="{row["evidence"]}.html">{short_claim(row["claim"])}</a> <small>({row["reference"]})</small>'
+
+
+def reproduced_cell(text: str) -> str:
+    """A reproduced value "m ± h (n=k)" as an HTML table cell that breaks before the run count, so the
+    narrow column stays narrow; a dash when there is no value."""
+    return text.replace(" (n=", "<br>n=").rstrip(")") if text else "&ndash;"
+
+
 def summaries(table: pd.DataFrame) -> dict[str, str]:
     """One paragraph (Markdown) per paper from the rows of :func:`claims.status_table`.
 
