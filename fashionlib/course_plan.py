@@ -2,7 +2,7 @@
 
 ``PLAN`` has a row for every notebook of :data:`fashionlib.book.NOTEBOOKS` (:func:`check_plan`), so that a
 notebook added to the book without a lesson fails the teachers' page. The tables below are what that page
-shows: one row per notebook (:func:`plan_table`) and one card per session (:func:`sessions`).
+shows: one row per notebook (:func:`plan_table`) and one card per session (:func:`sessions`, each shown by :func:`session_card`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The narrow form of a wide printed table, so that every table of the book fits a 412 px phone: its
 first columns, the rest under "More columns" (a ``<details>`` below it, the row labels repeated).
 Applied to the front page's claims table (four columns) and to every printed table of every page
-(book/_ext/book_fixes.py).
+(book/_ext/book_fixes.py). Also what a page displays for a table that may be missing (:func:`table_or_note`).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The words the book prints about the claims: what each status means, one paragraph per paper, the
-verdict rule, a study page's banner and conclusion, and probabilities for prose.
+verdict rule, a study page's banner and conclusion, the front page's claim cells, and probabilities for prose.
 
 Every sentence is built from :func:`claims.claim_status` rows (or :func:`claims.status_table`), so the
 prose cannot state a verdict the table does not hold.
