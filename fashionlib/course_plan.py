@@ -2,7 +2,7 @@
 
 ``PLAN`` has a row for every notebook of :data:`fashionlib.book.NOTEBOOKS` (:func:`check_plan`), so that a
 notebook added to the book without a lesson fails the teachers' page. The tables below are what that page
-shows: one row per notebook (:func:`plan_table`) and one card per session (:func:`sessions`).
+shows: one row per notebook (:func:`plan_table`) and one card per session (:func:`sessions`, each shown by :func:`session_card`).
 """
 
 from __future__ import annotations
@@ -116,3 +116,13 @@ def sessions(plan: pd.DataFrame, cpu_minutes: pd.Series, timings: pd.DataFrame) 
             "assign": "<br>".join(f"{s_}: {first_exercise(s_)}" for s_ in study if first_exercise(s_)) or "read and discuss",
         })
     return cards
+
+
+CARD_FIELDS = ("read before class", "run in class", "run time (cpu record)", "full setting (committed record)", "assign")
+
+
+def session_card(card: dict) -> str:
+    """One session of :func:`sessions` as Markdown-in-HTML lines: a card rather than a wide table, which
+    would not fit the page."""
+    parts = [f"<strong>Session {card['session']}</strong>"] + [f"<em>{key}</em>: {card[key]}" for key in CARD_FIELDS]
+    return "<p>" + "<br>".join(parts) + "</p>"

@@ -1,7 +1,7 @@
 """The narrow form of a wide printed table, so that every table of the book fits a 412 px phone: its
 first columns, the rest under "More columns" (a ``<details>`` below it, the row labels repeated).
 Applied to the front page's claims table (four columns) and to every printed table of every page
-(book/_ext/book_fixes.py).
+(book/_ext/book_fixes.py). Also what a page displays for a table that may be missing (:func:`table_or_note`).
 """
 from __future__ import annotations
 
@@ -76,3 +76,16 @@ def narrow_tables(page_html: str) -> str:
     """Every pandas table (``class="dataframe"``) of ``page_html`` in its narrow form (:func:`narrow_table`):
     book/_ext/book_fixes.py applies it to every page, so a table printed by a notebook fits a phone."""
     return _DATAFRAME.sub(lambda m: narrow_table(m.group(0)), page_html)
+
+
+def table_or_note(table, missing: str) -> list:
+    """What a page displays for ``table`` (a DataFrame or None): the table as HTML, after the line
+    "Record: ..." when ``table.attrs["record"]`` names the record it comes from
+    (:func:`fashionlib.results.extras_table`); the Markdown ``missing`` when there is no table or it is
+    empty. A list of IPython display objects, for ``display(*...)``."""
+    from IPython.display import HTML, Markdown
+
+    if table is None or len(table) == 0:
+        return [Markdown(missing)]
+    record = [Markdown(f"Record: {table.attrs['record']}.")] if table.attrs.get("record") else []
+    return record + [HTML(table.to_html(index=False))]

@@ -236,3 +236,10 @@ def record_runs(runs: list[dict]) -> list[dict]:
                                 **({"val_accuracy_eval": r["val_metrics"]["accuracy"]} if r.get("val_metrics") else {})},
                     "model_file": r.get("model_path"), "history": h})
     return out
+
+
+def group_runs(runs: list[dict], fields, keys) -> dict[tuple, list[dict]]:
+    """The runs of :func:`run_many` by setting: for each key of ``keys`` (a tuple of the values of
+    ``fields``, the setting's names, in order), the runs whose setting has those values, in run order (one
+    per seed); a key no run has maps to an empty list."""
+    return {k: [r for r in runs if tuple(r["setting"][f] for f in fields) == tuple(k)] for k in keys}

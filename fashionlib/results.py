@@ -368,3 +368,23 @@ def provenance_line(record: dict) -> str:
     wall = p.get("wall_time_s")
     wall_s = f", {wall / 60:.1f} min" if wall else ""
     return f"profile {p['profile']}, {dev}, commit {str(p['git_commit'])[:10]}, {p['started'][:10]}{wall_s}"
+
+
+def short_provenance(frame):
+    """``frame`` (:func:`runs_frame`) with its commit and start shortened for a printed table: the first
+    ten characters of the commit, the date of the start."""
+    return frame.assign(commit=frame["commit"].str[:10], started=frame["started"].str[:10])
+
+
+def extras_table(notebook: str, key: str, results_dir_: str | os.PathLike | None = None):
+    """The table that ``notebook``'s newest record keeps under ``extras[key]`` (a benchmark record written
+    before runs were recorded), with that record's :func:`provenance_line` in ``attrs["record"]`` so the
+    page can say where it comes from; None when there is none."""
+    import pandas as pd
+
+    old = latest_record(notebook, results_dir_=results_dir_)
+    if old is None or not old.get("extras", {}).get(key):
+        return None
+    table = pd.DataFrame(old["extras"][key])
+    table.attrs["record"] = provenance_line(old)
+    return table

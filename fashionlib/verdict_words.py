@@ -1,5 +1,5 @@
 """The words the book prints about the claims: what each status means, one paragraph per paper, the
-verdict rule, a study page's banner and conclusion, and probabilities for prose.
+verdict rule, a study page's banner and conclusion, the front page's claim cells, and probabilities for prose.
 
 Every sentence is built from :func:`claims.claim_status` rows (or :func:`claims.status_table`), so the
 prose cannot state a verdict the table does not hold.
@@ -57,6 +57,18 @@ def short_claim(text: str) -> str:
     text = re.sub(r"\s*\([^()]*\)\s*$", "", text)
     head = re.match(r"^(.*?): ", text)
     return head[1] if head and len(head[1]) >= 30 else text
+
+
+def claim_cell(row) -> str:
+    """A status row's claim as an HTML table cell: its short name (:func:`short_claim`) linking to the
+    evidence page, then the paper's reference in small type."""
+    return f'<a href="{row["evidence"]}.html">{short_claim(row["claim"])}</a> <small>({row["reference"]})</small>'
+
+
+def reproduced_cell(text: str) -> str:
+    """A reproduced value "m ± h (n=k)" as an HTML table cell that breaks before the run count, so the
+    narrow column stays narrow; a dash when there is no value."""
+    return text.replace(" (n=", "<br>n=").rstrip(")") if text else "&ndash;"
 
 
 def summaries(table: pd.DataFrame) -> dict[str, str]:

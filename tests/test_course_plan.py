@@ -51,3 +51,11 @@ def test_reading_minutes_leave_code_out(tmp_path, monkeypatch):
     assert course_plan.first_exercise("q") == ("Predict the spread<br><code>python -m fashionlib run a3_batch_size "
                                                "-p seeds 3</code>")
 
+
+
+def test_session_card_shows_every_field_in_order():
+    card = {"session": 2, **{key: f"<b>{i}</b>" for i, key in enumerate(course_plan.CARD_FIELDS)}}
+    html = course_plan.session_card(card)
+    assert html.startswith("<p><strong>Session 2</strong><br><em>read before class</em>: <b>0</b>")
+    assert html.endswith("<em>assign</em>: <b>4</b></p>")
+    assert html.count("<br>") == len(course_plan.CARD_FIELDS)

@@ -495,3 +495,15 @@ def test_tolerance_rule_states_every_claims_tolerance():
 ])
 def test_short_claim_names_for_running_text(text, short):
     assert verdict_words.short_claim(text) == short
+
+
+def test_claim_cell_links_the_short_name_to_its_evidence():
+    row = {"claim": "Basic CNN: validation loss falls, then rises (share of epochs)", "evidence": "a2_basic_cnn",
+           "reference": "Fig. 5"}
+    assert verdict_words.claim_cell(row) == ('<a href="a2_basic_cnn.html">Basic CNN: validation loss falls, then rises'
+                                             '</a> <small>(Fig. 5)</small>')
+
+
+@pytest.mark.parametrize("text, cell", [("91.2 ± 0.3 (n=3)", "91.2 ± 0.3<br>n=3"), ("", "&ndash;"), ("0.5", "0.5")])
+def test_reproduced_cell_breaks_before_the_run_count(text, cell):
+    assert verdict_words.reproduced_cell(text) == cell

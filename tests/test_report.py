@@ -507,3 +507,17 @@ def test_wide_tables_keep_their_first_columns_and_put_the_rest_under_more_column
         rows = [tr for tr in t.find("tbody").find_all("tr")]
         widths = {sum(int(c.get("colspan", 1)) for c in tr.find_all(["th", "td"])) for tr in t.find("thead").find_all("tr")}
         assert len(rows) == 4 and max(widths) <= html_tables.MAX_COLUMNS, widths
+
+
+def test_table_or_note_shows_the_table_after_its_record_or_the_note():
+    import pandas as pd
+
+    table = pd.DataFrame({"a": [1]})
+    [shown] = html_tables.table_or_note(table, "*none*")
+    assert shown.data == table.to_html(index=False)
+    table.attrs["record"] = "profile cpu"
+    note, shown = html_tables.table_or_note(table, "*none*")
+    assert note.data == "Record: profile cpu." and shown.data == table.to_html(index=False)
+    for missing in (None, table.iloc[:0]):
+        [note] = html_tables.table_or_note(missing, "*none*")
+        assert note.data == "*none*" and type(note).__name__ == "Markdown"

@@ -301,3 +301,22 @@ def test_runs_frame_can_carry_each_runs_record_provenance(tmp_path, monkeypatch)
     assert [p["parameters"]["backend"] for p in f["provenance"]] == ["jax", "torch"]
     assert [p["git_commit"] for p in f["provenance"]] == ["aaaa", "bbbb"]
     assert "provenance" not in results.runs_frame("nb", "paper", tmp_path).columns
+
+
+def test_short_provenance_keeps_ten_characters_of_the_commit_and_the_date():
+    import pandas as pd
+
+    f = pd.DataFrame({"commit": ["0123456789abcdef"], "started": ["2026-12-04T18:00:00"], "seed": [1]})
+    short = results.short_provenance(f)
+    assert short.to_dict("records") == [{"commit": "0123456789", "started": "2026-12-04", "seed": 1}]
+    assert f["commit"][0] == "0123456789abcdef", "the frame it was given is left as it was"
+
+
+def test_extras_table_reads_the_newest_records_extras_and_names_the_record(tmp_path):
+    results.write_record("bench", {"profile": "cpu"}, [], extras={"rows": [{"a": 1}, {"a": 2}]},
+                         results_dir_=tmp_path)
+    table = results.extras_table("bench", "rows", results_dir_=tmp_path)
+    assert list(table["a"]) == [1, 2]
+    assert table.attrs["record"] == results.provenance_line(results.latest_record("bench", results_dir_=tmp_path))
+    assert results.extras_table("bench", "other", results_dir_=tmp_path) is None
+    assert results.extras_table("nothing", "rows", results_dir_=tmp_path) is None

@@ -262,3 +262,13 @@ def test_batch_order_changes_every_epoch_and_is_reproducible_per_seed():
     assert a[0] != a[1] and a[1] != a[2] and a[0] != a[2]
     assert a == again
     assert a[0] != other[0] and a[1] != other[1]
+
+
+def test_group_runs_gathers_each_settings_runs_in_run_order():
+    runs = [{"setting": {"model": m, "lr_end": e, "seed": s}, "seed": s}
+            for s in (0, 1) for m, e in (("a", 0.1), ("a", 0.2), ("b", 0.1))]
+    groups = keras_runs.group_runs(runs, ("model", "lr_end"), [("a", 0.1), ("b", 0.1), ("a", 0.2), ("c", 0.1)])
+    assert list(groups) == [("a", 0.1), ("b", 0.1), ("a", 0.2), ("c", 0.1)]
+    for (m, e), group in groups.items():
+        assert [r["seed"] for r in group] == ([0, 1] if m != "c" else [])
+        assert all((r["setting"]["model"], r["setting"]["lr_end"]) == (m, e) for r in group)
