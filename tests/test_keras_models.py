@@ -76,7 +76,7 @@ SCRIPT = textwrap.dedent("""
     from fashionlib.backend import use_backend
     use_backend(sys.argv[1])
     import keras
-    from fashionlib import keras_models as km
+    from fashionlib import choices, keras_models as km
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).normal(size=(8, 28, 28, 1)).astype("float32")
     y = np.arange(8, dtype="int32") % 10
