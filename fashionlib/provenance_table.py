@@ -51,10 +51,8 @@ def newest_records_table(results_dir_: str | os.PathLike | None = None):
     import pandas as pd
 
     lock = results.locked_versions()
-    newest = {}
-    for rec in results.load_records(results_dir_=results_dir_):  # oldest first: the last of each pair wins
-        p = rec["provenance"]
-        newest[(p.get("notebook"), p.get("profile"))] = p
+    groups = results.by_notebook_and_profile(results.load_records(results_dir_=results_dir_))
+    newest = {key: group[-1]["provenance"] for key, group in groups.items()}
     rows = []
     for (notebook, prof), p in newest.items():
         wall = p.get("wall_time_s")

@@ -311,11 +311,17 @@ def runs_frame(notebook: str | None = None, profile: str | None = None,
     """
     records = [check_schema(r) for r in load_records(notebook, profile, results_dir_)]
     if latest_only:
-        groups = {}
-        for rec in records:  # oldest first
-            groups.setdefault((rec["provenance"]["notebook"], rec["provenance"]["profile"]), []).append(rec)
-        records = [rec for group in groups.values() for rec in combine_records(group)]
+        records = [rec for group in by_notebook_and_profile(records).values() for rec in combine_records(group)]
     return _frame(records, with_provenance)
+
+
+def by_notebook_and_profile(records: list[dict]) -> dict[tuple, list[dict]]:
+    """``records`` (oldest first, as :func:`load_records` returns them) grouped by (notebook, profile),
+    each group oldest first: its last record is the newest."""
+    groups = {}
+    for rec in records:
+        groups.setdefault((rec["provenance"].get("notebook"), rec["provenance"].get("profile")), []).append(rec)
+    return groups
 
 
 def frame(notebook: str, params: dict, runs: list[dict]):
