@@ -6,6 +6,21 @@ cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
+# Room first, before any work: the locked environment (torch with its CUDA libraries, TensorFlow,
+# JAX) takes about 8 GiB, and a full disk leaves pip's "No space left on device" half-way through.
+MIN_FREE_GIB="${FASHIONLIB_SETUP_MIN_FREE_GIB:-9}"
+if [ ! -x "$VENV/bin/python" ]; then
+    venv_parent="$(dirname "$VENV")"
+    mkdir -p "$venv_parent"
+    free_gib=$(( $(df -Pk "$venv_parent" | awk 'NR==2 {print $4}') / 1048576 ))
+    if [ "$free_gib" -lt "$MIN_FREE_GIB" ]; then
+        echo "[setup] error: only ${free_gib} GiB free on the disk of $venv_parent; the venv $VENV needs" \
+             "about ${MIN_FREE_GIB} GiB. Free some space (old clones' .venv folders are the usual culprit)" \
+             "or set VENV to a folder on a larger disk." >&2
+        exit 1
+    fi
+fi
+
 if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"

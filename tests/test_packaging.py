@@ -86,6 +86,24 @@ def test_setup_installs_from_the_lock_and_make_lock_regenerates_it():
     assert "requirements-lock.txt" in make.split("$(STAMP):")[1].splitlines()[0]
 
 
+def test_setup_stops_before_any_work_when_the_disk_cannot_hold_the_venv(tmp_path):
+    """A full disk used to end CI in pip's "No space left on device" half-way through the install."""
+    import subprocess
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "apt-get").write_text("#!/bin/sh\necho apt-get ran; exit 1\n")
+    (fake_bin / "apt-get").chmod(0o755)
+    venv = tmp_path / "clone" / ".venv"
+    env = {"PATH": f"{fake_bin}:/usr/bin:/bin", "VENV": str(venv), "PYTHON": "false",
+           "FASHIONLIB_SETUP_MIN_FREE_GIB": "100000000"}
+    done = subprocess.run(["bash", str(REPO / ".ci" / "setup.sh")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert "GiB free on the disk of" in done.stderr and "set VENV" in done.stderr
+    assert "apt-get ran" not in done.stdout + done.stderr and not venv.exists()
+
+
 def test_environment_locked_compares_installed_versions(tmp_path):
     from importlib import metadata
 
