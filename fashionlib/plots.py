@@ -126,7 +126,7 @@ def bar_paper_vs_reproduced(table: pd.DataFrame, value: str = "mean", error: str
     Without ``ylim`` the y-axis spans the data (:func:`bar_limits`), so every bar shows, however far the
     reproduced values fall from the paper's.
     """
-    fig, ax = _fig((max(5.0, 1.1 * len(table) + 2), 3.8))
+    fig, ax = _fig((max(6.0, 1.1 * len(table) + 2), 3.8))
     x = np.arange(len(table))
     w = 0.38
     ax.bar(x - w / 2, table[paper].astype(float), w, label="paper", color="tab:grey")
