@@ -4,7 +4,7 @@ Each function returns a ``matplotlib.figure.Figure`` with a title saying which p
 reproduces, so notebooks can ``glue`` it and the book can caption it.
 
 Study A (JICT 2023): :func:`fig2_learning_rate`, :func:`fig45_curves`, :func:`fig6_confusion`,
-:func:`fig7_roc_average`, :func:`fig8_roc_per_class`, :func:`bar_paper_vs_reproduced`,
+:func:`fig7_roc_average`, :func:`fig8_roc_per_class`, :func:`bar_paper_vs_reproduced` (also B3's rows),
 :func:`protocol_strip` (the a6 protocol page).
 Study B: :func:`class_counts_bar`, :func:`balance_before_after`, :func:`study_b_history` (for
 :func:`fig45_curves`), :func:`prf_per_epoch`, :func:`edge_maps` (B1 and B4), :func:`rare_class_samples`
@@ -117,25 +117,41 @@ def fig8_roc_per_class(curves: pd.DataFrame, auc: pd.DataFrame, zoom: bool = Tru
     return fig
 
 
-def bar_paper_vs_reproduced(table: pd.DataFrame, value: str = "mean", error: str = "std",
+def bar_paper_vs_reproduced(table: pd.DataFrame, value: str = "mean", error: str | None = "std",
                             paper: str = "paper", title: str = "Paper vs reproduced", ylabel: str = "",
-                            ylim=None):
-    """Grouped bars: paper value and reproduced mean (+- std) for each row of ``table`` (index = row label)."""
-    fig, ax = _fig((max(5.0, 1.1 * len(table) + 2), 3.8))
+                            ylim=None, labels=None):
+    """Grouped bars: paper value and reproduced mean (+- ``error``, when ``table`` has that column) for each
+    row of ``table``; ``labels`` name the rows on the x-axis (default: ``table``'s index).
+
+    Without ``ylim`` the y-axis spans the data (:func:`bar_limits`), so every bar shows, however far the
+    reproduced values fall from the paper's.
+    """
+    fig, ax = _fig((max(6.0, 1.1 * len(table) + 2), 3.8))
     x = np.arange(len(table))
     w = 0.38
     ax.bar(x - w / 2, table[paper].astype(float), w, label="paper", color="tab:grey")
     err = table[error].astype(float).fillna(0) if error in table else None
     ax.bar(x + w / 2, table[value].astype(float), w, yerr=err, capsize=3, label="reproduced", color="tab:blue")
-    ax.set_xticks(x, [str(i) for i in table.index], rotation=0, fontsize=8)
+    ax.set_xticks(x, [str(i) for i in (table.index if labels is None else labels)], rotation=0, fontsize=8)
     ax.set_ylabel(ylabel)
-    if ylim is not None:
-        ax.set_ylim(*ylim)
+    ax.set_ylim(*(bar_limits(table, value, error, paper) if ylim is None else ylim))
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return fig
 
+
+def bar_limits(table: pd.DataFrame, value: str = "mean", error: str | None = "std", paper: str = "paper",
+               margin: float = 0.1) -> tuple[float, float]:
+    """y-limits that hold every bar of :func:`bar_paper_vs_reproduced`: from the lowest paper value or
+    reproduced value minus its error to the highest plus its error, widened by ``margin`` of that span on
+    each side (never below 0 when all values are at or above 0; ±1 when every value is the same)."""
+    mean = table[value].astype(float)
+    err = table[error].astype(float).fillna(0).abs() if error in table else 0.0
+    values = pd.concat([table[paper].astype(float), mean - err, mean + err]).dropna()
+    lo, hi = float(values.min()), float(values.max())
+    pad = margin * (hi - lo) if hi > lo else 1.0
+    return (max(lo - pad, 0.0) if lo >= 0 else lo - pad), hi + pad
 
 
 def protocol_strip(long: pd.DataFrame, paper_value: float, value: str = "accuracy", protocol: str = "protocol",

@@ -1,4 +1,5 @@
-"""plots.setting_heatmaps: each panel shows the per-cell mean of its metric, labelled."""
+"""plots: the B2 heatmaps show each cell's mean, the rare-class samples show only the rarest class, and
+the paper-vs-reproduced bars show every bar, however far the reproduced values fall from the paper's."""
 
 import matplotlib
 
@@ -49,3 +50,43 @@ def test_rare_class_samples_shows_only_the_rarest_class_originals_over_copies():
     rng2.choice(np.array([8, 9, 10]), size=2, replace=False)
     assert after == rng2.random(), "the caller's generator moved on by exactly the two draws"
     plt.close(fig)
+
+
+def _bar_tops(ax):
+    """(bottom, top) of each bar in drawing order: the paper's bars, then the reproduced ones."""
+    return [(p.get_y(), p.get_y() + p.get_height()) for p in ax.patches]
+
+
+def test_paper_vs_reproduced_shows_every_bar_and_its_error_far_below_the_paper():
+    """A reduced run scoring 60% beside a paper's 90%: both bars' tops, and the error bar, lie inside the
+    y-range and above its bottom, and the range starts near the lowest value rather than at 0."""
+    table = pd.DataFrame({"paper": [90.0, 92.87], "mean": [60.0, 92.0], "std": [2.0, 0.3]}, index=["LeNet", "CNN"])
+    fig = plots.bar_paper_vs_reproduced(table, ylabel="test accuracy (%)")
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    tops = [top for _, top in _bar_tops(ax)]
+    assert tops == [90.0, 92.87, 60.0, 92.0]
+    assert all(low < top < high for top in tops), (low, high, tops)
+    assert low < 60.0 - 2.0 and high > 92.87, "the error bar of the 60% mean and the highest bar fit"
+    assert low > 50.0, "the y-range spans the data, not 0 to 100, so the bars' differences show"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["LeNet", "CNN"]
+    plt.close(fig)
+
+
+def test_paper_vs_reproduced_takes_labels_a_given_range_and_no_error_column():
+    table = pd.DataFrame({"paper": [82.8, 83.47], "val acc %": [20.0, 25.0]}, index=[1, 2])
+    fig = plots.bar_paper_vs_reproduced(table, value="val acc %", error=None, labels=["row 1", "row 2"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["row 1", "row 2"]
+    assert ax.get_ylim()[0] < 20.0 < 83.47 < ax.get_ylim()[1]
+    plt.close(fig)
+    fig = plots.bar_paper_vs_reproduced(table, value="val acc %", error=None, ylim=(0, 100))
+    assert fig.axes[0].get_ylim() == (0, 100)
+    plt.close(fig)
+
+
+def test_bar_limits_widen_the_data_span_and_stay_at_or_above_zero():
+    table = pd.DataFrame({"paper": [90.0], "mean": [60.0], "std": [float("nan")]})
+    assert plots.bar_limits(table) == (57.0, 93.0)  # span 30, a tenth of it on each side; a missing std is 0
+    assert plots.bar_limits(table.assign(mean=5.0)) == (0.0, 98.5)  # 5 - 8.5 would fall below 0
+    assert plots.bar_limits(table.assign(mean=90.0)) == (89.0, 91.0)  # one value: one point either side

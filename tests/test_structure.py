@@ -25,7 +25,8 @@ LAYERS = {
                      "torch_device", "torch_images", "torch_data"], 2),
     # 3 training and evaluating runs
     **dict.fromkeys(["train_keras", "keras_callbacks", "train_vmap", "keras_runs", "saved_models",
-                     "train_torch", "torch_evaluation", "pretraining", "standin_grid"], 3),
+                     "train_torch", "torch_evaluation", "pretraining", "standin_grid",
+                     "hyperparameter_rows"], 3),
     # 4 records and comparisons: results records, the tables, claims and figures built from them
     **dict.fromkeys(["results", "report", "claims", "standin_claims", "paper_tables", "protocol_runs",
                      "plots", "html_tables", "gpu_estimate", "peer_ratios"], 4),
