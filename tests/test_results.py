@@ -315,8 +315,8 @@ def test_short_provenance_keeps_ten_characters_of_the_commit_and_the_date():
 def test_extras_table_reads_the_newest_records_extras_and_names_the_record(tmp_path):
     results.write_record("bench", {"profile": "cpu"}, [], extras={"rows": [{"a": 1}, {"a": 2}]},
                          results_dir_=tmp_path)
-    table = results.extras_table("bench", "rows", results_dir_=tmp_path)
+    table, record = results.extras_table("bench", "rows", results_dir_=tmp_path)
     assert list(table["a"]) == [1, 2]
-    assert table.attrs["record"] == results.provenance_line(results.latest_record("bench", results_dir_=tmp_path))
-    assert results.extras_table("bench", "other", results_dir_=tmp_path) is None
-    assert results.extras_table("nothing", "rows", results_dir_=tmp_path) is None
+    assert record == results.provenance_line(results.latest_record("bench", results_dir_=tmp_path))
+    assert results.extras_table("bench", "other", results_dir_=tmp_path) == (None, None)
+    assert results.extras_table("nothing", "rows", results_dir_=tmp_path) == (None, None)
