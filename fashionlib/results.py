@@ -17,7 +17,7 @@ import uuid
 from importlib import metadata
 from pathlib import Path
 
-from .files import REPO_ROOT, atomic_write_bytes, atomic_write_text, git_commit, results_dir  # noqa: F401  (the one writer)
+from .files import REPO_ROOT, atomic_write_text, git_commit, results_dir
 LIBRARIES = ["numpy", "pandas", "scikit-learn", "imbalanced-learn", "matplotlib", "seaborn",
              "keras", "tensorflow", "tensorflow-cpu", "jax", "torch", "torchvision", "timm",
              "papermill", "jupyter-book"]
