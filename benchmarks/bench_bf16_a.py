@@ -44,10 +44,10 @@ def main(argv=None) -> int:
     if args.epochs < 1 or args.train_size < 10 or args.margin <= 0:
         p.error("need --epochs >= 1, --train-size >= 10, --margin > 0.")
 
-    from fashionlib import results
+    from fashionlib import files, results
     from fashionlib.backend import use_backend
 
-    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())
+    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", files.git_commit())
     use_backend(args.backend)
     import pandas as pd
 

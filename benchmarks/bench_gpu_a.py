@@ -61,10 +61,10 @@ def main(argv=None) -> int:
     if jobs < 1:
         p.error("need --jobs >= 1.")
 
-    from fashionlib import results
+    from fashionlib import files, results
     from fashionlib.backend import use_backend
 
-    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())
+    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", files.git_commit())
     use_backend("jax")
     import jax
 

@@ -197,9 +197,9 @@ def main(argv=None) -> int:
     if args.epochs < 2 or args.rounds < 1:
         p.error("need --epochs >= 2 (the first epoch is left out) and --rounds >= 1.")
 
-    from fashionlib import results
+    from fashionlib import files, results
 
-    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())  # the code the run starts from
+    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", files.git_commit())  # the code the run starts from
     started = time.time()
     rows, failed = [], []
     for rnd in range(args.rounds):

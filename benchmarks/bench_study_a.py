@@ -111,11 +111,11 @@ def main() -> int:
         worker(args)
         return 0
 
-    from fashionlib import results
+    from fashionlib import files, results
     from fashionlib.backend import installed_backends
     from fashionlib.choices import KERAS_BACKENDS
 
-    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())  # the code the run starts from
+    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", files.git_commit())  # the code the run starts from
 
     started = time.time()
     backends = args.backends or installed_backends()

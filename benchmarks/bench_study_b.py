@@ -209,9 +209,9 @@ def _child(args, q):
 def main(argv=None) -> int:
     import torch
 
-    from fashionlib import results, torch_models
+    from fashionlib import files, results, torch_models
 
-    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())  # the code the run starts from
+    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", files.git_commit())  # the code the run starts from
     cuda = torch.cuda.is_available()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backbones", nargs="+", default=list(torch_models.PAPER_BACKBONES))

@@ -78,14 +78,14 @@ def narrow_tables(page_html: str) -> str:
     return _DATAFRAME.sub(lambda m: narrow_table(m.group(0)), page_html)
 
 
-def table_or_note(table, missing: str) -> list:
+def table_or_note(table, missing: str, record: str | None = None) -> list:
     """What a page displays for ``table`` (a DataFrame or None): the table as HTML, after the line
-    "Record: ..." when ``table.attrs["record"]`` names the record it comes from
-    (:func:`fashionlib.results.extras_table`); the Markdown ``missing`` when there is no table or it is
-    empty. A list of IPython display objects, for ``display(*...)``."""
+    "Record: ..." when ``record`` names the record it comes from (the provenance line that
+    :func:`fashionlib.results.extras_table` returns with its table); the Markdown ``missing`` when there
+    is no table or it is empty. A list of IPython display objects, for ``display(*...)``."""
     from IPython.display import HTML, Markdown
 
     if table is None or len(table) == 0:
         return [Markdown(missing)]
-    record = [Markdown(f"Record: {table.attrs['record']}.")] if table.attrs.get("record") else []
-    return record + [HTML(table.to_html(index=False))]
+    shown_record = [Markdown(f"Record: {record}.")] if record else []
+    return shown_record + [HTML(table.to_html(index=False))]

@@ -17,7 +17,7 @@ import uuid
 from importlib import metadata
 from pathlib import Path
 
-from .files import REPO_ROOT, atomic_write_bytes, atomic_write_text, git_commit, results_dir  # noqa: F401  (the one writer)
+from .files import REPO_ROOT, atomic_write_text, git_commit, results_dir
 LIBRARIES = ["numpy", "pandas", "scikit-learn", "imbalanced-learn", "matplotlib", "seaborn",
              "keras", "tensorflow", "tensorflow-cpu", "jax", "torch", "torchvision", "timm",
              "papermill", "jupyter-book"]
@@ -384,13 +384,12 @@ def short_provenance(frame):
 
 def extras_table(notebook: str, key: str, results_dir_: str | os.PathLike | None = None):
     """The table that ``notebook``'s newest record keeps under ``extras[key]`` (a benchmark record written
-    before runs were recorded), with that record's :func:`provenance_line` in ``attrs["record"]`` so the
-    page can say where it comes from; None when there is none."""
+    before runs were recorded) and that record's :func:`provenance_line`, so that the page can say where
+    the table comes from (:func:`fashionlib.html_tables.table_or_note`'s ``record``); (None, None) when
+    there is none."""
     import pandas as pd
 
     old = latest_record(notebook, results_dir_=results_dir_)
     if old is None or not old.get("extras", {}).get(key):
-        return None
-    table = pd.DataFrame(old["extras"][key])
-    table.attrs["record"] = provenance_line(old)
-    return table
+        return None, None
+    return pd.DataFrame(old["extras"][key]), provenance_line(old)

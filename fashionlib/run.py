@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import book, files, results
+from . import book, files
 from .files import REPO_ROOT, atomic_write_text, git_commit
 from .parameters_cell import declared_parameters
 from .progress import PROGRESS_ENV
@@ -48,12 +48,12 @@ def _fingerprint(source: Path, params: dict, results_dir=None) -> str:
     h = hashlib.sha256(source.read_bytes())
     h.update(json.dumps(params, sort_keys=True).encode())
     library = Path(LIBRARY_DIR)
-    files = [(p.relative_to(library).as_posix(), p) for p in sorted(library.rglob("*.py"))]
-    files += [(Path(p).name, Path(p)) for p in LOCK_FILES if Path(p).is_file()]
-    for name, path in files:
+    hashed = [(p.relative_to(library).as_posix(), p) for p in sorted(library.rglob("*.py"))]
+    hashed += [(Path(p).name, Path(p)) for p in LOCK_FILES if Path(p).is_file()]
+    for name, path in hashed:
         h.update(f"\0{name}\0".encode())
         h.update(path.read_bytes())
-    h.update(str(results.results_dir(results_dir).resolve()).encode())
+    h.update(str(files.results_dir(results_dir).resolve()).encode())
     return h.hexdigest()
 
 

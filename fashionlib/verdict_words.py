@@ -12,7 +12,7 @@ import re
 
 import pandas as pd
 
-from . import book, claims, results
+from . import book, claims, files, results
 
 REDUCED_WARNING = "reduced run: these numbers do not test the paper"
 
@@ -136,7 +136,7 @@ def page_banner(notebook: str, profile: str, params: dict, results_dir=None) -> 
     read with ``full_only``), then what this page's own cells ran: ``profile`` with ``params``; a reduced
     profile (not in :data:`claims.FULL_PROFILE_NAMES`) says :data:`REDUCED_WARNING`.
     """
-    book_dir = results.results_dir(results_dir).parent
+    book_dir = files.results_dir(results_dir).parent
     lines = []
     for full in claims.FULL_PROFILE_NAMES:
         records = results.load_records(notebook, full, results_dir)

@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from fashionlib import results, rules  # noqa: E402
+from fashionlib import files, results, rules  # noqa: E402
 
 FIT_KEYS = ("epochs", "batch_size", "lr", "lr_end", "schedule", "optimizer")
 # FitConfig's fields and defaults (train_keras imports Keras; these are the defaults old runs used too)
@@ -146,7 +146,7 @@ def convert(path: Path) -> bool:
         new = upgrade_names(rec)
         if new == rec:
             return False
-        results.atomic_write_text(path, json.dumps(new, indent=1) + "\n")
+        files.atomic_write_text(path, json.dumps(new, indent=1) + "\n")
         return True
     nb = rec["provenance"]["notebook"]
     if nb not in CONVERTERS:
@@ -154,7 +154,7 @@ def convert(path: Path) -> bool:
     runs, extras = CONVERTERS[nb](rec, path)
     checked = [results._check_run(i, r) for i, r in enumerate(runs)]
     new = upgrade_names({"schema": results.SCHEMA, "provenance": rec["provenance"], "runs": checked, "extras": extras})
-    results.atomic_write_text(path, json.dumps(new, indent=1) + "\n")
+    files.atomic_write_text(path, json.dumps(new, indent=1) + "\n")
     return True
 
 

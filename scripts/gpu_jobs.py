@@ -476,9 +476,9 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work) if args.work else out.parent / "gpu_jobs_work"
     work.mkdir(parents=True, exist_ok=True)
-    from fashionlib import results
+    from fashionlib import files
 
-    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", results.git_commit())  # the code the jobs start from
+    os.environ.setdefault("FASHIONLIB_GIT_COMMIT", files.git_commit())  # the code the jobs start from
     deadline = time.monotonic() + 60 * args.budget_min
     summary = []
     for job in jobs:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fashionlib import data, fmnist_standin, results
+from fashionlib import data, files, fmnist_standin, results
 from fashionlib import torch_models as tm
 from fashionlib.torch_evaluation import linear_probe
 
@@ -105,7 +105,7 @@ def test_changed_weights_file_fails_its_manifest(tmp_path):
         tm.verify_weights(tmp_path / "absent.safetensors")
 
 
-STANDIN_B0 = results.REPO_ROOT / "book" / "results" / "standin" / "b0_pretraining"
+STANDIN_B0 = files.REPO_ROOT / "book" / "results" / "standin" / "b0_pretraining"
 
 
 def _standin_files():

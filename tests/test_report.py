@@ -515,9 +515,8 @@ def test_table_or_note_shows_the_table_after_its_record_or_the_note():
     table = pd.DataFrame({"a": [1]})
     [shown] = html_tables.table_or_note(table, "*none*")
     assert shown.data == table.to_html(index=False)
-    table.attrs["record"] = "profile cpu"
-    note, shown = html_tables.table_or_note(table, "*none*")
+    note, shown = html_tables.table_or_note(table, "*none*", record="profile cpu")
     assert note.data == "Record: profile cpu." and shown.data == table.to_html(index=False)
     for missing in (None, table.iloc[:0]):
-        [note] = html_tables.table_or_note(missing, "*none*")
+        [note] = html_tables.table_or_note(missing, "*none*", record="profile cpu")
         assert note.data == "*none*" and type(note).__name__ == "Markdown"

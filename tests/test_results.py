@@ -28,7 +28,7 @@ def test_record_carries_provenance_runs_and_extras(tmp_path, monkeypatch):
     assert sorted(rec) == ["extras", "provenance", "runs", "schema"] and rec["schema"] == results.SCHEMA
     prov = rec["provenance"]
     assert prov["parameters"]["epochs"] == 2 and prov["profile"] == "smoke" and prov["notebook"] == "nb"
-    if (results.REPO_ROOT / ".git").exists():  # a clone or worktree: the full sha, "-dirty" if changed
+    if (files.REPO_ROOT / ".git").exists():  # a clone or worktree: the full sha, "-dirty" if changed
         assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", prov["git_commit"]), prov["git_commit"]
     else:  # a copied tree without git
         assert prov["git_commit"] == "unknown"
@@ -54,7 +54,7 @@ def test_runs_frame_has_one_row_per_run_with_setting_and_metric_columns(tmp_path
     assert list(f["model_file"]) == ["a_seed0.keras", None], "a model file is a name beside the record"
     assert f["history"][0] == {"accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.55]} and f["history"][1] is None
     assert set(f["record"]) == {str(path)} and set(f["profile"]) == {"cpu"} and set(f["notebook"]) == {"nb"}
-    assert set(f["device"]) == {"cpu"} and f["commit"][0] == results.git_commit()
+    assert set(f["device"]) == {"cpu"} and f["commit"][0] == files.git_commit()
     empty = results.runs_frame("other", results_dir_=tmp_path)
     assert empty.empty and list(empty.columns) == results.FRAME_COLUMNS
 
@@ -105,14 +105,14 @@ def test_a_malformed_run_is_refused_before_anything_is_written(tmp_path, runs, m
 
 def test_failed_write_keeps_old_file(tmp_path, monkeypatch):
     target = tmp_path / "rec.json"
-    results.atomic_write_text(target, "old")
+    files.atomic_write_text(target, "old")
 
     def boom(*a, **k):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError):
-        results.atomic_write_text(target, "new")
+        files.atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.json"], "no temporary file left behind"
 
@@ -120,16 +120,16 @@ def test_failed_write_keeps_old_file(tmp_path, monkeypatch):
 def test_sigkill_during_write_keeps_old_record(tmp_path):
     """Kill -9 a process in the middle of writing a large record: the previous copy stays intact."""
     target = tmp_path / "rec.json"
-    results.atomic_write_text(target, json.dumps({"v": "old"}))
+    files.atomic_write_text(target, json.dumps({"v": "old"}))
     script = textwrap.dedent(f"""
         import os, sys
-        from fashionlib import results
+        from fashionlib import files
         real_fsync = os.fsync
         def slow_fsync(fd):
             print("writing", flush=True)
             import time; time.sleep(60)
         os.fsync = slow_fsync
-        results.atomic_write_text({str(target)!r}, "x" * 50_000_000)
+        files.atomic_write_text({str(target)!r}, "x" * 50_000_000)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "writing"
@@ -141,9 +141,9 @@ def test_sigkill_during_write_keeps_old_record(tmp_path):
 def test_commit_of_a_copied_tree_without_git_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "REPO_ROOT", tmp_path)  # a copy of the tree with no .git folder
     monkeypatch.setenv("FASHIONLIB_GIT_COMMIT", "a85148cb5d98")
-    assert results.git_commit() == "a85148cb5d98"
+    assert files.git_commit() == "a85148cb5d98"
     monkeypatch.delenv("FASHIONLIB_GIT_COMMIT")
-    assert results.git_commit() == "unknown"
+    assert files.git_commit() == "unknown"
 
 
 def test_device_names_a_jax_gpu(monkeypatch):
@@ -192,7 +192,7 @@ def test_every_committed_record_reads_through_the_one_reader():
     """The committed records (converted by scripts/convert_records.py) all have the current shape."""
     from pathlib import Path
 
-    root = Path(results.REPO_ROOT) / "book" / "results"
+    root = Path(files.REPO_ROOT) / "book" / "results"
     records = results.load_records(results_dir_=root)
     assert records and all(r.get("schema") == results.SCHEMA for r in records), \
         [r["_path"] for r in records if r.get("schema") != results.SCHEMA]
@@ -256,7 +256,7 @@ def test_an_older_record_of_another_experiment_is_left_out(tmp_path):
 def test_convert_records_turns_an_old_shape_into_runs_and_is_idempotent(tmp_path):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("convert_records", results.REPO_ROOT / "scripts" / "convert_records.py")
+    spec = importlib.util.spec_from_file_location("convert_records", files.REPO_ROOT / "scripts" / "convert_records.py")
     convert = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(convert)
     hist = {"epoch": [0, 1], "accuracy": [0.5, 0.9], "loss": [1.0, 0.3], "val_accuracy": [0.6, 0.925],
@@ -315,8 +315,8 @@ def test_short_provenance_keeps_ten_characters_of_the_commit_and_the_date():
 def test_extras_table_reads_the_newest_records_extras_and_names_the_record(tmp_path):
     results.write_record("bench", {"profile": "cpu"}, [], extras={"rows": [{"a": 1}, {"a": 2}]},
                          results_dir_=tmp_path)
-    table = results.extras_table("bench", "rows", results_dir_=tmp_path)
+    table, record = results.extras_table("bench", "rows", results_dir_=tmp_path)
     assert list(table["a"]) == [1, 2]
-    assert table.attrs["record"] == results.provenance_line(results.latest_record("bench", results_dir_=tmp_path))
-    assert results.extras_table("bench", "other", results_dir_=tmp_path) is None
-    assert results.extras_table("nothing", "rows", results_dir_=tmp_path) is None
+    assert record == results.provenance_line(results.latest_record("bench", results_dir_=tmp_path))
+    assert results.extras_table("bench", "other", results_dir_=tmp_path) == (None, None)
+    assert results.extras_table("nothing", "rows", results_dir_=tmp_path) == (None, None)
