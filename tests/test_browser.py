@@ -6,6 +6,8 @@ Visits every page of the table of contents (the list is read from ``_toc.yml``) 
 - the console shows no entry of level SEVERE or WARNING (read after each page, the last one too);
 - no table is wider than the article that holds it (at a 1280 px window), nor, on a 412 px phone
   screen, wider than the article or the screen (``test_no_table_wider_than_a_phone_screen``);
+- on a 412 px phone screen, with every "More columns" block open, no word split inside in a table cell
+  unless its table cannot fit whole words (``test_no_word_split_in_a_table_cell_on_a_phone``);
 - no traceback, error or stderr output block;
 - no tqdm progress text and no TensorFlow/absl/oneDNN start-up lines in any cell output;
 - at most 15 stream-output boxes;
@@ -290,20 +292,26 @@ def test_phone_table_failures_names_wide_tables():
     assert "article 500 px" in phone_table_failures({**fits, "articleWidth": 500.0}, 412)
 
 
-def test_no_table_wider_than_a_phone_screen(browser, book_root, server):
-    """Every page at 412 px (a phone): each table fits the article, the article fits the screen."""
+def failures_on_a_phone(browser, server, script: str, check) -> dict[str, str]:
+    """Every page of the table of contents at a phone's size (``PHONE``): ``check`` of what ``script``
+    (an async script) returns, where it finds something: {page: what it found}."""
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
     try:
         failures = {}
         for page in toc_pages():
             browser.get(f"{server}/{page}.html")
-            info = browser.execute_async_script(INSPECT)
-            failed = phone_table_failures(info, PHONE["width"])
+            failed = check(browser.execute_async_script(script))
             if failed:
                 failures[page] = failed
         browser.get_log("browser"), browser.get_log("performance")  # the other test reads its own entries
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return failures
+
+
+def test_no_table_wider_than_a_phone_screen(browser, book_root, server):
+    """Every page at 412 px (a phone): each table fits the article, the article fits the screen."""
+    failures = failures_on_a_phone(browser, server, INSPECT, lambda info: phone_table_failures(info, PHONE["width"]))
     report = "\n".join(f"{page}: {found}" for page, found in failures.items())
     assert not failures, f"{len(failures)} pages have a table wider than a {PHONE['width']} px screen:\n{report}"
 
@@ -384,17 +392,6 @@ def test_no_word_split_in_a_table_cell_on_a_phone(browser, book_root, server):
     """Every page at 412 px, every "More columns" block open: a table cell breaks lines between words
     (or after a hyphen, slash or underscore) and never inside a word, unless its table cannot fit with
     whole words; then fashionrepro.js lets only its widest columns break a word longer than they are."""
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
-    try:
-        failures = {}
-        for page in toc_pages():
-            browser.get(f"{server}/{page}.html")
-            info = browser.execute_async_script(SPLIT_WORDS)
-            failed = split_word_failures(info)
-            if failed:
-                failures[page] = failed
-        browser.get_log("browser"), browser.get_log("performance")  # the other test reads its own entries
-    finally:
-        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    failures = failures_on_a_phone(browser, server, SPLIT_WORDS, split_word_failures)
     report = "\n".join(f"{page}: {found}" for page, found in failures.items())
     assert not failures, f"{len(failures)} pages split words in table cells at {PHONE['width']} px:\n{report}"
