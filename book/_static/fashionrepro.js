@@ -41,6 +41,7 @@
     const rows = Array.from(table.rows);
     const n = Math.max(...rows.map((r) => r.cells.length));
     const full = rows.filter((r) => r.cells.length === n).pop();  // a row with a cell in every column
+    if (!full) return;
     const need = Array.from(full.cells, (cell) => cell.getBoundingClientRect().width);
     let limit = limitFor(need, width);
     for (let tries = 0; limit > 0 && tries < 3; tries++) {
