@@ -6,6 +6,8 @@ Visits every page of the table of contents (the list is read from ``_toc.yml``) 
 - the console shows no entry of level SEVERE or WARNING (read after each page, the last one too);
 - no table is wider than the article that holds it (at a 1280 px window), nor, on a 412 px phone
   screen, wider than the article or the screen (``test_no_table_wider_than_a_phone_screen``);
+- on a 412 px phone screen, with every "More columns" block open, no word split inside in a table cell
+  unless its table cannot fit whole words (``test_no_word_split_in_a_table_cell_on_a_phone``);
 - no traceback, error or stderr output block;
 - no tqdm progress text and no TensorFlow/absl/oneDNN start-up lines in any cell output;
 - at most 15 stream-output boxes;
@@ -290,19 +292,106 @@ def test_phone_table_failures_names_wide_tables():
     assert "article 500 px" in phone_table_failures({**fits, "articleWidth": 500.0}, 412)
 
 
-def test_no_table_wider_than_a_phone_screen(browser, book_root, server):
-    """Every page at 412 px (a phone): each table fits the article, the article fits the screen."""
+def failures_on_a_phone(browser, server, script: str, check) -> dict[str, str]:
+    """Every page of the table of contents at a phone's size (``PHONE``): ``check`` of what ``script``
+    (an async script) returns, where it finds something: {page: what it found}."""
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
     try:
         failures = {}
         for page in toc_pages():
             browser.get(f"{server}/{page}.html")
-            info = browser.execute_async_script(INSPECT)
-            failed = phone_table_failures(info, PHONE["width"])
+            failed = check(browser.execute_async_script(script))
             if failed:
                 failures[page] = failed
         browser.get_log("browser"), browser.get_log("performance")  # the other test reads its own entries
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return failures
+
+
+def test_no_table_wider_than_a_phone_screen(browser, book_root, server):
+    """Every page at 412 px (a phone): each table fits the article, the article fits the screen."""
+    failures = failures_on_a_phone(browser, server, INSPECT, lambda info: phone_table_failures(info, PHONE["width"]))
     report = "\n".join(f"{page}: {found}" for page, found in failures.items())
     assert not failures, f"{len(failures)} pages have a table wider than a {PHONE['width']} px screen:\n{report}"
+
+
+# Runs in the page at a phone's width: opens every "More columns" block, then finds each word of a
+# table cell that the browser split across lines other than after a hyphen, dash, slash or underscore
+# (the line fragments of a Range over the word), and each table that fashionrepro.js squeezed (cells
+# allowed to break words) although it fits with whole words (measured with the squeezing taken off).
+SPLIT_WORDS = r"""
+const done = arguments[arguments.length - 1];
+(async () => {
+  const article = document.querySelector('article') || document.body;
+  article.querySelectorAll('details').forEach(d => { d.open = true; });
+  await new Promise(r => setTimeout(r, 200));  // the toggle events, and fashionrepro.js on them
+  const range = document.createRange();
+  const lines = (node, start, end) => {
+    range.setStart(node, start); range.setEnd(node, end);
+    return Array.from(range.getClientRects()).filter(r => r.width > 0 && r.height > 0).length;
+  };
+  const splits = [];
+  for (const cell of article.querySelectorAll('table td, table th')) {
+    if (!cell.getClientRects().length) continue;
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      for (const m of node.nodeValue.matchAll(/\S+/g)) {
+        if (lines(node, m.index, m.index + m[0].length) < 2) continue;
+        let at = 1;
+        while (at < m[0].length && lines(node, m.index, m.index + at + 1) < 2) at++;
+        if (/[-\u2010-\u2014\/_]/.test(m[0][at - 1])) continue;  // a line break between words
+        splits.push({word: m[0], at: at, squeezed: cell.classList.contains('squeezed')});
+      }
+    }
+  }
+  const cs = getComputedStyle(article);
+  const articleRight = article.getBoundingClientRect().left + article.clientLeft + article.clientWidth
+                       - parseFloat(cs.paddingRight);
+  const needless = [];
+  for (const t of article.querySelectorAll('table')) {
+    const cells = Array.from(t.querySelectorAll('.squeezed'));
+    if (!cells.length) continue;
+    const widths = cells.map(c => c.style.width);
+    cells.forEach(c => { c.classList.remove('squeezed'); c.style.width = ''; });
+    const r = t.getBoundingClientRect();
+    let fits = r.right <= articleRight + 1;
+    for (let e = t.parentElement; e && e !== article; e = e.parentElement)
+      if (r.right > e.getBoundingClientRect().left + e.clientWidth + 1) fits = false;
+    if (fits) needless.push((t.querySelector('thead') || t).innerText.replace(/\s+/g, ' ').slice(0, 60));
+    cells.forEach((c, k) => { c.classList.add('squeezed'); c.style.width = widths[k]; });
+  }
+  done({splits: splits, needless: needless});
+})();
+"""
+
+
+def split_word_failures(info: dict) -> str | None:
+    """What breaks a word on one page at a phone's width: a word split inside in a cell that
+    fashionrepro.js did not squeeze, or a table squeezed although it fits with whole words. A squeezed
+    cell (a column of a table that cannot fit whole words) may split its words longer than its width."""
+    split = [s["word"] for s in info["splits"] if not s["squeezed"]]
+    failed = []
+    if split:
+        failed.append(f"{len(split)} words split inside, e.g. {split[:5]}")
+    if info["needless"]:
+        failed.append(f"{len(info['needless'])} tables squeezed that fit whole words: {info['needless'][:2]}")
+    return "; ".join(failed) or None
+
+
+def test_split_word_failures_names_split_words():
+    clean = {"splits": [{"word": "FileNotFoundError", "at": 9, "squeezed": True}], "needless": []}
+    assert split_word_failures(clean) is None
+    split = {**clean, "splits": clean["splits"] + [{"word": "accuracy", "at": 5, "squeezed": False}]}
+    assert split_word_failures(split) == "1 words split inside, e.g. ['accuracy']"
+    assert "1 tables squeezed that fit" in split_word_failures({**clean, "needless": ["paper mean std"]})
+
+
+def test_no_word_split_in_a_table_cell_on_a_phone(browser, book_root, server):
+    """Every page at 412 px, every "More columns" block open: a table cell breaks lines between words
+    (or after a hyphen, slash or underscore) and never inside a word, unless its table cannot fit with
+    whole words; then fashionrepro.js lets only its widest columns break a word longer than they are."""
+    failures = failures_on_a_phone(browser, server, SPLIT_WORDS, split_word_failures)
+    report = "\n".join(f"{page}: {found}" for page, found in failures.items())
+    assert not failures, f"{len(failures)} pages split words in table cells at {PHONE['width']} px:\n{report}"

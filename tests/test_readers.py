@@ -87,6 +87,17 @@ def test_verdict_cells_get_css_classes():
         assert f"td.verdict-{verdict.replace(' ', '-')}" in css, verdict
 
 
+def test_identifiers_in_tables_break_at_their_underscores():
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    import book_fixes
+
+    page = ('<p>val_accuracy</p><table class="a_b"><tr><th>val_accuracy</th>'
+            '<td><a href="b2_backbones.html">b2_backbones</a> __init__ 1_000</td></tr></table>')
+    assert book_fixes.identifier_breaks(page) == (
+        '<p>val_accuracy</p><table class="a_b"><tr><th>val_<wbr>accuracy</th>'
+        '<td><a href="b2_backbones.html">b2_<wbr>backbones</a> __init__ 1_<wbr>000</td></tr></table>')
+
+
 def test_maths_renders_offline_and_figures_keep_the_papers_numbers():
     sphinx = CONFIG["sphinx"]["config"]
     assert sphinx["numfig"] is False

@@ -1,5 +1,6 @@
 """Sphinx extension for this book: a banner on every study page; drop duplicated inline scripts; mark
-claim verdicts for CSS; printed tables in their narrow form; launch buttons that open today's notebooks.
+claim verdicts for CSS; printed tables in their narrow form, identifiers in tables breakable at their
+underscores, and book/_static/fashionrepro.js on every page; launch buttons that open today's notebooks.
 
 The banner (:func:`fashionlib.verdict_words.page_banner`) is generated when Sphinx reads an executed study
 notebook, from the notebook's own profile and parameters (its ``fashionlib`` metadata, written by the
@@ -106,6 +107,26 @@ def _narrow_tables(app, pagename, templatename, context, doctree):
         context["body"] = html_tables.narrow_tables(context["body"])
 
 
+_TABLE = re.compile(r"<table\b.*?</table>", re.S)
+_TEXT_WITH_UNDERSCORE = re.compile(r">([^<>]*_[^<>]*)<")
+_UNDERSCORE_IN_WORD = re.compile(r"(?<=[^\W_])_(?=[^\W_])")
+
+
+def identifier_breaks(html: str) -> str:
+    """Every table of ``html`` with a line-break opportunity (``<wbr>``) after each underscore inside a
+    word of its text ("val_<wbr>accuracy"): on a narrow screen a long identifier breaks between its
+    parts, as a word does after a hyphen, instead of inside a part or past the screen's edge."""
+    def in_text(m):
+        return ">" + _UNDERSCORE_IN_WORD.sub("_<wbr>", m[1]) + "<"
+
+    return _TABLE.sub(lambda table: _TEXT_WITH_UNDERSCORE.sub(in_text, table[0]), html)
+
+
+def _identifier_breaks(app, pagename, templatename, context, doctree):
+    if "<table" in context.get("body", ""):
+        context["body"] = identifier_breaks(context["body"])
+
+
 def launch_todays_notebook(pagename: str, header_buttons: list) -> int:
     """On a Provenance page (``book/paper-runs/<nb>``, ``book/standin-runs/<nb>``), point every launch
     button (Binder, Colab, JupyterHub) at the study page's notebook, ``book/executed/<nb>.ipynb``.
@@ -187,4 +208,6 @@ def setup(app):
     app.connect("html-page-context", _mark_verdicts, priority=600)
     app.connect("html-page-context", _launch_todays_notebook, priority=600)
     app.connect("html-page-context", _narrow_tables, priority=600)
+    app.connect("html-page-context", _identifier_breaks, priority=700)  # after the narrow form's parsing
+    app.add_js_file("fashionrepro.js")  # book/_static: a table that cannot fit whole words
     return {"parallel_read_safe": True, "parallel_write_safe": True}
