@@ -13,6 +13,8 @@ Study B: :func:`class_counts_bar`, :func:`balance_before_after`, :func:`study_b_
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -119,9 +121,10 @@ def fig8_roc_per_class(curves: pd.DataFrame, auc: pd.DataFrame, zoom: bool = Tru
 
 def bar_paper_vs_reproduced(table: pd.DataFrame, value: str = "mean", error: str | None = "std",
                             paper: str = "paper", title: str = "Paper vs reproduced", ylabel: str = "",
-                            ylim=None, labels=None):
+                            ylim=None, labels=None, label_width: int = 15):
     """Grouped bars: paper value and reproduced mean (+- ``error``, when ``table`` has that column) for each
-    row of ``table``; ``labels`` name the rows on the x-axis (default: ``table``'s index).
+    row of ``table``; ``labels`` name the rows on the x-axis (default: ``table``'s index), each line of a
+    label wrapped at ``label_width`` characters so that long neighbouring names do not run together.
 
     Without ``ylim`` the y-axis spans the data (:func:`bar_limits`), so every bar shows, however far the
     reproduced values fall from the paper's.
@@ -132,7 +135,9 @@ def bar_paper_vs_reproduced(table: pd.DataFrame, value: str = "mean", error: str
     ax.bar(x - w / 2, table[paper].astype(float), w, label="paper", color="tab:grey")
     err = table[error].astype(float).fillna(0) if error in table else None
     ax.bar(x + w / 2, table[value].astype(float), w, yerr=err, capsize=3, label="reproduced", color="tab:blue")
-    ax.set_xticks(x, [str(i) for i in (table.index if labels is None else labels)], rotation=0, fontsize=8)
+    names = [str(i) for i in (table.index if labels is None else labels)]
+    wrapped = ["\n".join(textwrap.fill(line, label_width) for line in name.splitlines()) for name in names]
+    ax.set_xticks(x, wrapped, rotation=0, fontsize=8)
     ax.set_ylabel(ylabel)
     ax.set_ylim(*(bar_limits(table, value, error, paper) if ylim is None else ylim))
     ax.set_title(title, fontsize=10)

@@ -85,6 +85,24 @@ def test_paper_vs_reproduced_takes_labels_a_given_range_and_no_error_column():
     plt.close(fig)
 
 
+def test_paper_vs_reproduced_x_labels_do_not_overlap():
+    """A2's Table 2: six models, two long names side by side; once drawn, two neighbouring x tick labels
+    are at least a font size apart (nearer, "Proposed CNN Proposed CNN, stride reading" reads as one
+    label), and every word of each label is still shown."""
+    names = ["Proposed CNN", "Proposed CNN, stride reading", "CNN", "LeNet", "LSTM", "BiLSTM"]
+    table = pd.DataFrame({"paper": [90.0] * 6, "mean": [89.0] * 6, "std": [0.2] * 6}, index=names)
+    fig = plots.bar_paper_vs_reproduced(table)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
+    gap = ax.get_xticklabels()[0].get_fontsize() * fig.dpi / 72  # the labels' font size, in pixels
+    for left, right in zip(boxes, boxes[1:]):
+        assert right.x0 - left.x1 >= gap, (left, right)
+    assert [t.get_text().split() for t in ax.get_xticklabels()] == [n.split() for n in names]
+    plt.close(fig)
+
+
 def test_bar_limits_widen_the_data_span_and_stay_at_or_above_zero():
     table = pd.DataFrame({"paper": [90.0], "mean": [60.0], "std": [float("nan")]})
     assert plots.bar_limits(table) == (57.0, 93.0)  # span 30, a tenth of it on each side; a missing std is 0
