@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import re
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -418,34 +417,6 @@ def run_catalogue() -> "pd.DataFrame":  # noqa: F821
     import pandas as pd
 
     return pd.DataFrame([run_case(c) for c in CASES])
-
-
-def cases_html(table: "pd.DataFrame", max_message: int = 220) -> str:  # noqa: F821
-    """The catalogue (:func:`run_catalogue`'s table) as short blocks, one per case, grouped by area: the
-    case as a heading, its outcome and exception, the message a user sees, and the fix.
-
-    Blocks rather than a six-column table, so that a message and its fix read as whole lines on a
-    412 px phone as on a desktop. Each case ran in a fresh temporary folder: a path into it shows as
-    ``<case folder>``, not the building machine's path; a message longer than ``max_message`` characters
-    is cut there and ends with an ellipsis.
-    """
-    import html
-
-    out = ['<div class="error-cases">']
-    for area, cases in table.groupby("area", sort=False):
-        out.append(f'<p class="error-area">{html.escape(str(area))}</p>')
-        for row in cases.itertuples(index=False):
-            message = re.sub(r"\S*fashionlib-case-[^/\s]+", "<case folder>", str(row.message))
-            if len(message) > max_message:
-                message = message[:max_message].rstrip() + "\u2026"
-            seen = html.escape(str(row.outcome))
-            seen += f", <code>{html.escape(row.exception)}</code>" if row.exception else ""
-            out += ['<div class="error-case">',
-                    f'<p class="error-case-name"><strong>{html.escape(str(row.case))}</strong>'
-                    f' <span class="error-outcome">({seen})</span></p>',
-                    f'<p class="error-message">{html.escape(message)}</p>' if message else "",
-                    f'<p class="error-fix"><em>Fix:</em> {html.escape(str(row.fix))}</p>', "</div>"]
-    return "\n".join(line for line in out + ["</div>"] if line)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The narrow form of a wide printed table, so that every table of the book fits a 412 px phone: its
 first columns, the rest under "More columns" (a ``<details>`` below it, the row labels repeated).
 Applied to the front page's claims table (four columns) and to every printed table of every page
-(book/_ext/book_fixes.py). Also what a page displays for a table that may be missing (:func:`table_or_note`).
+(book/_ext/book_fixes.py). Also what a page displays for a table that may be missing (:func:`table_or_note`),
+and the bad-input catalogue as blocks instead of a table (:func:`error_cases_html`).
 """
 from __future__ import annotations
 
@@ -90,3 +91,29 @@ def table_or_note(table, missing: str, record: str | None = None) -> list:
         return [Markdown(missing)]
     shown_record = [Markdown(f"Record: {record}.")] if record else []
     return shown_record + [HTML(table.to_html(index=False))]
+
+
+def error_cases_html(table, max_message: int = 220) -> str:
+    """The catalogue (``catalogue.run_catalogue``'s table) as short blocks, one per case, grouped by area: the
+    case as a heading, its outcome and exception, the message a user sees, and the fix.
+
+    Blocks rather than a six-column table, so that a message and its fix read as whole lines on a
+    412 px phone as on a desktop. Each case ran in a fresh temporary folder: a path into it shows as
+    ``<case folder>``, not the building machine's path; a message longer than ``max_message`` characters
+    is cut there and ends with an ellipsis.
+    """
+    out = ['<div class="error-cases">']
+    for area, cases in table.groupby("area", sort=False):
+        out.append(f'<p class="error-area">{html.escape(str(area))}</p>')
+        for row in cases.itertuples(index=False):
+            message = re.sub(r"\S*fashionlib-case-[^/\s]+", "<case folder>", str(row.message))
+            if len(message) > max_message:
+                message = message[:max_message].rstrip() + "\u2026"
+            seen = html.escape(str(row.outcome))
+            seen += f", <code>{html.escape(row.exception)}</code>" if row.exception else ""
+            out += ['<div class="error-case">',
+                    f'<p class="error-case-name"><strong>{html.escape(str(row.case))}</strong>'
+                    f' <span class="error-outcome">({seen})</span></p>',
+                    f'<p class="error-message">{html.escape(message)}</p>' if message else "",
+                    f'<p class="error-fix"><em>Fix:</em> {html.escape(str(row.fix))}</p>', "</div>"]
+    return "\n".join(line for line in out + ["</div>"] if line)

@@ -520,3 +520,27 @@ def test_table_or_note_shows_the_table_after_its_record_or_the_note():
     for missing in (None, table.iloc[:0]):
         [note] = html_tables.table_or_note(missing, "*none*", record="profile cpu")
         assert note.data == "*none*" and type(note).__name__ == "Markdown"
+
+
+def test_error_cases_html_shows_every_fact_of_each_case_as_a_block_per_area():
+    import pandas as pd
+
+    table = pd.DataFrame([
+        {"area": "weights", "case": "missing <file>", "outcome": "clear error", "exception": "FileNotFoundError",
+         "message": "/tmp/fashionlib-case-ab12/nowhere does not exist" + " x" * 200, "fix": "set A_B & retry"},
+        {"area": "weights", "case": "16-bit image", "outcome": "handled", "exception": "",
+         "message": "converted to 8-bit", "fix": "nothing"},
+        {"area": "parameters", "case": "bad epochs", "outcome": "clear error", "exception": "ParameterError",
+         "message": "epochs must be >= 1", "fix": "pass -p epochs 3"}])
+    page = html_tables.error_cases_html(table)
+    assert "<table" not in page
+    assert page.count('class="error-area"') == 2 and page.count('class="error-case"') == 3
+    assert page.index(">weights<") < page.index("missing &lt;file&gt;") < page.index("16-bit image") \
+        < page.index(">parameters<") < page.index("bad epochs")
+    for text in ("clear error, <code>FileNotFoundError</code>", "(handled)", "<code>ParameterError</code>",
+                 "&lt;case folder&gt;/nowhere does not exist", "set A_B &amp; retry", "epochs must be &gt;= 1",
+                 "pass -p epochs 3", "converted to 8-bit"):
+        assert text in page, text
+    assert "fashionlib-case-" not in page, "the building machine's temporary path is hidden"
+    cut = page.split('class="error-message">')[1].split("</p>")[0]
+    assert cut.endswith("\u2026") and len(cut.replace("&lt;", "<").replace("&gt;", ">")) == 221
