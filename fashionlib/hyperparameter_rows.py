@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from . import paper
+from . import paper, report
 from .torch_config import TrainConfig
 from .torch_data import Splits
 from .train_torch import as_run, fit
@@ -40,3 +40,24 @@ def train_rows(cfg: TrainConfig, splits: Splits, rows: list[int], epoch_fraction
                       "val acc %": last["val_acc"], "val loss": last["val_loss"], "val macro F1": last["val_f1"],
                       "test acc %": res["test"]["acc"], "minutes": res["wall_s"] / 60})
     return pd.DataFrame(table).set_index("row"), runs
+
+
+# The table's numbers that the paper prints for each row: (key in paper.EDGENET_HPARAMS, column of the table).
+COMPARED = (("train_acc", "train acc %"), ("train_loss", "train loss"), ("val_acc", "val acc %"),
+            ("val_loss", "val loss"))
+
+
+def compare_with_paper(table: pd.DataFrame, record) -> pd.DataFrame:
+    """The "paper vs reproduced" table of :func:`train_rows`' ``table``: for each row, its last-epoch
+    training and validation accuracy and loss beside the paper's for that row, one seed each.
+
+    ``record``: where the numbers come from (a record, ``{"provenance": ...}``), for the provenance
+    columns. Labels: "row R (optimizer, lr LR): column"; :func:`report.compare_table` gives the columns.
+    """
+    compared = {}
+    for r in table.index:
+        hp = paper.EDGENET_HPARAMS[r - 1]
+        for key, col in COMPARED:
+            compared[f"row {r} ({hp['optimizer']}, lr {hp['lr']:g}): {col}"] = report.compare(
+                [table.loc[r, col]], hp[key], record)
+    return report.compare_table(compared)

@@ -1,12 +1,14 @@
-"""hyperparameter_rows.train_rows: each of B3's rows trains with its own recipe at a fraction of its
+"""hyperparameter_rows: each of B3's rows trains with its own recipe at a fraction of its
 epochs, on the splits it is given, and the table and the record hold that row's numbers.
 
 The first test replaces ``fit`` and ``as_run`` with stand-ins that record what they are given, so the
-rows' recipes are checked in a blink; the second trains one row for real at a tiny size.
+rows' recipes are checked in a blink; the second trains one row for real at a tiny size. The third checks
+``compare_with_paper``: each row of a hand-made table beside the paper's numbers of that row.
 """
 
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("torch")
@@ -60,3 +62,25 @@ def test_a_tiny_row_trains_for_real_and_its_table_matches_its_record(fmnist_dir)
                              "val acc %": m["val_accuracy"], "val loss": m["val_loss"],
                              "val macro F1": m["val_macro_f1"], "test acc %": m["accuracy"], "minutes": row["minutes"]}
     assert row["minutes"] > 0
+
+
+def test_each_row_is_compared_with_its_own_row_of_the_paper():
+    """compare_with_paper on a hand-made table (no training): the labels, and each row's four numbers
+    beside the paper's numbers of the same row and the same column."""
+    cols = ["train acc %", "train loss", "val acc %", "val loss"]
+    ours = pd.DataFrame({"row": [3, 1], "epochs run": [1, 1], "train acc %": [40.0, 10.0], "train loss": [4.0, 1.0],
+                         "val acc %": [50.0, 20.0], "val loss": [5.0, 2.0]}).set_index("row")
+    record = {"provenance": {"profile": "smoke", "device": {"accelerator": "cpu"}, "git_commit": "abcdef1234567"}}
+    table = hyperparameter_rows.compare_with_paper(ours, record)
+    assert list(table.index) == [f"row 3 (sgd, lr 0.0001): {c}" for c in cols] + \
+        [f"row 1 (rmsprop, lr 0.001): {c}" for c in cols]
+    keys = {"train acc %": "train_acc", "train loss": "train_loss", "val acc %": "val_acc", "val loss": "val_loss"}
+    for r, label in ((3, "row 3 (sgd, lr 0.0001)"), (1, "row 1 (rmsprop, lr 0.001)")):
+        hp = paper.EDGENET_HPARAMS[r - 1]
+        for c in cols:
+            line = table.loc[f"{label}: {c}"]
+            assert float(line["paper"]) == pytest.approx(hp[keys[c]], abs=0.005), (r, c)
+            assert float(line["mean"]) == ours.loc[r, c], (r, c)
+            assert float(line["difference"]) == pytest.approx(ours.loc[r, c] - hp[keys[c]], abs=0.01), (r, c)
+            assert line["n"] == 1 and line["std"] == "" and line["95% CI"] == "", "one seed: no spread"
+            assert (line["profile"], line["device"], line["commit"]) == ("smoke", "cpu", "abcdef1234")

@@ -25,11 +25,11 @@ LAYERS = {
                      "torch_device", "torch_images", "torch_data"], 2),
     # 3 training and evaluating runs
     **dict.fromkeys(["train_keras", "keras_callbacks", "train_vmap", "keras_runs", "saved_models",
-                     "train_torch", "torch_evaluation", "pretraining", "standin_grid",
-                     "hyperparameter_rows"], 3),
+                     "train_torch", "torch_evaluation", "pretraining", "standin_grid"], 3),
     # 4 records and comparisons: results records, the tables, claims and figures built from them
     **dict.fromkeys(["results", "report", "claims", "standin_claims", "paper_tables", "protocol_runs",
-                     "plots", "html_tables", "gpu_estimate", "peer_ratios"], 4),
+                     "plots", "html_tables", "gpu_estimate", "peer_ratios",
+                     "hyperparameter_rows"], 4),
     # 5 the book's pages and the command line
     **dict.fromkeys(["book", "verdict_words", "study_a_verdict", "provenance_table", "course_plan", "catalogue", "run",
                      "__main__"], 5),
