@@ -202,7 +202,7 @@ def _standin_status(claim: Claim, out: dict, frame: pd.DataFrame, results_dir) -
     judged against zero; only a ``standin``-profile record gives a verdict. Called for a stand-in claim
     with runs (``frame``)."""
     profile = frame["profile"].iloc[0]
-    table = standin_claims.standin_differences(profile, results_dir)
+    table = standin_claims.standin_differences(profile, results_dir, frame=frame)
     out.update(profile=profile, record=str(frame["record"].iloc[0]))
     if claim.standin_row not in table.index:
         out["status"] = "setting not in the run"

@@ -59,8 +59,10 @@ def _difference_row(d: dict, family: str, metric: str, pretrain_of: dict) -> dic
                                           if k is not None)}
 
 
-def standin_differences(profile: str = "standin", results_dir=None) -> pd.DataFrame | None:
+def standin_differences(profile: str = "standin", results_dir=None, frame: pd.DataFrame | None = None
+                        ) -> pd.DataFrame | None:
     """B2's claims as paired differences over seeds, from B2's newest ``profile`` record; None without one.
+    ``frame``: that record's runs when the caller has read them already (``results.runs_frame``).
 
     The one place the stand-in's verdicts are computed (the B2 page and the intro read it). Every
     difference pairs the runs of one fine-tuning seed (they share a split, a test set and B0's weights of
@@ -82,7 +84,8 @@ def standin_differences(profile: str = "standin", results_dir=None) -> pd.DataFr
     * ``family="exploratory"``: EdgeNet per backbone family, resampling for the other families, every
       other balancing method - none (EdgeNet on), pretrained - scratch; unadjusted, verdict from the 95% CI.
     """
-    frame = results.runs_frame("b2_backbones", profile, results_dir_=results_dir)
+    if frame is None:
+        frame = results.runs_frame("b2_backbones", profile, results_dir_=results_dir)
     if frame.empty:
         return None
     if "lt_accuracy" not in frame.columns:
