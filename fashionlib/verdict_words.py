@@ -84,10 +84,7 @@ def summaries(table: pd.DataFrame) -> dict[str, str]:
         raise ValueError(f"status {sorted(unknown)} has no entry in verdict_words.STATUS_WORDS; add its wording there.")
 
     def value(r) -> str:
-        shown = re.sub(r" \(n=(\d+)\)$", r", n=\1", r["reproduced (mean ± 95% CI)"])
-        if shown and r["paper value"]:
-            shown += f"; paper {r['paper value']}"
-        return f" ({shown})" if shown else ""
+        return _in_parentheses(r["reproduced (mean ± 95% CI)"], r["paper value"])
 
     out = {}
     for paper_name, rows in table.groupby("paper", sort=False):
@@ -159,7 +156,7 @@ def page_banner(notebook: str, profile: str, params: dict, results_dir=None) -> 
     elif not lines:
         lines.append("**Evidence**: no full-setting record is committed for this page yet; "
                      "`python scripts/gpu_jobs.py --dry-run` lists the GPU run that makes one.")
-    found = [claims.claim_status(c, results_dir, full_only=True) for c in claims.CLAIMS if c.notebook == notebook]
+    found = _page_claims(notebook, results_dir)
     found = [r for r in found if r["profile"]]
     if found:
         lines.append("It finds:\n" + "\n".join(
@@ -184,20 +181,29 @@ def _count(n, noun: str) -> str:
 
 def _paren_value(row: dict) -> str:
     """`` (mean ± CI, n=k; paper p)`` for running text, or "" without a value."""
-    shown = claims.value_text(row)
+    paper = "" if row["paper_value"] is None else f"{row['paper_value']:.{row['digits']}f}"
+    return _in_parentheses(claims.value_text(row), paper)
+
+
+def _in_parentheses(shown: str, paper: str) -> str:
+    """A claim's value as running text: ``shown`` ("mean ± CI (n=k)") as `` (mean ± CI, n=k; paper p)``
+    with ``paper`` (already formatted; "" leaves it out), or "" when there is no value."""
     if not shown:
         return ""
     shown = re.sub(r" \(n=(\d+)\)$", r", n=\1", shown)
-    if row["paper_value"] is not None:
-        shown += f"; paper {row['paper_value']:.{row['digits']}f}"
-    return f" ({shown})"
+    return f" ({shown}; paper {paper})" if paper else f" ({shown})"
+
+
+def _page_claims(notebook: str, results_dir=None) -> list[dict]:
+    """:func:`claims.claim_status` of each claim of ``notebook``, as the full-setting records decide it."""
+    return [claims.claim_status(c, results_dir, full_only=True) for c in claims.CLAIMS if c.notebook == notebook]
 
 
 def verdict_text(notebook: str, profile: str, results_dir=None) -> str:
     """What a study page concludes (Markdown): its claims (:data:`claims.CLAIMS` of ``notebook``) as the
     full-setting records decide them, with their values. A page run at a reduced ``profile`` says that
     its own numbers give no verdict; the full-setting record's verdict is the page's conclusion."""
-    found = [claims.claim_status(c, results_dir, full_only=True) for c in claims.CLAIMS if c.notebook == notebook]
+    found = _page_claims(notebook, results_dir)
     lead = "" if profile in claims.FULL_PROFILE_NAMES else (
         f"*This run (profile `{profile}`) is reduced: its numbers give no verdict.* ")
     decided = [r for r in found if r["profile"]]
