@@ -105,6 +105,7 @@ def sessions(plan: pd.DataFrame, cpu_minutes: pd.Series, timings: pd.DataFrame) 
         stems = [s_ for s_ in group["stem"] if _source(s_).is_file()]
         study = [s_ for s_ in stems if re.match(r"[ab]\d_", s_)]
         run_min = sum(float(cpu_minutes.get(s_, 0) or 0) for s_ in study)
+        exercises = {s_: first_exercise(s_) for s_ in study}
         cards.append({
             "session": session,
             "read before class": ", ".join(f'<a href="{s_}.html">{s_}</a>' for s_ in stems)
@@ -113,7 +114,7 @@ def sessions(plan: pd.DataFrame, cpu_minutes: pd.Series, timings: pd.DataFrame) 
             "run time (cpu record)": f"{run_min:.0f} min" if run_min else "no cpu record yet",
             "full setting (committed record)": "<br>".join(t for t in (_full_time(s_, full_runs) for s_ in study) if t)
                                                or "none committed",
-            "assign": "<br>".join(f"{s_}: {first_exercise(s_)}" for s_ in study if first_exercise(s_)) or "read and discuss",
+            "assign": "<br>".join(f"{s_}: {e}" for s_, e in exercises.items() if e) or "read and discuss",
         })
     return cards
 

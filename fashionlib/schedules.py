@@ -53,7 +53,7 @@ torch_before_tensorflow()
 import keras  # noqa: E402
 
 from .choices import SCHEDULES
-from .rules import ParameterError, check_value
+from .rules import RULES
 
 PAPER_LR0 = 0.1
 PAPER_MIN_LR = 1e-8
@@ -115,11 +115,8 @@ class PaperExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 def _holds(rule: str, value) -> bool:
     """Whether ``value`` passes ``rules.RULES[rule]`` (the one definition of the range)."""
-    try:
-        check_value(rule, value)
-    except ParameterError:
-        return False
-    return True
+    check, _ = RULES[rule]
+    return check(value)
 
 
 def make_schedule(name: str, lr0: float = PAPER_LR0, steps_per_epoch: int = 375, epochs: int = 50,

@@ -73,7 +73,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Check every field with a rule in ``rules.RULES`` and the combinations of ``combinations.COMBINATIONS``
         (run when the configuration is built, ``dataclasses.replace`` included)."""
-        fields = [f for f in dataclasses.fields(self) if f.name != "test_source"]
+        fields = dataclasses.fields(self)
         values = {f.name: getattr(self, f.name) for f in fields}
         check_params(values, "TrainConfig: ")
         check_combinations(values, {f.name for f in fields if values[f.name] != f.default}, "TrainConfig: ")

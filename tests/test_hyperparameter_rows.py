@@ -6,7 +6,6 @@ rows' recipes are checked in a blink; the second trains one row for real at a ti
 ``compare_with_paper``: each row of a hand-made table beside the paper's numbers of that row.
 """
 
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
